@@ -1,0 +1,96 @@
+import CMPI
+
+/// The MPI world communicator. MPI may be initialised once per process and never again after it
+/// was finalised, so there is one instance, reached through `MPICommunicator.start()`.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    private let world = cmpi_comm_world()
+
+    nonisolated(unsafe) private static var current: MPICommunicator?
+    nonisolated(unsafe) private static var finalized = false
+
+    private init() {
+        var rank: Int32 = 0
+        var size: Int32 = 0
+        MPI_Comm_rank(world, &rank)
+        MPI_Comm_size(world, &size)
+        self.rank = Int(rank)
+        self.size = Int(size)
+    }
+
+    /// Initialises MPI on first use and returns the world communicator; later calls return the
+    /// same one. Throws once MPI has been finalised, since MPI_Init would then abort the process.
+    public static func start() throws(CommunicatorError) -> MPICommunicator {
+        if let current { return current }
+        if finalized { throw .finalized }
+        let code = MPI_Init(nil, nil)
+        guard code == MPI_SUCCESS else { throw .mpi(call: "MPI_Init", code: code) }
+        let communicator = MPICommunicator()
+        current = communicator
+        return communicator
+    }
+
+    /// Finalises MPI (collective: every rank calls it). Idempotent.
+    public func finalize() {
+        guard MPICommunicator.current === self else { return }
+        MPI_Finalize()
+        MPICommunicator.current = nil
+        MPICommunicator.finalized = true
+    }
+
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        guard let base = buffer.baseAddress else { return }
+        MPI_Allreduce(cmpi_in_place(), base, Int32(buffer.count), cmpi_float(), cmpi_sum(), world)
+    }
+
+    public func allReduceSum(_ values: inout [Double]) {
+        allReduce(&values, cmpi_sum())
+    }
+
+    public func allReduceMax(_ values: inout [Double]) {
+        allReduce(&values, cmpi_max())
+    }
+
+    private func allReduce(_ values: inout [Double], _ operation: MPI_Op) {
+        let count = Int32(values.count)
+        values.withUnsafeMutableBufferPointer { buffer in
+            MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, count, cmpi_double(), operation, world)
+        }
+    }
+
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) {
+        // MPI counts are Int32: send large buffers in pieces.
+        let chunk = Int(Int32.max)
+        var offset = 0
+        while offset < bytes.count {
+            let length = min(chunk, bytes.count - offset)
+            MPI_Bcast(bytes.baseAddress! + offset, Int32(length), cmpi_byte(), Int32(root), world)
+            offset += length
+        }
+    }
+
+    public func barrier() {
+        MPI_Barrier(world)
+    }
+
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(world, code)
+        fatalError("MPI_Abort returned")
+    }
+}
+
+/// Why MPI could not be started.
+public enum CommunicatorError: Error, Equatable, CustomStringConvertible {
+    /// MPI was already finalised in this process; MPI_Init would abort it.
+    case finalized
+    /// An MPI call failed with the given error code.
+    case mpi(call: String, code: Int32)
+
+    public var description: String {
+        switch self {
+        case .finalized: "MPI was already finalized in this process and cannot be started again"
+        case .mpi(let call, let code): "\(call) failed with MPI error code \(code)"
+        }
+    }
+}
