@@ -55,8 +55,10 @@ let package = Package(
         .executableTarget(name: "mpi-selftest", dependencies: ["Distributed", "CNN", "Data"]),
 
         // Tests.
+        /// Launches built executables (alone or under mpirun) with a time limit, for the tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(
             name: "CNNTests",
@@ -64,6 +66,6 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     ]
 )

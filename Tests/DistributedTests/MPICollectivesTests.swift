@@ -1,0 +1,16 @@
+import Testing
+import TestSupport
+
+@Suite("MPI collectives under mpirun", .serialized)
+struct MPICollectivesTests {
+    @Test("broadcast and all-reduce give the right numbers on every rank", arguments: [2, 3])
+    func collectivesAgree(ranks: Int) throws {
+        let result = try ProcessRunner.mpirun(
+            ranks: ranks, try ProcessRunner.product("mpi-selftest"), ["collectives"], timeout: 60)
+        #expect(!result.timedOut, "mpirun hung:\n\(result.output)")
+        #expect(result.status == 0, "\(result.output)")
+        for rank in 0..<ranks {
+            #expect(result.standardOutput.contains("rank \(rank)/\(ranks): collectives ok"), "\(result.output)")
+        }
+    }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the project needs and is missing, then builds it in release mode.
+# Idempotent: a second run installs nothing and only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for package in libopenmpi-dev openmpi-bin zlib1g-dev pkg-config; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python's safetensors and numpy let the tests read our checkpoints with the reference reader.
+if command -v python3 >/dev/null && ! python3 -c "import safetensors.numpy, numpy" 2>/dev/null; then
+    echo "setup: installing python safetensors"
+    python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages safetensors numpy
+fi
+
+if ! command -v swift >/dev/null; then
+    echo "setup: swift not found on PATH; install Swift 6 from swift.org first" >&2
+    exit 1
+fi
+
+swift build -c release
