@@ -67,7 +67,10 @@ final class IDXFile {
             if !payloadPart.isEmpty {
                 try inspect(UnsafeBufferPointer(rebasing: chunk[payloadPart.shifted(by: -offset)]), payloadPart.lowerBound)
             }
-            kept.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[chunkBytes.clamped(to: wanted).shifted(by: -offset)]))
+            let wantedPart = chunkBytes.clamped(to: wanted)
+            if !wantedPart.isEmpty {
+                kept.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[wantedPart.shifted(by: -offset)]))
+            }
             offset += count
             if count < chunk.count { break }
         }

@@ -32,12 +32,12 @@ public enum MNISTDataset {
         guard range.lowerBound >= 0, range.upperBound <= images.itemCount else {
             throw .sampleRangeOutOfBounds(path: images.path, requested: range, available: images.itemCount)
         }
+        let pixels = try images.readItems(range)
         let labelBytes = try labels.readItems(range) { chunk, offset throws(IDXError) in
             if let bad = chunk.firstIndex(where: { $0 > 9 }) {
                 throw .labelOutOfRange(path: labels.path, index: offset + bad, value: chunk[bad])
             }
         }
-        let pixels = try images.readItems(range)
         return LabeledImages(
             rows: images.dimensions[1], columns: images.dimensions[2],
             firstIndex: range.lowerBound, pixels: pixels, labels: labelBytes
