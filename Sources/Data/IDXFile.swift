@@ -19,17 +19,20 @@ final class IDXFile {
         source = try openByteSource(path: path)
 
         let headerSize = 4 + 4 * kind.dimensionCount
-        let magic = try Self.readBigEndianWords(1, from: source, path: path, bytesBefore: 0, headerSize: headerSize)[0]
-        let foundDimensionCount = Int(magic & 0xFF)
-        if magic & ~0xFF == kind.magic & ~0xFF && foundDimensionCount != kind.dimensionCount {
-            throw .wrongDimensionCount(path: path, expected: kind.dimensionCount, found: foundDimensionCount)
-        }
-        guard magic == kind.magic else {
+        let (header, bytesHeld) = try Self.readBigEndianWords(1 + kind.dimensionCount, from: source)
+        // A wrong magic number explains a short header better than the shortness does.
+        let magic = header[0]
+        if bytesHeld >= 4 && magic != kind.magic {
+            if magic & ~0xFF == kind.magic & ~0xFF {
+                throw .wrongDimensionCount(path: path, expected: kind.dimensionCount, found: Int(magic & 0xFF))
+            }
             throw .badMagic(path: path, expected: kind.magic, found: magic)
         }
+        guard bytesHeld == headerSize else {
+            throw .truncatedHeader(path: path, bytesHeld: bytesHeld, bytesNeeded: headerSize)
+        }
 
-        dimensions = try Self.readBigEndianWords(kind.dimensionCount, from: source, path: path, bytesBefore: 4, headerSize: headerSize)
-            .map { Int($0) }
+        dimensions = header.dropFirst().map { Int($0) }
         guard !dimensions.contains(0) else {
             throw .zeroDimension(path: path, dimensions: dimensions)
         }
@@ -84,18 +87,18 @@ final class IDXFile {
         return kept
     }
 
+    /// Up to `count` words and the number of bytes actually read; words past those bytes are 0.
     private static func readBigEndianWords(
-        _ count: Int, from source: any ByteSource, path: String, bytesBefore: Int, headerSize: Int
-    ) throws(IDXError) -> [UInt32] {
+        _ count: Int, from source: any ByteSource
+    ) throws(IDXError) -> (words: [UInt32], bytesRead: Int) {
         let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * count, alignment: 4)
         defer { bytes.deallocate() }
-        let got = try source.read(into: bytes)
-        guard got == bytes.count else {
-            throw .truncatedHeader(path: path, bytesHeld: bytesBefore + got, bytesNeeded: headerSize)
-        }
-        return (0 ..< count).map { word in
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+        let bytesRead = try source.read(into: bytes)
+        let words = (0 ..< count).map { word in
             bytes[4 * word ..< 4 * word + 4].reduce(0) { $0 << 8 | UInt32($1) }
         }
+        return (words, bytesRead)
     }
 }
 

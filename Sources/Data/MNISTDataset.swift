@@ -5,8 +5,9 @@ public enum MNISTSplit: Sendable, CaseIterable {
     /// 10,000 test samples.
     case test
 
-    /// The file name stems, as published: `train-images-idx3-ubyte` and so on.
+    /// The images file's name as published, without `.gz`: `train-images-idx3-ubyte` and so on.
     public var imagesStem: String { "\(prefix)-images-idx3-ubyte" }
+    /// The labels file's name as published, without `.gz`: `train-labels-idx1-ubyte` and so on.
     public var labelsStem: String { "\(prefix)-labels-idx1-ubyte" }
 
     private var prefix: String {

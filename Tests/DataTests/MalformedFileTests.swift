@@ -102,7 +102,7 @@ struct MalformedFileTests {
     }
 
     @Test(arguments: [false, true])
-    func labelTenIsOutOfRangeAndNamedByIndex(compressed: Bool) throws {
+    func labelTenIsRefusedByIndexEvenOutsideTheRequestedSamples(compressed: Bool) throws {
         let paths = try directory.writeSplit(.train, images: imagesFile(count: 3), labels: labelsFile(labels: [1, 2, 10]), compressed: compressed)
         #expect(throws: IDXError.labelOutOfRange(path: paths.labels, index: 2, value: 10)) { try load(samples: 0 ..< 1) }
     }
