@@ -1,0 +1,49 @@
+/// A contiguous run of samples of a split: images as bytes, row-major, one after another, with
+/// their labels. A rank holds only its own shard in one of these.
+public struct LabeledImages: Sendable {
+    public let rows: Int
+    public let columns: Int
+    /// The index, within the whole split, of the first sample held.
+    public let firstIndex: Int
+    /// `count × rows × columns` bytes, 0 for background to 255 for full ink.
+    public let pixels: [UInt8]
+    /// `count` digits 0–9.
+    public let labels: [UInt8]
+
+    public init(rows: Int, columns: Int, firstIndex: Int, pixels: [UInt8], labels: [UInt8]) {
+        precondition(pixels.count == labels.count * rows * columns, "pixels must hold one rows × columns image per label")
+        self.rows = rows
+        self.columns = columns
+        self.firstIndex = firstIndex
+        self.pixels = pixels
+        self.labels = labels
+    }
+
+    /// The number of samples held.
+    public var count: Int { labels.count }
+
+    public var pixelsPerImage: Int { rows * columns }
+
+    /// Writes the samples at `positions` (0..<count, relative to `firstIndex`) as one batch, in
+    /// that order, without allocating. `images` receives `[positions.count, 1, rows, columns]`
+    /// floats, each byte scaled to byte/255 exactly as torchvision's `ToTensor` does; `labels`
+    /// receives `positions.count` class indices. A `Range` of positions fills a contiguous batch,
+    /// as evaluation does; an `EpochOrder` batch fills a shuffled one.
+    public func fillBatch(
+        images: UnsafeMutablePointer<Float>, labels batchLabels: UnsafeMutablePointer<Int32>,
+        positions: some Collection<Int>
+    ) {
+        let imageSize = pixelsPerImage
+        pixels.withUnsafeBufferPointer { pixels in
+            for (slot, position) in positions.enumerated() {
+                precondition((0 ..< count).contains(position), "sample \(position) is outside the \(count) held")
+                let source = pixels.baseAddress! + position * imageSize
+                let destination = images + slot * imageSize
+                for pixel in 0 ..< imageSize {
+                    destination[pixel] = Float(source[pixel]) / 255
+                }
+                batchLabels[slot] = Int32(labels[position])
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+/// Which half of MNIST to read.
+public enum MNISTSplit: Sendable, CaseIterable {
+    /// 60,000 training samples.
+    case train
+    /// 10,000 test samples.
+    case test
+
+    /// The images file's name as published, without `.gz`: `train-images-idx3-ubyte` and so on.
+    public var imagesStem: String { "\(prefix)-images-idx3-ubyte" }
+    /// The labels file's name as published, without `.gz`: `train-labels-idx1-ubyte` and so on.
+    public var labelsStem: String { "\(prefix)-labels-idx1-ubyte" }
+
+    private var prefix: String {
+        switch self {
+        case .train: "train"
+        case .test: "t10k"
+        }
+    }
+}
+
+/// Reads MNIST's IDX files from a directory. Each file is taken as `<stem>.gz` if present and as
+/// the uncompressed `<stem>` otherwise. Both files of a split are validated completely (header,
+/// length, every label a digit, the two counts equal) on every load, even when only a share of
+/// the samples is kept.
+public enum MNISTDataset {
+    /// Loads samples `samples` (all of them when nil) of `split`; only those samples' bytes are
+    /// held in memory, the rest of each file is streamed past.
+    public static func load(
+        _ split: MNISTSplit, from directory: String, samples: Range<Int>? = nil
+    ) throws(IDXError) -> LabeledImages {
+        let (images, labels) = try openPair(split, in: directory)
+        let range = samples ?? 0 ..< images.itemCount
+        guard range.lowerBound >= 0, range.upperBound <= images.itemCount else {
+            throw .sampleRangeOutOfBounds(path: images.path, requested: range, available: images.itemCount)
+        }
+        let pixels = try images.readItems(range)
+        let labelBytes = try labels.readItems(range) { chunk, offset throws(IDXError) in
+            if let bad = chunk.firstIndex(where: { $0 > 9 }) {
+                throw .labelOutOfRange(path: labels.path, index: offset + bad, value: chunk[bad])
+            }
+        }
+        return LabeledImages(
+            rows: images.dimensions[1], columns: images.dimensions[2],
+            firstIndex: range.lowerBound, pixels: pixels, labels: labelBytes
+        )
+    }
+
+    /// The number of samples in `split`, from the two files' headers alone, so that a trainer can
+    /// choose its shard before loading it.
+    public static func sampleCount(of split: MNISTSplit, in directory: String) throws(IDXError) -> Int {
+        try openPair(split, in: directory).images.itemCount
+    }
+
+    private static func openPair(
+        _ split: MNISTSplit, in directory: String
+    ) throws(IDXError) -> (images: IDXFile, labels: IDXFile) {
+        let images = try open(split.imagesStem, kind: .images, in: directory)
+        let labels = try open(split.labelsStem, kind: .labels, in: directory)
+        guard images.itemCount == labels.itemCount else {
+            throw .countMismatch(
+                imagesPath: images.path, images: images.itemCount,
+                labelsPath: labels.path, labels: labels.itemCount
+            )
+        }
+        return (images, labels)
+    }
+
+    private static func open(_ stem: String, kind: IDXKind, in directory: String) throws(IDXError) -> IDXFile {
+        let compressed = "\(directory)/\(stem).gz"
+        do throws(IDXError) {
+            return try IDXFile(path: compressed, kind: kind)
+        } catch .missingFile {
+            do throws(IDXError) {
+                return try IDXFile(path: "\(directory)/\(stem)", kind: kind)
+            } catch .missingFile {
+                throw .missingFile(path: compressed)
+            }
+        }
+    }
+}
