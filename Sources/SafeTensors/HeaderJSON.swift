@@ -129,27 +129,30 @@ struct HeaderJSONParser {
 
     private mutating func appendEscapedCharacter(to utf8: inout [UInt8]) throws(HeaderJSONError) {
         guard let byte = peek() else { throw syntaxError("unterminated string") }
-        position += 1
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(byte)
-        case UInt8(ascii: "b"): utf8.append(0x08)
-        case UInt8(ascii: "f"): utf8.append(0x0C)
-        case UInt8(ascii: "n"): utf8.append(0x0A)
-        case UInt8(ascii: "r"): utf8.append(0x0D)
-        case UInt8(ascii: "t"): utf8.append(0x09)
-        case UInt8(ascii: "u"):
-            var codePoint = try parseHexQuad()
-            if (0xD800..<0xDC00).contains(codePoint) {
-                guard consume("\\"), consume("u") else { throw syntaxError("unpaired UTF-16 surrogate") }
-                let low = try parseHexQuad()
-                guard (0xDC00..<0xE000).contains(low) else { throw syntaxError("unpaired UTF-16 surrogate") }
-                codePoint = 0x10000 + ((codePoint - 0xD800) << 10) + (low - 0xDC00)
-            }
-            guard let scalar = Unicode.Scalar(codePoint) else { throw syntaxError("unpaired UTF-16 surrogate") }
-            UTF8.encode(scalar) { utf8.append($0) }
-        default:
-            throw syntaxError("invalid escape \\\(Self.describe(byte))")
+        let unescaped: UInt8? = switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): byte
+        case UInt8(ascii: "b"): 0x08
+        case UInt8(ascii: "f"): 0x0C
+        case UInt8(ascii: "n"): 0x0A
+        case UInt8(ascii: "r"): 0x0D
+        case UInt8(ascii: "t"): 0x09
+        default: nil
         }
+        if let unescaped {
+            utf8.append(unescaped)
+            position += 1
+            return
+        }
+        guard consume("u") else { throw syntaxError("invalid escape \\\(Self.describe(byte))") }
+        var codePoint = try parseHexQuad()
+        if (0xD800..<0xDC00).contains(codePoint) {
+            guard consume("\\"), consume("u") else { throw syntaxError("unpaired UTF-16 surrogate") }
+            let low = try parseHexQuad()
+            guard (0xDC00..<0xE000).contains(low) else { throw syntaxError("unpaired UTF-16 surrogate") }
+            codePoint = 0x10000 + ((codePoint - 0xD800) << 10) + (low - 0xDC00)
+        }
+        guard let scalar = Unicode.Scalar(codePoint) else { throw syntaxError("unpaired UTF-16 surrogate") }
+        UTF8.encode(scalar) { utf8.append($0) }
     }
 
     private mutating func parseHexQuad() throws(HeaderJSONError) -> UInt32 {

@@ -62,7 +62,7 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
             case .headerTooLarge(let length):
                 "header length \(length) exceeds the limit of \(SafeTensorsFile.maximumHeaderLength) bytes"
             case .truncatedHeader(let length, let available):
-                "truncated: header says \(length) bytes of JSON at offset 8, file holds \(available)"
+                "truncated: header says \(length) bytes of JSON at offset 8, but only \(available) follow"
             case .headerNotUTF8:
                 "header is not valid UTF-8"
             case .headerNotObject:
