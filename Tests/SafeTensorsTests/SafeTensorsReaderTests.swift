@@ -207,3 +207,13 @@ func dataOffsetsMustBeTwoNonNegativeIntegers(offsets: String) {
         try SafeTensorsFile(contentsOf: "/nonexistent/x.safetensors")
     }
 }
+
+@Test func everyTruncationOfAValidFileIsRejected() throws {
+    let bytes = SafeTensorsFile.serialize(
+        [NamedTensor(name: "w", shape: [2, 2], floats: [1, 2, 3, 4]), NamedTensor(name: "n", shape: [], int64s: [5])],
+        metadata: ["epoch": "1"])
+    _ = try SafeTensorsFile(bytes: bytes, source: "whole")
+    for length in 0..<bytes.count {
+        #expect(readProblem(Array(bytes[..<length])) != nil, "prefix of \(length) bytes")
+    }
+}
