@@ -1,0 +1,330 @@
+#if canImport(Darwin)
+import Darwin
+#else
+import Glibc
+#endif
+
+// The network runs on blocks of 16 samples with the sample as the SIMD lane: every activation
+// element is one `Lanes` vector holding that element for all 16 samples. Every layer then becomes
+// a loop of scalar weight × vector FMAs with no edge cases in the vector dimension, whatever the
+// image and channel sizes, and the weights are shared by all lanes exactly as they are by all
+// samples. Forward and backward of each layer sit next to each other below.
+
+/// One activation element for each of the 16 samples of a lane block.
+typealias Lanes = SIMD16<Float>
+
+/// Samples per lane block.
+let laneCount = 16
+
+/// Where a stack of feature planes lives in a buffer of `Lanes`: `channels` planes of
+/// `height`×`width` elements, row-major, each plane surrounded by `border` elements that stay zero
+/// (a 3×3 convolution's padding reads them instead of testing for the edge).
+struct PlaneLayout {
+    let channels: Int
+    let height: Int
+    let width: Int
+    let border: Int
+
+    var rowStride: Int { width + 2 * border }
+    var planeStride: Int { (height + 2 * border) * rowStride }
+    var count: Int { channels * planeStride }
+
+    /// The position of element (channel, row, column); row and column count from the first
+    /// element inside the border.
+    func index(channel: Int, row: Int, column: Int) -> Int {
+        channel * planeStride + (row + border) * rowStride + column + border
+    }
+}
+
+/// The sum of the 16 lanes, as a fixed tree so that the result never depends on the compiler.
+@inline(__always)
+func laneSum(_ value: Lanes) -> Float {
+    let eight = value.lowHalf + value.highHalf
+    let four = eight.lowHalf + eight.highHalf
+    let two = four.lowHalf + four.highHalf
+    return two[0] + two[1]
+}
+
+// MARK: - 3×3 convolution, stride 1, padding 1
+
+/// Rearranges weights [outputs][inputs][3][3] into the order `conv3x3Forward` reads them:
+/// [outputs/8][inputs·9 taps][8], so that the 8 weights of one tap for one block of 8 outputs are
+/// adjacent. With `transposedAndFlipped`, packs the convolution that maps output gradients back to
+/// input gradients instead: its outputs are the original inputs and its kernel is rotated by 180°.
+func packConvolutionWeights(
+    _ weights: UnsafePointer<Float>, outputs: Int, inputs: Int, transposedAndFlipped: Bool,
+    into packed: UnsafeMutablePointer<Float>
+) {
+    let packedOutputs = transposedAndFlipped ? inputs : outputs
+    let packedInputs = transposedAndFlipped ? outputs : inputs
+    for packedOutput in 0..<packedOutputs {
+        for packedInput in 0..<packedInputs {
+            for tap in 0..<9 {
+                let source =
+                    transposedAndFlipped
+                    ? (packedInput * inputs + packedOutput) * 9 + (8 - tap)
+                    : (packedOutput * inputs + packedInput) * 9 + tap
+                let block = packedOutput / 8
+                packed[((block * packedInputs + packedInput) * 9 + tap) * 8 + packedOutput % 8] =
+                    weights[source]
+            }
+        }
+    }
+}
+
+/// out[o][y][x] = bias[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[i][y+ky−1][x+kx−1], then ReLU if asked.
+/// input: `inputLayout` with border 1; output: `outputLayout` of the same height and width, an even
+/// width and a multiple of 8 channels; packedWeights: [outputs/8][inputs·9][8]; bias: [outputs].
+/// A block of 8 outputs × 2 neighbouring pixels keeps 16 accumulators in registers, so each input
+/// load feeds 8 FMAs.
+func conv3x3Forward(
+    input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
+    output: UnsafeMutablePointer<Lanes>, outputLayout: PlaneLayout,
+    packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, applyReLU: Bool
+) {
+    precondition(inputLayout.border == 1 && outputLayout.channels % 8 == 0 && outputLayout.width % 2 == 0)
+    let tapCount = inputLayout.channels * 9
+    for block in 0..<outputLayout.channels / 8 {
+        let blockWeights = packedWeights + block * tapCount * 8
+        for y in 0..<outputLayout.height {
+            for x in stride(from: 0, to: outputLayout.width, by: 2) {
+                // In padded coordinates the window of output (y, x) starts at input (y, x).
+                let window = input + y * inputLayout.rowStride + x
+                withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { sums in
+                    for o in 0..<8 {
+                        let start = Lanes(repeating: bias?[block * 8 + o] ?? 0)
+                        sums[2 * o] = start
+                        sums[2 * o + 1] = start
+                    }
+                    var weights = blockWeights
+                    for i in 0..<inputLayout.channels {
+                        for ky in 0..<3 {
+                            let row = window + i * inputLayout.planeStride + ky * inputLayout.rowStride
+                            for kx in 0..<3 {
+                                let left = row[kx]
+                                let right = row[kx + 1]
+                                for o in 0..<8 {
+                                    let weight = Lanes(repeating: weights[o])
+                                    sums[2 * o] = sums[2 * o].addingProduct(weight, left)
+                                    sums[2 * o + 1] = sums[2 * o + 1].addingProduct(weight, right)
+                                }
+                                weights += 8
+                            }
+                        }
+                    }
+                    for o in 0..<8 {
+                        let target = output + outputLayout.index(channel: block * 8 + o, row: y, column: x)
+                        target[0] = applyReLU ? pointwiseMax(sums[2 * o], .zero) : sums[2 * o]
+                        target[1] = applyReLU ? pointwiseMax(sums[2 * o + 1], .zero) : sums[2 * o + 1]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// dw[o][i][ky][kx] += Σ_{y,x,lanes} dout[o][y][x] · in[i][y+ky−1][x+kx−1];  db[o] += Σ_{y,x,lanes} dout[o][y][x]
+/// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 8 channels;
+/// weightGradient: [outputs][inputs][3][3]; biasGradient: [outputs].
+/// (The input gradient is `conv3x3Forward` with transposed, flipped weights.)
+/// A block of 8 outputs × the 3 taps of one kernel row keeps 24 accumulators in registers.
+func conv3x3WeightBackward(
+    input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
+    outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout,
+    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
+) {
+    precondition(inputLayout.border == 1 && outputLayout.channels % 8 == 0)
+    let inputs = inputLayout.channels
+    for block in 0..<outputLayout.channels / 8 {
+        let blockGradient = outputGradient + outputLayout.index(channel: block * 8, row: 0, column: 0)
+        for i in 0..<inputs {
+            for ky in 0..<3 {
+                withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 24) { sums in
+                    for s in 0..<24 { sums[s] = .zero }
+                    for y in 0..<outputLayout.height {
+                        let inputRow = input + i * inputLayout.planeStride + (y + ky) * inputLayout.rowStride
+                        let gradientRow = blockGradient + y * outputLayout.rowStride
+                        for x in 0..<outputLayout.width {
+                            let left = inputRow[x]
+                            let middle = inputRow[x + 1]
+                            let right = inputRow[x + 2]
+                            for o in 0..<8 {
+                                let gradient = gradientRow[o * outputLayout.planeStride + x]
+                                sums[3 * o] = sums[3 * o].addingProduct(gradient, left)
+                                sums[3 * o + 1] = sums[3 * o + 1].addingProduct(gradient, middle)
+                                sums[3 * o + 2] = sums[3 * o + 2].addingProduct(gradient, right)
+                            }
+                        }
+                    }
+                    for o in 0..<8 {
+                        for kx in 0..<3 {
+                            weightGradient[((block * 8 + o) * inputs + i) * 9 + ky * 3 + kx] +=
+                                laneSum(sums[3 * o + kx])
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for o in 0..<outputLayout.channels {
+        var sum = Lanes.zero
+        for y in 0..<outputLayout.height {
+            let row = outputGradient + outputLayout.index(channel: o, row: y, column: 0)
+            for x in 0..<outputLayout.width { sum += row[x] }
+        }
+        biasGradient[o] += laneSum(sum)
+    }
+}
+
+// MARK: - 2×2 max pooling, stride 2, after a ReLU
+
+/// out[c][y][x] = max(in[c][2y][2x], in[c][2y][2x+1], in[c][2y+1][2x], in[c][2y+1][2x+1])
+/// input: `inputLayout`; output: `outputLayout` with half its height and width.
+func maxPool2x2Forward(
+    input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
+    output: UnsafeMutablePointer<Lanes>, outputLayout: PlaneLayout
+) {
+    for c in 0..<outputLayout.channels {
+        for y in 0..<outputLayout.height {
+            let top = input + inputLayout.index(channel: c, row: 2 * y, column: 0)
+            let bottom = top + inputLayout.rowStride
+            let target = output + outputLayout.index(channel: c, row: y, column: 0)
+            for x in 0..<outputLayout.width {
+                target[x] = pointwiseMax(
+                    pointwiseMax(top[2 * x], top[2 * x + 1]), pointwiseMax(bottom[2 * x], bottom[2 * x + 1]))
+            }
+        }
+    }
+}
+
+/// din[c][window of (y,x)] = dout[c][y][x] at the window's first maximum in row-major order (PyTorch's
+/// tie rule, which matters: ReLU makes whole windows equal), 0 elsewhere and wherever the ReLU
+/// output is 0, so this is also the ReLU's backward.
+/// activation: the ReLU output that was pooled, `inputLayout`; outputGradient: `outputLayout`;
+/// inputGradient: `inputLayout`, and it may be `activation` itself (each window is read before it
+/// is written).
+func maxPool2x2ReLUBackward(
+    activation: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
+    outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout,
+    inputGradient: UnsafeMutablePointer<Lanes>
+) {
+    for channel in 0..<outputLayout.channels {
+        for y in 0..<outputLayout.height {
+            let top = inputLayout.index(channel: channel, row: 2 * y, column: 0)
+            let bottom = top + inputLayout.rowStride
+            let gradients = outputGradient + outputLayout.index(channel: channel, row: y, column: 0)
+            for x in 0..<outputLayout.width {
+                let topLeft = activation[top + 2 * x]
+                let topRight = activation[top + 2 * x + 1]
+                let bottomLeft = activation[bottom + 2 * x]
+                let bottomRight = activation[bottom + 2 * x + 1]
+                let maximum = pointwiseMax(pointwiseMax(topLeft, topRight), pointwiseMax(bottomLeft, bottomRight))
+                let gradient = Lanes.zero.replacing(with: gradients[x], where: maximum .> 0)
+                let atTopLeft = topLeft .== maximum
+                let atTopRight = (topRight .== maximum) .& .!atTopLeft
+                let atBottomLeft = (bottomLeft .== maximum) .& .!(atTopLeft .| atTopRight)
+                let atBottomRight = .!(atTopLeft .| atTopRight .| atBottomLeft)
+                inputGradient[top + 2 * x] = Lanes.zero.replacing(with: gradient, where: atTopLeft)
+                inputGradient[top + 2 * x + 1] = Lanes.zero.replacing(with: gradient, where: atTopRight)
+                inputGradient[bottom + 2 * x] = Lanes.zero.replacing(with: gradient, where: atBottomLeft)
+                inputGradient[bottom + 2 * x + 1] = Lanes.zero.replacing(with: gradient, where: atBottomRight)
+            }
+        }
+    }
+}
+
+// MARK: - Fully connected layer with 10 outputs
+
+/// Outputs of the fully connected layer, a constant so that its accumulators live in registers.
+let linearOutputs = 10
+
+/// out[j] = b[j] + Σ_k w[j][k] · in[k]
+/// input: [inputs]; output: [10]; weights: [10][inputs]; bias: [10].
+func linearForward(
+    input: UnsafePointer<Lanes>, inputs: Int, output: UnsafeMutablePointer<Lanes>,
+    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>
+) {
+    withUnsafeTemporaryAllocation(of: Lanes.self, capacity: linearOutputs) { sums in
+        for j in 0..<linearOutputs { sums[j] = Lanes(repeating: bias[j]) }
+        for k in 0..<inputs {
+            let value = input[k]
+            for j in 0..<linearOutputs {
+                sums[j] = sums[j].addingProduct(Lanes(repeating: weights[j * inputs + k]), value)
+            }
+        }
+        for j in 0..<linearOutputs { output[j] = sums[j] }
+    }
+}
+
+/// din[k] = Σ_j w[j][k] · dout[j];  dw[j][k] += Σ_lanes dout[j] · in[k];  db[j] += Σ_lanes dout[j]
+/// input, inputGradient: [inputs]; outputGradient: [10]; weights, weightGradient: [10][inputs].
+func linearBackward(
+    input: UnsafePointer<Lanes>, inputs: Int, outputGradient: UnsafePointer<Lanes>,
+    weights: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Lanes>,
+    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
+) {
+    withUnsafeTemporaryAllocation(of: Lanes.self, capacity: linearOutputs) { gradients in
+        for j in 0..<linearOutputs {
+            gradients[j] = outputGradient[j]
+            biasGradient[j] += laneSum(gradients[j])
+        }
+        for k in 0..<inputs {
+            let value = input[k]
+            var sum = Lanes.zero
+            for j in 0..<linearOutputs {
+                sum = sum.addingProduct(Lanes(repeating: weights[j * inputs + k]), gradients[j])
+                weightGradient[j * inputs + k] += laneSum(gradients[j] * value)
+            }
+            inputGradient[k] = sum
+        }
+    }
+}
+
+// MARK: - Softmax cross-entropy
+
+/// Per lane: loss = −log softmax(logits)[label], returned; and if `logitGradient` is given,
+/// dlogits[j] = (softmax(logits)[j] − [j = label]) · gradientScale, which is 0 in lanes whose
+/// scale is 0 (samples missing from a partial block). Computed as PyTorch's log_softmax and its
+/// backward do, from log-probabilities.
+/// logits, logitGradient: [10]; labels: one class per lane, any value in unused lanes.
+func softmaxCrossEntropy(
+    logits: UnsafePointer<Lanes>, labels: SIMD16<Int32>,
+    logitGradient: UnsafeMutablePointer<Lanes>?, gradientScale: Lanes
+) -> Lanes {
+    var maximum = logits[0]
+    for j in 1..<linearOutputs { maximum = pointwiseMax(maximum, logits[j]) }
+    var sumOfExponentials = Lanes.zero
+    for j in 0..<linearOutputs { sumOfExponentials += lanewise(logits[j] - maximum, expf) }
+    let logSumExponentials = lanewise(sumOfExponentials, logf)
+    var loss = Lanes.zero
+    for j in 0..<linearOutputs {
+        let logProbability = (logits[j] - maximum) - logSumExponentials
+        let isLabel = labels .== Int32(j)
+        loss.replace(with: -logProbability, where: isLabel)
+        if let logitGradient {
+            let target = Lanes.zero.replacing(with: 1, where: isLabel)
+            logitGradient[j] = (lanewise(logProbability, expf) - target) * gradientScale
+        }
+    }
+    return loss
+}
+
+/// Per lane, the class with the largest logit (the first one on ties, as `torch.argmax`).
+/// logits: [10].
+func predictedClasses(logits: UnsafePointer<Lanes>) -> SIMD16<Int32> {
+    var best = logits[0]
+    var classes = SIMD16<Int32>.zero
+    for j in 1..<linearOutputs {
+        let better = logits[j] .> best
+        best.replace(with: logits[j], where: better)
+        classes.replace(with: Int32(j), where: better)
+    }
+    return classes
+}
+
+@inline(__always)
+private func lanewise(_ values: Lanes, _ function: (Float) -> Float) -> Lanes {
+    var result = Lanes()
+    for lane in 0..<laneCount { result[lane] = function(values[lane]) }
+    return result
+}

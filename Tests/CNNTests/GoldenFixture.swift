@@ -1,0 +1,88 @@
+import CNN
+import Foundation
+
+/// The PyTorch reference for the seed CNN (Fixtures/seed_cnn_golden.json): one batch of 8 MNIST
+/// training images, the initial parameters, and what PyTorch computed from them.
+struct GoldenFixture: Decodable {
+    struct Tensor: Decodable {
+        let shape: [Int]
+        let data: [Float]
+    }
+
+    struct Batch: Decodable {
+        let count: Int
+        let labels: [Int32]
+        let images: Tensor
+    }
+
+    struct AdamStep: Decodable {
+        let lossBeforeStep: Float
+        let params: [String: Tensor]
+
+        enum CodingKeys: String, CodingKey {
+            case lossBeforeStep = "loss_before_step"
+            case params
+        }
+    }
+
+    struct AdamRun: Decodable {
+        let lr: Float
+        let betas: [Float]
+        let eps: Float
+        let steps: [AdamStep]
+    }
+
+    let batch: Batch
+    let initialParams: [String: Tensor]
+    let logits: Tensor
+    let loss: Float
+    let activations: [String: Tensor]
+    let grads: [String: Tensor]
+    let adam: AdamRun
+
+    enum CodingKeys: String, CodingKey {
+        case batch
+        case initialParams = "initial_params"
+        case logits, loss, activations, grads, adam
+    }
+
+    static let shared: GoldenFixture = {
+        let url = Bundle.module.url(forResource: "seed_cnn_golden", withExtension: "json", subdirectory: "Fixtures")!
+        return try! JSONDecoder().decode(GoldenFixture.self, from: Data(contentsOf: url))
+    }()
+
+    /// A state_dict as one flat buffer in `ParameterLayout` order.
+    static func flatten(_ stateDict: [String: Tensor]) -> [Float] {
+        ParameterLayout.tensors.flatMap { tensor in
+            let value = stateDict[tensor.name]!
+            precondition(value.shape == tensor.shape, "\(tensor.name) has shape \(value.shape)")
+            return value.data
+        }
+    }
+
+    /// A network holding the golden initial parameters.
+    func network(maxBatch: Int = 8) -> SeedCNN {
+        let network = SeedCNN(maxBatch: maxBatch)
+        _ = network.parameters.update(fromContentsOf: Self.flatten(initialParams))
+        return network
+    }
+}
+
+/// ‖actual − expected‖ / ‖expected‖, accumulated in Double.
+func relativeError<A: Collection<Float>, E: Collection<Float>>(_ actual: A, _ expected: E) -> Double {
+    precondition(actual.count == expected.count, "comparing \(actual.count) values with \(expected.count)")
+    var difference = 0.0
+    var reference = 0.0
+    for (a, e) in zip(actual, expected) {
+        difference += (Double(a) - Double(e)) * (Double(a) - Double(e))
+        reference += Double(e) * Double(e)
+    }
+    return (difference / reference).squareRoot()
+}
+
+extension SeedCNN {
+    /// The floats of `tensor` in `buffer` (laid out as `ParameterLayout`).
+    static func slice(_ buffer: UnsafeMutableBufferPointer<Float>, _ tensor: ParameterTensor) -> [Float] {
+        Array(buffer[tensor.range])
+    }
+}
