@@ -54,7 +54,7 @@ public final class MPICommunicator: Communicator {
 
     private func allReduce(_ values: inout [Double], _ operation: MPI_Op) {
         let count = Int32(values.count)
-        values.withUnsafeMutableBufferPointer { buffer in
+        _ = values.withUnsafeMutableBufferPointer { buffer in
             MPI_Allreduce(cmpi_in_place(), buffer.baseAddress, count, cmpi_double(), operation, world)
         }
     }

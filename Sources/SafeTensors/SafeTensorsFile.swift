@@ -31,7 +31,8 @@ public struct SafeTensorsFile: Sendable {
     /// Every tensor, in the order of their data in the buffer.
     public let tensors: [TensorEntry]
 
-    private let bytes: [UInt8]
+    /// The whole file, header included: what to send to a process that should read it too.
+    public let bytes: [UInt8]
     private let dataStart: Int
     private let tensorIndices: [String: Int]
 

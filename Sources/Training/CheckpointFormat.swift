@@ -1,0 +1,158 @@
+import CNN
+import Foundation
+import SafeTensors
+
+/// Everything a run needs to continue exactly where another stopped.
+public struct TrainingSnapshot: Sendable, Equatable {
+    /// The model, in `ParameterLayout` order.
+    public var parameters: [Float]
+    public var adamStep: Int
+    public var firstMoment: [Float]
+    public var secondMoment: [Float]
+    public var position: TrainingPosition
+    /// The data order the position refers to: the world it was taken in and its seed.
+    public var worldSize: Int
+    public var batchSizes: [Int]
+    public var trainingSamples: Int
+    public var seed: UInt64
+    public var shuffle: Bool
+
+    /// The epoch plan the snapshot's position was counted in.
+    public var epochPlan: EpochPlan {
+        EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: .explicit(batchSizes))
+    }
+}
+
+/// Our checkpoints are safetensors files that any safetensors reader, PyTorch's included, can
+/// load: the model under PyTorch's `state_dict` names and shapes, Adam's moments under
+/// `optimizer.exp_avg.` and `optimizer.exp_avg_sq.` prefixes, and the rest as string metadata.
+public enum CheckpointFormat {
+    public static let formatName = "mnist-ddp checkpoint"
+    public static let version = "1"
+    static let firstMomentPrefix = "optimizer.exp_avg."
+    static let secondMomentPrefix = "optimizer.exp_avg_sq."
+
+    /// The file's bytes for `snapshot`, with `configuration` recorded for the reader.
+    public static func encode(_ snapshot: TrainingSnapshot, configuration: TrainingConfiguration) -> [UInt8] {
+        var tensors: [NamedTensor] = []
+        for (prefix, values) in [("", snapshot.parameters), (firstMomentPrefix, snapshot.firstMoment),
+                                 (secondMomentPrefix, snapshot.secondMoment)] {
+            for tensor in ParameterLayout.tensors {
+                tensors.append(NamedTensor(
+                    name: prefix + tensor.name, shape: tensor.shape, floats: Array(values[tensor.range])))
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let configJSON = (try? encoder.encode(configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let metadata = [
+            "format": formatName,
+            "format_version": version,
+            "step": String(snapshot.position.step),
+            "epoch": String(snapshot.position.epoch),
+            "step_in_epoch": String(snapshot.position.stepInEpoch),
+            "adam_step": String(snapshot.adamStep),
+            "world_size": String(snapshot.worldSize),
+            "batch_sizes": snapshot.batchSizes.map(String.init).joined(separator: ","),
+            "training_samples": String(snapshot.trainingSamples),
+            "seed": String(snapshot.seed),
+            "shuffle": String(snapshot.shuffle),
+            "config": configJSON,
+            "checksum": checksum(of: snapshot),
+        ]
+        return SafeTensorsFile.serialize(tensors, metadata: metadata)
+    }
+
+    /// Reads and fully verifies a checkpoint of ours: format, every tensor's shape, the metadata
+    /// and the checksum of the tensor data.
+    public static func decode(_ file: SafeTensorsFile) throws(TrainingError) -> TrainingSnapshot {
+        let source = file.source
+        func incompatible(_ reason: String) -> TrainingError { .incompatibleCheckpoint(path: source, reason: reason) }
+        guard file.metadata["format"] == formatName else {
+            throw incompatible("not an mnist-ddp checkpoint (metadata \"format\" is \(file.metadata["format"].map { "\"\($0)\"" } ?? "missing")); use --init-from for model weights alone")
+        }
+        guard file.metadata["format_version"] == version else {
+            throw incompatible("checkpoint format version \(file.metadata["format_version"] ?? "missing") is not the supported \(version)")
+        }
+        func integer(_ key: String) throws(TrainingError) -> Int {
+            guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
+                throw incompatible("metadata \"\(key)\" is \(file.metadata[key].map { "\"\($0)\"" } ?? "missing"), expected a non-negative integer")
+            }
+            return value
+        }
+        let batchSizes = (file.metadata["batch_sizes"] ?? "").split(separator: ",").compactMap { Int($0) }
+        guard let seedText = file.metadata["seed"], let seed = UInt64(seedText),
+              let shuffle = file.metadata["shuffle"].flatMap(Bool.init),
+              !batchSizes.isEmpty, batchSizes.allSatisfy({ $0 > 0 })
+        else { throw incompatible("metadata \"seed\", \"shuffle\" or \"batch_sizes\" is missing or malformed") }
+
+        let snapshot = TrainingSnapshot(
+            parameters: try tensors(from: file, prefix: ""),
+            adamStep: try integer("adam_step"),
+            firstMoment: try tensors(from: file, prefix: firstMomentPrefix),
+            secondMoment: try tensors(from: file, prefix: secondMomentPrefix),
+            position: TrainingPosition(
+                step: try integer("step"), epoch: try integer("epoch"), stepInEpoch: try integer("step_in_epoch")),
+            worldSize: try integer("world_size"),
+            batchSizes: batchSizes,
+            trainingSamples: try integer("training_samples"),
+            seed: seed,
+            shuffle: shuffle
+        )
+        guard snapshot.worldSize == batchSizes.count, snapshot.worldSize >= 1 else {
+            throw incompatible("metadata \"world_size\" \(snapshot.worldSize) does not match its \(batchSizes.count) batch sizes")
+        }
+        let expected = checksum(of: snapshot)
+        guard file.metadata["checksum"] == expected else {
+            throw incompatible("checksum mismatch: metadata says \(file.metadata["checksum"] ?? "nothing"), tensor data gives \(expected); the file is corrupt")
+        }
+        return snapshot
+    }
+
+    /// The model weights of any safetensors file holding the six tensors under PyTorch's
+    /// `state_dict` names and shapes as F32: our checkpoints, or one saved from the tutorial's
+    /// PyTorch model with `safetensors.torch.save_file(model.state_dict(), path)`.
+    public static func modelParameters(contentsOf path: String) throws(TrainingError) -> [Float] {
+        try tensors(from: try open(path), prefix: "")
+    }
+
+    /// The safetensors file at `path`, or the reason it is not one.
+    public static func open(_ path: String) throws(TrainingError) -> SafeTensorsFile {
+        do { return try SafeTensorsFile(contentsOf: path) } catch { throw .checkpointFile(error) }
+    }
+
+    /// A safetensors file received as bytes.
+    public static func open(bytes: [UInt8], source: String) throws(TrainingError) -> SafeTensorsFile {
+        do { return try SafeTensorsFile(bytes: bytes, source: source) } catch { throw .checkpointFile(error) }
+    }
+
+    private static func tensors(from file: SafeTensorsFile, prefix: String) throws(TrainingError) -> [Float] {
+        var values = [Float](repeating: 0, count: ParameterLayout.count)
+        for tensor in ParameterLayout.tensors {
+            do {
+                let floats = try file.floats(named: prefix + tensor.name, shape: tensor.shape)
+                values.replaceSubrange(tensor.range, with: floats)
+            } catch {
+                throw .checkpointFile(error)
+            }
+        }
+        return values
+    }
+
+    /// FNV-1a (64 bit) over the bit patterns of every tensor, in layout order, tagged with its
+    /// algorithm so a later format can change it.
+    static func checksum(of snapshot: TrainingSnapshot) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for values in [snapshot.parameters, snapshot.firstMoment, snapshot.secondMoment] {
+            for value in values {
+                var bits = value.bitPattern
+                for _ in 0..<4 {
+                    hash = (hash ^ UInt64(bits & 0xFF)) &* 0x0000_0100_0000_01B3
+                    bits >>= 8
+                }
+            }
+        }
+        let hex = String(hash, radix: 16)
+        return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}

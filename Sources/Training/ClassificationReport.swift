@@ -1,0 +1,96 @@
+/// How well a model classifies a labelled set: accuracy, mean loss, and per class the
+/// confusion-matrix counts with precision, recall and F1.
+public struct ClassificationReport: Sendable, Equatable {
+    public let classCount: Int
+    /// `confusion[truth][predicted]` counts samples.
+    public private(set) var confusion: [[Int]]
+    public private(set) var lossSum = 0.0
+
+    public init(classCount: Int) {
+        self.classCount = classCount
+        confusion = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
+    }
+
+    public mutating func record(truth: Int, predicted: Int) {
+        confusion[truth][predicted] += 1
+    }
+
+    public mutating func addLoss(_ loss: Double) {
+        lossSum += loss
+    }
+
+    public var sampleCount: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
+    public var correctCount: Int { (0..<classCount).reduce(0) { $0 + confusion[$1][$1] } }
+    public var accuracy: Double { sampleCount == 0 ? 0 : Double(correctCount) / Double(sampleCount) }
+    public var meanLoss: Double { sampleCount == 0 ? 0 : lossSum / Double(sampleCount) }
+
+    /// Of the samples predicted as `label`, the share that are `label`.
+    public func precision(_ label: Int) -> Double {
+        let predicted = (0..<classCount).reduce(0) { $0 + confusion[$1][label] }
+        return predicted == 0 ? 0 : Double(confusion[label][label]) / Double(predicted)
+    }
+
+    /// Of the samples that are `label`, the share predicted as `label`.
+    public func recall(_ label: Int) -> Double {
+        let actual = confusion[label].reduce(0, +)
+        return actual == 0 ? 0 : Double(confusion[label][label]) / Double(actual)
+    }
+
+    public func f1(_ label: Int) -> Double {
+        let p = precision(label), r = recall(label)
+        return p + r == 0 ? 0 : 2 * p * r / (p + r)
+    }
+
+    /// Accuracy and loss in one line.
+    public var summaryLine: String {
+        "test accuracy \(fixed(accuracy * 100, 2))%  test loss \(fixed(meanLoss, 4))  (\(grouped(sampleCount)) images)"
+    }
+
+    /// The per-class table and the confusion matrix, as printed at the end of training.
+    public var formatted: String {
+        var lines = ["class  precision  recall  f1      support"]
+        for label in 0..<classCount {
+            lines.append(
+                pad(String(label), 5) + "  " + pad(fixed(precision(label), 4), 9) + "  "
+                    + pad(fixed(recall(label), 4), 6) + "  " + pad(fixed(f1(label), 4), 6) + "  "
+                    + pad(String(confusion[label].reduce(0, +)), 7))
+        }
+        lines.append("")
+        lines.append("confusion matrix (rows: true class, columns: predicted class)")
+        lines.append("     " + (0..<classCount).map { pad(String($0), 5) }.joined())
+        for label in 0..<classCount {
+            lines.append(pad(String(label), 3) + "  " + confusion[label].map { pad(String($0), 5) }.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `value` with `digits` decimals, without Foundation's formatter.
+func fixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return String(value) }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    let whole = Int(scaled / scale)
+    let fraction = Int(scaled - Double(whole) * scale)
+    let fractionText = String(fraction)
+    let sign = value < 0 && scaled != 0 ? "-" : ""
+    guard digits > 0 else { return sign + String(whole) }
+    return sign + String(whole) + "." + String(repeating: "0", count: digits - fractionText.count) + fractionText
+}
+
+/// `text` right-aligned in `width` columns.
+func pad(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+/// An integer with thousands separators: 60,000.
+func grouped(_ value: Int) -> String {
+    let digits = String(abs(value))
+    var result = ""
+    for (index, character) in digits.enumerated() {
+        if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
+        result.append(character)
+    }
+    return (value < 0 ? "-" : "") + result
+}

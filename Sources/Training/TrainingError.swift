@@ -1,0 +1,44 @@
+import Data
+import SafeTensors
+
+/// Why training or evaluation stopped. Each description is one line naming what is at fault.
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    case invalidOption(String)
+    case data(IDXError)
+    case checkpointFile(SafeTensorsError)
+    case checkpointDirectory(CheckpointDirectoryError)
+    case checkpointWrite(AtomicWriteError)
+    /// A file that is valid safetensors but not a checkpoint or model of ours.
+    case incompatibleCheckpoint(path: String, reason: String)
+    case metricsFile(path: String, reason: String)
+    case nonFiniteLoss(step: Int, epoch: Int, loss: Double)
+    case parametersDiverged(step: Int)
+    /// An error that happened on `rank` and was shared with every rank so all can stop together.
+    case failedOnRank(Int, String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let message): message
+        case .data(let error): error.description
+        case .checkpointFile(let error): error.description
+        case .checkpointDirectory(let error): error.description
+        case .checkpointWrite(let error): error.description
+        case .incompatibleCheckpoint(let path, let reason): "\(path): \(reason)"
+        case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
+        case .nonFiniteLoss(let step, let epoch, let loss):
+            "training diverged: loss is \(loss) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it"
+        case .parametersDiverged(let step):
+            "ranks hold different parameters after step \(step): the data-parallel replicas diverged"
+        case .failedOnRank(let rank, let message): "rank \(rank): \(message)"
+        }
+    }
+
+    /// Whether every rank raises this error at the same point, so all can stop cleanly; any
+    /// other error is one rank's alone, and the job must be aborted lest the others wait forever.
+    public var isRaisedOnEveryRank: Bool {
+        switch self {
+        case .invalidOption, .nonFiniteLoss, .parametersDiverged, .failedOnRank: true
+        default: false
+        }
+    }
+}

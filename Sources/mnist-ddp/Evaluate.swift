@@ -1,0 +1,38 @@
+import ArgumentParser
+import CNN
+import Data
+import Training
+
+/// `mnist-ddp evaluate`: scores saved model weights on the MNIST test set.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate saved model weights on the 10,000 test images.",
+        discussion: """
+            Takes one of our checkpoints, or any safetensors file holding the model's six tensors \
+            under PyTorch's state_dict names (conv1.weight … fc1.bias), such as one written by \
+            safetensors.torch.save_file(model.state_dict(), path).
+            """
+    )
+
+    @Option(help: ArgumentHelp("The safetensors file to evaluate.", valueName: "path"))
+    var checkpoint: String
+
+    @Option(help: "Directory of the MNIST IDX files (.gz or raw). Default: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath).")
+    var dataDir: String?
+
+    func run() throws {
+        let directory = DataDirectory.resolve(option: dataDir, environment: environmentVariables())
+        do {
+            let parameters = try CheckpointFormat.modelParameters(contentsOf: checkpoint)
+            let testSet = try dataError { () throws(IDXError) in try MNISTDataset.load(.test, from: directory) }
+            let model = SeedCNN(maxBatch: 100)
+            _ = model.parameters.update(fromContentsOf: parameters)
+            let report = TestSetEvaluator(samples: testSet, batch: model.maxBatch).evaluate(model)
+            print("\(checkpoint): \(report.summaryLine)")
+            print()
+            print(report.formatted)
+        } catch {
+            throw Failure(message: error.description)
+        }
+    }
+}
