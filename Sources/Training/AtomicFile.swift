@@ -21,6 +21,12 @@ public struct AtomicWriteError: Error, Equatable, CustomStringConvertible {
     /// The system's error text (`strerror`).
     public let reason: String
 
+    public init(path: String, step: Step, reason: String) {
+        self.path = path
+        self.step = step
+        self.reason = reason
+    }
+
     public var description: String { "cannot write \(path): could not \(step.rawValue): \(reason)" }
 }
 
@@ -56,7 +62,7 @@ public func writeAtomically(_ bytes: [UInt8], to path: String) throws(AtomicWrit
 
 /// The temporary file `writeAtomically` uses for `path`: hidden, and unique to this process,
 /// so that concurrent writers in other processes never share one.
-func temporaryPath(forWritingTo path: String) -> String {
+public func temporaryPath(forWritingTo path: String) -> String {
     let nameStart = path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex
     return "\(path[..<nameStart]).\(path[nameStart...]).tmp-\(getpid())"
 }

@@ -8,6 +8,11 @@ import Darwin
 public struct Checkpoint: Equatable, Sendable {
     public let step: Int
     public let path: String
+
+    public init(step: Int, path: String) {
+        self.step = step
+        self.path = path
+    }
 }
 
 /// Why a checkpoint directory could not be used, naming the path at fault.
@@ -110,7 +115,7 @@ public struct CheckpointDirectory: Sendable {
 
     /// The step a checkpoint file name encodes, or nil for any other name; only the exact names
     /// `fileName(forStep:)` writes count, so that two names never claim the same step.
-    static func step(fromFileName name: String) -> Int? {
+    public static func step(fromFileName name: String) -> Int? {
         guard name.hasPrefix("step-"), name.hasSuffix(".safetensors") else { return nil }
         let digits = name.dropFirst("step-".count).dropLast(".safetensors".count)
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),

@@ -17,6 +17,23 @@ public struct TrainingSnapshot: Sendable, Equatable {
     public var seed: UInt64
     public var shuffle: Bool
 
+    public init(
+        parameters: [Float], adamStep: Int, firstMoment: [Float], secondMoment: [Float],
+        position: TrainingPosition, worldSize: Int, batchSizes: [Int], trainingSamples: Int,
+        seed: UInt64, shuffle: Bool
+    ) {
+        self.parameters = parameters
+        self.adamStep = adamStep
+        self.firstMoment = firstMoment
+        self.secondMoment = secondMoment
+        self.position = position
+        self.worldSize = worldSize
+        self.batchSizes = batchSizes
+        self.trainingSamples = trainingSamples
+        self.seed = seed
+        self.shuffle = shuffle
+    }
+
     /// The epoch plan the snapshot's position was counted in.
     public var epochPlan: EpochPlan {
         EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: .explicit(batchSizes))
@@ -43,7 +60,7 @@ public enum CheckpointFormat {
             }
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let configJSON = (try? encoder.encode(configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let metadata = [
             "format": formatName,

@@ -44,6 +44,12 @@ public struct TrainingPosition: Sendable, Equatable {
     /// The next step's index within its epoch.
     public var stepInEpoch: Int
 
+    public init(step: Int, epoch: Int, stepInEpoch: Int) {
+        self.step = step
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+    }
+
     public static let start = TrainingPosition(step: 0, epoch: 0, stepInEpoch: 0)
 
     /// The same point of training under another epoch plan (a resume at another world size or

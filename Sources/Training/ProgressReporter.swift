@@ -12,7 +12,7 @@ final class ProgressReporter {
     private let interactive: Bool
     private var lastDraw = 0.0
 
-    init(quiet: Bool, logEvery: Int, interactive: Bool = isatty(STDOUT_FILENO) != 0) {
+    init(quiet: Bool, logEvery: Int, interactive: Bool) {
         self.quiet = quiet
         self.logEvery = logEvery
         self.interactive = interactive

@@ -2,6 +2,12 @@ import CNN
 import Data
 import Distributed
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a finished run reports.
 public struct TrainingSummary: Sendable {
     /// The test-set evaluation of the final model (rank 0 only).
@@ -45,7 +51,11 @@ public final class Trainer {
         let rank = communicator.rank
         let worldSize = communicator.size
         try configuration.validate(worldSize: worldSize)
-        let reporter = ProgressReporter(quiet: configuration.quiet || !isRoot, logEvery: configuration.logEvery)
+        // Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's own output goes to
+        // a file, so only a process alone can tell that a person is watching.
+        let reporter = ProgressReporter(
+            quiet: configuration.quiet || !isRoot, logEvery: configuration.logEvery,
+            interactive: worldSize == 1 && isatty(STDOUT_FILENO) != 0)
 
         // Rank 0 checks everything it can before any rank trains: the data, the checkpoint
         // directory, the metrics file, and the checkpoint or weights to start from.
@@ -237,7 +247,7 @@ public final class Trainer {
                 var record: [(String, JSONValue)] = [
                     ("type", .string("epoch")), ("epoch", .integer(epochNumber)), ("step", .integer(position.step)),
                     ("train_loss", .number(trainLoss)), ("epoch_seconds", .number(trainSeconds)),
-                    ("samples_per_second", .number(rate)),
+                    ("samples_per_second", .number(rate)), ("samples", .integer(epochSamples)),
                 ]
                 if let report {
                     record += [("test_loss", .number(report.meanLoss)), ("test_accuracy", .number(report.accuracy))]

@@ -1,5 +1,5 @@
 /// How many samples each rank takes per optimizer step.
-public enum BatchSize: Sendable, Equatable, Codable {
+public enum BatchSize: Sendable, Equatable {
     /// Every rank takes this many samples per step (PyTorch DDP's convention), so the global
     /// batch grows with the number of ranks: weak scaling.
     case perRank(Int)
@@ -19,6 +19,33 @@ public enum BatchSize: Sendable, Equatable, Codable {
         case .explicit(let sizes):
             precondition(sizes.count == worldSize, "\(sizes.count) batch sizes for \(worldSize) ranks")
             return sizes
+        }
+    }
+}
+
+/// Recorded in checkpoints as `{"per_rank": 60}`, `{"global": 240}` or `{"explicit": [60, 60]}`.
+extension BatchSize: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case perRank = "per_rank", global, explicit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let size = try container.decodeIfPresent(Int.self, forKey: .perRank) {
+            self = .perRank(size)
+        } else if let size = try container.decodeIfPresent(Int.self, forKey: .global) {
+            self = .global(size)
+        } else {
+            self = .explicit(try container.decode([Int].self, forKey: .explicit))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .perRank(let size): try container.encode(size, forKey: .perRank)
+        case .global(let size): try container.encode(size, forKey: .global)
+        case .explicit(let sizes): try container.encode(sizes, forKey: .explicit)
         }
     }
 }

@@ -15,12 +15,12 @@ struct MNISTDDP: ParsableCommand {
     )
 
     /// `--resume` may stand alone (resume from the checkpoint directory) or take a path; the
-    /// argument parser wants a value, so a bare `--resume` becomes `--resume=`.
+    /// argument parser wants a value, so a bare `--resume` is given the empty path.
     static func main() {
         var arguments = Array(CommandLine.arguments.dropFirst())
         for index in arguments.indices.reversed() where arguments[index] == "--resume" {
             let next = index + 1 < arguments.count ? arguments[index + 1] : nil
-            if next == nil || next!.hasPrefix("-") { arguments[index] = "--resume=" }
+            if next == nil || next!.hasPrefix("-") { arguments.insert("", at: index + 1) }
         }
         main(arguments)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Training
+import Training
 
 /// A new empty directory under the system's temporary directory; `body` runs with its path and
 /// the directory is removed afterwards.

@@ -1,0 +1,51 @@
+import Foundation
+import SafeTensors
+import TestSupport
+
+/// One scratch directory for a test's training runs, and the ways to start and inspect them.
+struct TrainerJob {
+    let directory: URL
+    static let dataDirectory = ProcessRunner.packageRoot.appendingPathComponent("data/mnist").path
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("mnist-ddp-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    /// `mnist-ddp train` with `arguments`, alone (`ranks` nil) or under mpirun, reading the
+    /// shipped data unless told otherwise, and writing only into this job's directory.
+    func train(ranks: Int?, _ arguments: [String], timeout: Double = 120) throws -> ProcessResult {
+        var full = ["train", "--quiet"] + arguments
+        if !arguments.contains("--data-dir") { full += ["--data-dir", Self.dataDirectory] }
+        if !arguments.contains("--checkpoint-dir") { full += ["--checkpoint-dir", path("checkpoints")] }
+        let binary = try ProcessRunner.product("mnist-ddp")
+        guard let ranks else {
+            return try ProcessRunner.run(binary, full, workingDirectory: directory, timeout: timeout)
+        }
+        return try ProcessRunner.mpirun(ranks: ranks, binary, full, workingDirectory: directory, timeout: timeout)
+    }
+
+    /// Every tensor of a safetensors file, as raw bytes, for bit-for-bit comparison.
+    func tensorBytes(_ path: String) throws -> [String: [UInt8]] {
+        let file = try SafeTensorsFile(contentsOf: path)
+        return Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, Array(file.data(of: $0))) })
+    }
+
+    /// The checkpoint files in a directory, oldest first.
+    func checkpoints(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".safetensors") }.sorted().map { directory + "/" + $0 }
+    }
+
+    /// The records of a JSON-lines metrics file.
+    func metrics(_ path: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+        }
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
