@@ -12,6 +12,12 @@ public enum LaunchMode: String, Sendable, CaseIterable {
         "PMIX_RANK", "PMI_RANK", "PMI_SIZE",
     ]
 
+    /// This process's rank as its launcher announced it, before MPI is started; nil when no
+    /// launcher started it. Lets a job print a message once, from rank 0, without MPI.
+    public static func launcherRank(environment: [String: String]) -> Int? {
+        ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"].lazy.compactMap { environment[$0].flatMap { Int($0) } }.first
+    }
+
     /// The mode for a process with `environment`: `forced` when given, otherwise MPI exactly when
     /// a launcher variable is present. A plain process is local, so it starts instantly.
     public static func detect(environment: [String: String], forced: LaunchMode? = nil) -> LaunchMode {

@@ -1,4 +1,11 @@
 import ArgumentParser
+import Distributed
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+@preconcurrency import Darwin
+#endif
 
 /// Data-parallel training of a small CNN on MNIST, alone or across MPI ranks.
 @main
@@ -14,14 +21,37 @@ struct MNISTDDP: ParsableCommand {
         subcommands: [Train.self, Evaluate.self]
     )
 
+    /// Parses and runs the command. A usage error is one line on standard error, printed by rank 0
+    /// alone when a launcher started several copies of us, and a non-zero exit.
+    static func main() {
+        do {
+            var command = try parseAsRoot(normalized(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+            } else if LaunchMode.launcherRank(environment: environmentVariables()) ?? 0 == 0 {
+                let message = message(for: error)
+                if !message.isEmpty { fputs("mnist-ddp: error: \(message)\n", stderr) }
+            }
+            terminate(code.rawValue)
+        }
+    }
+
     /// `--resume` may stand alone (resume from the checkpoint directory) or take a path; the
     /// argument parser wants a value, so a bare `--resume` is given the empty path.
-    static func main() {
-        var arguments = Array(CommandLine.arguments.dropFirst())
+    static func normalized(_ arguments: [String]) -> [String] {
+        var arguments = arguments
         for index in arguments.indices.reversed() where arguments[index] == "--resume" {
             let next = index + 1 < arguments.count ? arguments[index + 1] : nil
             if next == nil || next!.hasPrefix("-") { arguments.insert("", at: index + 1) }
         }
-        main(arguments)
+        return arguments
     }
+}
+
+/// Ends the process with `status` (the command type's own `exit` hides the C one by name).
+private func terminate(_ status: Int32) -> Never {
+    exit(status)
 }

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+import TestSupport
+import Training
+
+/// Each way a run can fail: a non-zero exit, one line naming the cause, a prompt end on every
+/// rank (each run is under a time limit), and no good checkpoint harmed.
+@Suite("Training failures", .serialized)
+struct TrainingFailureTests {
+    /// Generous for a launch that must stop before the first step; a hang would take forever.
+    static let promptly = 30.0
+
+    func expectFailure(_ result: ProcessResult, mentioning phrases: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(!result.timedOut, "hung instead of failing:\n\(result.output)", sourceLocation: sourceLocation)
+        #expect(result.status != 0, "exited 0:\n\(result.output)", sourceLocation: sourceLocation)
+        #expect(result.seconds < Self.promptly, "took \(result.seconds) s", sourceLocation: sourceLocation)
+        let errorLines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("mnist-ddp: error: ") }
+        #expect(errorLines.count == 1, "expected one error line:\n\(result.output)", sourceLocation: sourceLocation)
+        for phrase in phrases {
+            #expect(result.standardError.contains(phrase), "no \"\(phrase)\" in:\n\(result.output)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("a missing data directory stops every rank with the file named")
+    func missingData() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let result = try job.train(ranks: 2, ["--data-dir", job.path("nowhere")], timeout: Self.promptly)
+        expectFailure(result, mentioning: ["rank 0 of 2", "nowhere/train-images-idx3-ubyte"])
+    }
+
+    @Test("a truncated training file stops every rank with the truncation described")
+    func truncatedData() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let data = job.path("data")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for name in ["train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            try FileManager.default.copyItem(atPath: TrainerJob.dataDirectory + "/" + name, toPath: data + "/" + name)
+        }
+        // The raw file, cut short in the middle of image 1000.
+        let cut = try ProcessRunner.run("/bin/sh", ["-c",
+            "gzip -dc '\(TrainerJob.dataDirectory)/train-images-idx3-ubyte.gz' | head -c 784500 > '\(data)/train-images-idx3-ubyte'"])
+        #expect(cut.status == 0, "\(cut.output)")
+        let result = try job.train(ranks: 2, ["--data-dir", data], timeout: Self.promptly)
+        expectFailure(result, mentioning: ["train-images-idx3-ubyte", "truncated"])
+    }
+
+    @Test("a corrupt checkpoint is refused before training and the good one beside it is intact")
+    func corruptCheckpoint() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let first = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
+        #expect(first.status == 0, "\(first.output)")
+        let good = job.path("checkpoints/step-000000020.safetensors")
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
+        bytes[bytes.count - 100] ^= 0x01
+        let corrupt = job.path("corrupt.safetensors")
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+
+        let result = try job.train(ranks: 2, ["--resume", corrupt, "--max-steps", "40"], timeout: Self.promptly)
+        expectFailure(result, mentioning: ["corrupt.safetensors", "checksum mismatch"])
+        #expect(job.checkpoints(in: job.path("checkpoints")) == [good])
+        #expect(throws: Never.self) { try CheckpointFormat.decode(CheckpointFormat.open(good)) }
+    }
+
+    @Test("an unwritable checkpoint directory is refused before the first step")
+    func unwritableCheckpointDirectory() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        // A directory cannot be made under a regular file, not even by root.
+        FileManager.default.createFile(atPath: job.path("file"), contents: Data())
+        let result = try job.train(
+            ranks: 2, ["--checkpoint-dir", job.path("file/checkpoints"), "--max-steps", "10"], timeout: Self.promptly)
+        expectFailure(result, mentioning: ["file/checkpoints"])
+        #expect(!result.output.contains("step 1/"))
+    }
+
+    @Test("a diverging loss stops training without overwriting the last good checkpoint")
+    func nonFiniteLoss() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let first = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
+        #expect(first.status == 0, "\(first.output)")
+        let good = job.path("checkpoints/step-000000020.safetensors")
+        let before = try Data(contentsOf: URL(fileURLWithPath: good))
+
+        // Adam moves each parameter by about the learning rate: 1e30 overflows the logits at once.
+        let result = try job.train(ranks: 2, ["--resume", "--lr", "1e30", "--max-steps", "200"], timeout: 60)
+        expectFailure(result, mentioning: ["loss is", "step 2"])
+        #expect(job.checkpoints(in: job.path("checkpoints")) == [good])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: good)) == before)
+    }
+
+    @Test("invalid options are refused before any work", arguments: [
+        (["--batch-size", "0"], "--batch-size"),
+        (["--lr=-1"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--epochs", "ten"], "--epochs"),
+        (["--global-batch-size", "1"], "--global-batch-size 1"),
+    ])
+    func invalidOptions(arguments: [String], named option: String) throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let result = try job.train(ranks: 2, arguments, timeout: Self.promptly)
+        expectFailure(result, mentioning: [option])
+        #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
+    }
+
+    @Test("more ranks than training samples is refused")
+    func moreRanksThanSamples() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let data = job.path("tiny")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try Data(idx(magic: 0x0803, dimensions: [2, 28, 28], body: [UInt8](repeating: 0, count: 2 * 784)))
+            .write(to: URL(fileURLWithPath: data + "/train-images-idx3-ubyte"))
+        try Data(idx(magic: 0x0801, dimensions: [2], body: [3, 7]))
+            .write(to: URL(fileURLWithPath: data + "/train-labels-idx1-ubyte"))
+        let result = try job.train(ranks: 3, ["--data-dir", data], timeout: Self.promptly)
+        expectFailure(result, mentioning: ["3 ranks for 2 training samples"])
+    }
+
+    /// An IDX file: big-endian magic, dimensions, then the bytes.
+    func idx(magic: UInt32, dimensions: [UInt32], body: [UInt8]) -> [UInt8] {
+        func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
+        return bigEndian(magic) + dimensions.flatMap(bigEndian) + body
+    }
+}
