@@ -328,48 +328,79 @@ func maxPool2x2ReLUBackward(
     }
 }
 
-// MARK: - Fully connected layer with 10 outputs
-
-/// Outputs of the fully connected layer, a constant so that its accumulators live in registers.
-let linearOutputs = 10
+// MARK: - Fully connected layer
 
 /// out[j] = b[j] + Σ_k w[j][k] · in[k]
-/// input: [inputs]; output: [10]; weights: [10][inputs]; bias: [10].
+/// input: [inputs], a multiple of 4; output: [outputs]; weights: [outputs][inputs]; bias: [outputs].
+/// One output at a time, in four interleaved partial sums to hide the FMA latency.
 func linearForward(
-    input: UnsafePointer<Lanes>, inputs: Int, output: UnsafeMutablePointer<Lanes>,
+    input: UnsafePointer<Lanes>, inputs: Int, output: UnsafeMutablePointer<Lanes>, outputs: Int,
     weights: UnsafePointer<Float>, bias: UnsafePointer<Float>
 ) {
-    var sums = LaneAccumulators()
-    for j in 0..<linearOutputs { sums[j] = Lanes(repeating: bias[j]) }
-    for k in 0..<inputs {
-        let value = input[k]
-        for j in 0..<linearOutputs {
-            sums[j] = sums[j].addingProduct(Lanes(repeating: weights[j * inputs + k]), value)
+    precondition(inputs % 4 == 0)
+    for j in 0..<outputs {
+        let row = weights + j * inputs
+        var sums = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+        for k in stride(from: 0, to: inputs, by: 4) {
+            sums.0 = sums.0.addingProduct(Lanes(repeating: row[k]), input[k])
+            sums.1 = sums.1.addingProduct(Lanes(repeating: row[k + 1]), input[k + 1])
+            sums.2 = sums.2.addingProduct(Lanes(repeating: row[k + 2]), input[k + 2])
+            sums.3 = sums.3.addingProduct(Lanes(repeating: row[k + 3]), input[k + 3])
         }
+        output[j] = Lanes(repeating: bias[j]) + ((sums.0 + sums.1) + (sums.2 + sums.3))
     }
-    for j in 0..<linearOutputs { output[j] = sums[j] }
 }
 
 /// din[k] = Σ_j w[j][k] · dout[j];  dw[j][k] += Σ_lanes dout[j] · in[k];  db[j] += Σ_lanes dout[j]
-/// input, inputGradient: [inputs]; outputGradient: [10]; weights, weightGradient: [10][inputs].
+/// input, inputGradient: [inputs], a multiple of 16; outputGradient: [outputs];
+/// weights, weightGradient: [outputs][inputs]; scratch: 32 lane vectors.
+/// The weight gradient sums over lanes, across the vector: each 16×16 tile of the input (16
+/// inputs × 16 lanes) is transposed so that the sum runs over broadcast scalars of dout instead.
 func linearBackward(
-    input: UnsafePointer<Lanes>, inputs: Int, outputGradient: UnsafePointer<Lanes>,
+    input: UnsafePointer<Lanes>, inputs: Int, outputGradient: UnsafePointer<Lanes>, outputs: Int,
     weights: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Lanes>,
-    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
+    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Lanes>
 ) {
-    var gradients = LaneAccumulators()
-    for j in 0..<linearOutputs {
-        gradients[j] = outputGradient[j]
-        biasGradient[j] += laneSum(gradients[j])
-    }
+    precondition(inputs % laneCount == 0)
+    for j in 0..<outputs { biasGradient[j] += laneSum(outputGradient[j]) }
     for k in 0..<inputs {
-        let value = input[k]
         var sum = Lanes.zero
-        for j in 0..<linearOutputs {
-            sum = sum.addingProduct(Lanes(repeating: weights[j * inputs + k]), gradients[j])
-            weightGradient[j * inputs + k] += laneSum(gradients[j] * value)
+        for j in 0..<outputs {
+            sum = sum.addingProduct(Lanes(repeating: weights[j * inputs + k]), outputGradient[j])
         }
         inputGradient[k] = sum
+    }
+    let laneGradients = UnsafeRawPointer(outputGradient).assumingMemoryBound(to: Float.self)  // [outputs][16]
+    let tile = scratch
+    for first in stride(from: 0, to: inputs, by: laneCount) {
+        tile.update(from: input + first, count: laneCount)
+        transpose16x16(tile, scratch: scratch + laneCount)  // tile[lane] = input[first..<first+16] of that lane
+        for j in 0..<outputs {
+            var sum = Lanes.zero
+            for lane in 0..<laneCount {
+                sum = sum.addingProduct(Lanes(repeating: laneGradients[j * laneCount + lane]), tile[lane])
+            }
+            let target = UnsafeMutableRawPointer(weightGradient + j * inputs + first)
+            target.storeBytes(of: target.loadUnaligned(as: Lanes.self) + sum, as: Lanes.self)
+        }
+    }
+}
+
+/// Transposes in place the 16×16 matrix whose rows are `matrix[0..<16]`; scratch: 16 lane vectors.
+/// Each pass is a perfect unshuffle of the 256 elements (evens first), which rotates their 8-bit
+/// index right by one bit; four passes swap its row and column nibbles.
+func transpose16x16(_ matrix: UnsafeMutablePointer<Lanes>, scratch: UnsafeMutablePointer<Lanes>) {
+    var source = matrix
+    var target = scratch
+    for _ in 0..<4 {
+        for pair in 0..<laneCount / 2 {
+            let first = source[2 * pair]
+            let second = source[2 * pair + 1]
+            target[pair] = Lanes(lowHalf: first.evenHalf, highHalf: second.evenHalf)
+            target[laneCount / 2 + pair] = Lanes(lowHalf: first.oddHalf, highHalf: second.oddHalf)
+        }
+        swap(&source, &target)
     }
 }
 
@@ -385,12 +416,12 @@ func softmaxCrossEntropy(
     logitGradient: UnsafeMutablePointer<Lanes>?, gradientScale: Lanes
 ) -> Lanes {
     var largest = logits[0]
-    for j in 1..<linearOutputs { largest = maximum(largest, logits[j]) }
+    for j in 1..<SeedCNN.classCount { largest = maximum(largest, logits[j]) }
     var sumOfExponentials = Lanes.zero
-    for j in 0..<linearOutputs { sumOfExponentials += lanewise(logits[j] - largest, expf) }
+    for j in 0..<SeedCNN.classCount { sumOfExponentials += lanewise(logits[j] - largest, expf) }
     let logSumExponentials = lanewise(sumOfExponentials, logf)
     var loss = Lanes.zero
-    for j in 0..<linearOutputs {
+    for j in 0..<SeedCNN.classCount {
         let logProbability = (logits[j] - largest) - logSumExponentials
         let isLabel = labels .== Int32(j)
         loss.replace(with: -logProbability, where: isLabel)
@@ -407,7 +438,7 @@ func softmaxCrossEntropy(
 func predictedClasses(logits: UnsafePointer<Lanes>) -> SIMD16<Int32> {
     var best = logits[0]
     var classes = SIMD16<Int32>.zero
-    for j in 1..<linearOutputs {
+    for j in 1..<SeedCNN.classCount {
         let better = logits[j] .> best
         best.replace(with: logits[j], where: better)
         classes.replace(with: Int32(j), where: better)

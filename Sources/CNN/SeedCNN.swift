@@ -44,6 +44,7 @@ public final class SeedCNN {
     private let logitGradient = AlignedBuffer<Lanes>(count: classCount)
     private let pool2Gradient = AlignedBuffer<Lanes>(count: pool2Layout.count)
     private let pool1Gradient = AlignedBuffer<Lanes>(count: pool1GradientLayout.count)
+    private let transposeScratch = AlignedBuffer<Lanes>(count: 2 * laneCount)
 
     // Convolution weights in the order the kernels read them, repacked at the start of each call.
     private let conv1Packed = AlignedBuffer<Float>(count: ParameterLayout.conv1Weight.range.count)
@@ -192,7 +193,7 @@ public final class SeedCNN {
         }
         stage(.fcForward) {
             linearForward(
-                input: pool2.base, inputs: Self.pool2Layout.count, output: blockLogits.base,
+                input: pool2.base, inputs: Self.pool2Layout.count, output: blockLogits.base, outputs: Self.classCount,
                 weights: parameter(ParameterLayout.fc1Weight), bias: parameter(ParameterLayout.fc1Bias))
             storeLogits(firstRow: firstRow, valid: valid)
         }
@@ -202,9 +203,11 @@ public final class SeedCNN {
     private func backwardBlock() {
         stage(.fcBackward) {
             linearBackward(
-                input: pool2.base, inputs: Self.pool2Layout.count, outputGradient: logitGradient.base,
+                input: pool2.base, inputs: Self.pool2Layout.count,
+                outputGradient: logitGradient.base, outputs: Self.classCount,
                 weights: parameter(ParameterLayout.fc1Weight), inputGradient: pool2Gradient.base,
-                weightGradient: gradient(ParameterLayout.fc1Weight), biasGradient: gradient(ParameterLayout.fc1Bias))
+                weightGradient: gradient(ParameterLayout.fc1Weight), biasGradient: gradient(ParameterLayout.fc1Bias),
+                scratch: transposeScratch.base)
         }
         stage(.pool2Backward) {
             maxPool2x2ReLUBackward(
@@ -245,15 +248,21 @@ public final class SeedCNN {
         stageTimes.add(ContinuousClock.now - start, to: stage)
     }
 
-    /// Transposes `valid` sample-major images into the lanes of `input`, zero in the other lanes.
+    /// Transposes `valid` sample-major images into the lanes of `input`, zero in the other lanes,
+    /// 16 pixels at a time.
     private func loadBlock(images: UnsafePointer<Float>, valid: Int) {
-        for row in 0..<Self.imageSide {
-            for column in 0..<Self.imageSide {
-                var pixel = Lanes.zero
-                for lane in 0..<valid {
-                    pixel[lane] = images[lane * Self.pixelCount + row * Self.imageSide + column]
-                }
-                input.base[Self.inputLayout.index(channel: 0, row: row, column: column)] = pixel
+        let tile = transposeScratch.base
+        for first in stride(from: 0, to: Self.pixelCount, by: laneCount) {
+            for lane in 0..<laneCount {
+                tile[lane] =
+                    lane < valid
+                    ? UnsafeRawPointer(images + lane * Self.pixelCount + first).loadUnaligned(as: Lanes.self)
+                    : .zero
+            }
+            transpose16x16(tile, scratch: tile + laneCount)
+            for offset in 0..<laneCount {
+                let (row, column) = (first + offset).quotientAndRemainder(dividingBy: Self.imageSide)
+                input.base[Self.inputLayout.index(channel: 0, row: row, column: column)] = tile[offset]
             }
         }
     }
