@@ -239,13 +239,13 @@ public final class SeedCNN {
         }
     }
 
-    /// Runs `body`, adding its duration to `stageTimes` when a benchmark is timing stages.
+    /// Runs `body`, adding its CPU time to `stageTimes` when a benchmark is timing stages.
     @inline(__always)
     private func stage(_ stage: Stage, _ body: () -> Void) {
         guard let stageTimes else { return body() }
-        let start = ContinuousClock.now
+        let start = threadCPUSeconds()
         body()
-        stageTimes.add(ContinuousClock.now - start, to: stage)
+        stageTimes.add(threadCPUSeconds() - start, to: stage)
     }
 
     /// Transposes `valid` sample-major images into the lanes of `input`, zero in the other lanes,
@@ -318,13 +318,6 @@ public final class SeedCNN {
 enum Stage: Int, CaseIterable {
     case loadImages, conv1Forward, pool1Forward, conv2Forward, pool2Forward, fcForward, loss
     case fcBackward, pool2Backward, conv2WeightBackward, conv2InputBackward, pool1Backward, conv1WeightBackward
-}
-
-/// Accumulated time per `Stage`.
-final class StageTimes {
-    private(set) var total = [Duration](repeating: .zero, count: Stage.allCases.count)
-
-    func add(_ duration: Duration, to stage: Stage) { total[stage.rawValue] += duration }
 }
 
 /// Loss and accuracy over a set of labelled samples.
