@@ -36,7 +36,7 @@ struct PlaneLayout {
     }
 }
 
-/// Up to 24 lane vectors that a kernel keeps in registers, indexed like an array. Indexed by
+/// Up to 16 lane vectors that a kernel keeps in registers, indexed like an array. Indexed by
 /// constants (loops over fixed small ranges, which the compiler unrolls), each slot is a plain
 /// local value; a buffer would stay in memory whenever the compiler cannot prove that the
 /// kernel's other pointers never alias it.
@@ -57,14 +57,6 @@ struct LaneAccumulators {
     private var v13 = Lanes.zero
     private var v14 = Lanes.zero
     private var v15 = Lanes.zero
-    private var v16 = Lanes.zero
-    private var v17 = Lanes.zero
-    private var v18 = Lanes.zero
-    private var v19 = Lanes.zero
-    private var v20 = Lanes.zero
-    private var v21 = Lanes.zero
-    private var v22 = Lanes.zero
-    private var v23 = Lanes.zero
 
     @inline(__always)
     subscript(index: Int) -> Lanes {
@@ -86,14 +78,6 @@ struct LaneAccumulators {
             case 13: v13
             case 14: v14
             case 15: v15
-            case 16: v16
-            case 17: v17
-            case 18: v18
-            case 19: v19
-            case 20: v20
-            case 21: v21
-            case 22: v22
-            case 23: v23
             default: preconditionFailure("accumulator \(index) out of range")
             }
         }
@@ -115,14 +99,6 @@ struct LaneAccumulators {
             case 13: v13 = newValue
             case 14: v14 = newValue
             case 15: v15 = newValue
-            case 16: v16 = newValue
-            case 17: v17 = newValue
-            case 18: v18 = newValue
-            case 19: v19 = newValue
-            case 20: v20 = newValue
-            case 21: v21 = newValue
-            case 22: v22 = newValue
-            case 23: v23 = newValue
             default: preconditionFailure("accumulator \(index) out of range")
             }
         }
@@ -220,10 +196,11 @@ func conv3x3Forward(
 }
 
 /// dw[o][i][ky][kx] += Σ_{y,x,lanes} dout[o][y][x] · in[i][y+ky−1][x+kx−1];  db[o] += Σ_{y,x,lanes} dout[o][y][x]
-/// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 8 channels;
+/// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 4 channels;
 /// weightGradient: [outputs][inputs][3][3]; biasGradient: [outputs].
 /// (The input gradient is `conv3x3Forward` with transposed, flipped weights.)
-/// A block of 8 outputs × the 3 taps of one kernel row keeps 24 accumulators in registers.
+/// A block of 4 outputs × the 3 taps of one kernel row keeps 12 accumulators in registers
+/// (8 outputs would need 24, which the compiler spills).
 func conv3x3WeightBackward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout,
