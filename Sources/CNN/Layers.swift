@@ -341,12 +341,18 @@ func linearBackward(
 ) {
     precondition(inputs % laneCount == 0)
     for j in 0..<outputs { biasGradient[j] += laneSum(outputGradient[j]) }
-    for k in 0..<inputs {
-        var sum = Lanes.zero
+    // Four inputs at a time: four independent FMA chains, and four adjacent weights per row.
+    for k in stride(from: 0, to: inputs, by: 4) {
+        var sums = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
         for j in 0..<outputs {
-            sum = sum.addingProduct(Lanes(repeating: weights[j * inputs + k]), outputGradient[j])
+            let gradient = outputGradient[j]
+            let row = weights + j * inputs + k
+            sums.0 = sums.0.addingProduct(Lanes(repeating: row[0]), gradient)
+            sums.1 = sums.1.addingProduct(Lanes(repeating: row[1]), gradient)
+            sums.2 = sums.2.addingProduct(Lanes(repeating: row[2]), gradient)
+            sums.3 = sums.3.addingProduct(Lanes(repeating: row[3]), gradient)
         }
-        inputGradient[k] = sum
+        (inputGradient[k], inputGradient[k + 1], inputGradient[k + 2], inputGradient[k + 3]) = sums
     }
     let laneGradients = UnsafeRawPointer(outputGradient).assumingMemoryBound(to: Float.self)  // [outputs][16]
     let tile = scratch
