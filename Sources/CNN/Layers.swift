@@ -36,6 +36,75 @@ struct PlaneLayout {
     }
 }
 
+/// Up to 16 lane vectors that a kernel keeps in registers, indexed like an array. Indexed by
+/// constants (loops over fixed small ranges, which the compiler unrolls), each slot is a plain
+/// local value; a buffer would stay in memory whenever the compiler cannot prove that the
+/// kernel's other pointers never alias it.
+struct LaneAccumulators {
+    private var v0 = Lanes.zero
+    private var v1 = Lanes.zero
+    private var v2 = Lanes.zero
+    private var v3 = Lanes.zero
+    private var v4 = Lanes.zero
+    private var v5 = Lanes.zero
+    private var v6 = Lanes.zero
+    private var v7 = Lanes.zero
+    private var v8 = Lanes.zero
+    private var v9 = Lanes.zero
+    private var v10 = Lanes.zero
+    private var v11 = Lanes.zero
+    private var v12 = Lanes.zero
+    private var v13 = Lanes.zero
+    private var v14 = Lanes.zero
+    private var v15 = Lanes.zero
+
+    @inline(__always)
+    subscript(index: Int) -> Lanes {
+        get {
+            switch index {
+            case 0: v0
+            case 1: v1
+            case 2: v2
+            case 3: v3
+            case 4: v4
+            case 5: v5
+            case 6: v6
+            case 7: v7
+            case 8: v8
+            case 9: v9
+            case 10: v10
+            case 11: v11
+            case 12: v12
+            case 13: v13
+            case 14: v14
+            case 15: v15
+            default: preconditionFailure("accumulator \(index) out of range")
+            }
+        }
+        set {
+            switch index {
+            case 0: v0 = newValue
+            case 1: v1 = newValue
+            case 2: v2 = newValue
+            case 3: v3 = newValue
+            case 4: v4 = newValue
+            case 5: v5 = newValue
+            case 6: v6 = newValue
+            case 7: v7 = newValue
+            case 8: v8 = newValue
+            case 9: v9 = newValue
+            case 10: v10 = newValue
+            case 11: v11 = newValue
+            case 12: v12 = newValue
+            case 13: v13 = newValue
+            case 14: v14 = newValue
+            case 15: v15 = newValue
+            default: preconditionFailure("accumulator \(index) out of range")
+            }
+        }
+    }
+}
+
 /// The sum of the 16 lanes, as a fixed tree so that the result never depends on the compiler.
 @inline(__always)
 func laneSum(_ value: Lanes) -> Float {
@@ -43,6 +112,12 @@ func laneSum(_ value: Lanes) -> Float {
     let four = eight.lowHalf + eight.highHalf
     let two = four.lowHalf + four.highHalf
     return two[0] + two[1]
+}
+
+/// The lanewise maximum, written as a select because `pointwiseMax` is compiled lane by lane.
+@inline(__always)
+func maximum(_ a: Lanes, _ b: Lanes) -> Lanes {
+    a.replacing(with: b, where: a .< b)
 }
 
 // MARK: - 3×3 convolution, stride 1, padding 1
@@ -90,33 +165,30 @@ func conv3x3Forward(
             for x in stride(from: 0, to: outputLayout.width, by: 2) {
                 // In padded coordinates the window of output (y, x) starts at input (y, x).
                 let window = input + y * inputLayout.rowStride + x
-                withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { sums in
-                    for o in 0..<8 {
-                        let start = Lanes(repeating: bias?[block * 8 + o] ?? 0)
-                        sums[2 * o] = start
-                        sums[2 * o + 1] = start
-                    }
-                    var weights = blockWeights
-                    for i in 0..<inputLayout.channels {
-                        for ky in 0..<3 {
-                            let row = window + i * inputLayout.planeStride + ky * inputLayout.rowStride
-                            for kx in 0..<3 {
-                                let left = row[kx]
-                                let right = row[kx + 1]
-                                for o in 0..<8 {
-                                    let weight = Lanes(repeating: weights[o])
-                                    sums[2 * o] = sums[2 * o].addingProduct(weight, left)
-                                    sums[2 * o + 1] = sums[2 * o + 1].addingProduct(weight, right)
-                                }
-                                weights += 8
+                var sums = LaneAccumulators()
+                var weights = blockWeights
+                for i in 0..<inputLayout.channels {
+                    for ky in 0..<3 {
+                        let row = window + i * inputLayout.planeStride + ky * inputLayout.rowStride
+                        for kx in 0..<3 {
+                            let left = row[kx]
+                            let right = row[kx + 1]
+                            for o in 0..<8 {
+                                let weight = Lanes(repeating: weights[o])
+                                sums[2 * o] = sums[2 * o].addingProduct(weight, left)
+                                sums[2 * o + 1] = sums[2 * o + 1].addingProduct(weight, right)
                             }
+                            weights += 8
                         }
                     }
-                    for o in 0..<8 {
-                        let target = output + outputLayout.index(channel: block * 8 + o, row: y, column: x)
-                        target[0] = applyReLU ? pointwiseMax(sums[2 * o], .zero) : sums[2 * o]
-                        target[1] = applyReLU ? pointwiseMax(sums[2 * o + 1], .zero) : sums[2 * o + 1]
-                    }
+                }
+                for o in 0..<8 {
+                    let target = output + outputLayout.index(channel: block * 8 + o, row: y, column: x)
+                    let offset = Lanes(repeating: bias?[block * 8 + o] ?? 0)
+                    let left = sums[2 * o] + offset
+                    let right = sums[2 * o + 1] + offset
+                    target[0] = applyReLU ? left.replacing(with: 0, where: left .< 0) : left
+                    target[1] = applyReLU ? right.replacing(with: 0, where: right .< 0) : right
                 }
             }
         }
@@ -124,43 +196,43 @@ func conv3x3Forward(
 }
 
 /// dw[o][i][ky][kx] += Σ_{y,x,lanes} dout[o][y][x] · in[i][y+ky−1][x+kx−1];  db[o] += Σ_{y,x,lanes} dout[o][y][x]
-/// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 8 channels;
+/// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 4 channels;
 /// weightGradient: [outputs][inputs][3][3]; biasGradient: [outputs].
 /// (The input gradient is `conv3x3Forward` with transposed, flipped weights.)
-/// A block of 8 outputs × the 3 taps of one kernel row keeps 24 accumulators in registers.
+/// A block of 4 outputs × the 3 taps of one kernel row keeps 12 accumulators in registers
+/// (8 outputs would need 24, which the compiler spills).
 func conv3x3WeightBackward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout,
     weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
 ) {
-    precondition(inputLayout.border == 1 && outputLayout.channels % 8 == 0)
+    let blockOutputs = 4
+    precondition(inputLayout.border == 1 && outputLayout.channels % blockOutputs == 0)
     let inputs = inputLayout.channels
-    for block in 0..<outputLayout.channels / 8 {
-        let blockGradient = outputGradient + outputLayout.index(channel: block * 8, row: 0, column: 0)
+    for block in 0..<outputLayout.channels / blockOutputs {
+        let blockGradient = outputGradient + outputLayout.index(channel: block * blockOutputs, row: 0, column: 0)
         for i in 0..<inputs {
             for ky in 0..<3 {
-                withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 24) { sums in
-                    for s in 0..<24 { sums[s] = .zero }
-                    for y in 0..<outputLayout.height {
-                        let inputRow = input + i * inputLayout.planeStride + (y + ky) * inputLayout.rowStride
-                        let gradientRow = blockGradient + y * outputLayout.rowStride
-                        for x in 0..<outputLayout.width {
-                            let left = inputRow[x]
-                            let middle = inputRow[x + 1]
-                            let right = inputRow[x + 2]
-                            for o in 0..<8 {
-                                let gradient = gradientRow[o * outputLayout.planeStride + x]
-                                sums[3 * o] = sums[3 * o].addingProduct(gradient, left)
-                                sums[3 * o + 1] = sums[3 * o + 1].addingProduct(gradient, middle)
-                                sums[3 * o + 2] = sums[3 * o + 2].addingProduct(gradient, right)
-                            }
+                var sums = LaneAccumulators()
+                for y in 0..<outputLayout.height {
+                    let inputRow = input + i * inputLayout.planeStride + (y + ky) * inputLayout.rowStride
+                    let gradientRow = blockGradient + y * outputLayout.rowStride
+                    for x in 0..<outputLayout.width {
+                        let left = inputRow[x]
+                        let middle = inputRow[x + 1]
+                        let right = inputRow[x + 2]
+                        for o in 0..<blockOutputs {
+                            let gradient = gradientRow[o * outputLayout.planeStride + x]
+                            sums[3 * o] = sums[3 * o].addingProduct(gradient, left)
+                            sums[3 * o + 1] = sums[3 * o + 1].addingProduct(gradient, middle)
+                            sums[3 * o + 2] = sums[3 * o + 2].addingProduct(gradient, right)
                         }
                     }
-                    for o in 0..<8 {
-                        for kx in 0..<3 {
-                            weightGradient[((block * 8 + o) * inputs + i) * 9 + ky * 3 + kx] +=
-                                laneSum(sums[3 * o + kx])
-                        }
+                }
+                for o in 0..<blockOutputs {
+                    for kx in 0..<3 {
+                        weightGradient[((block * blockOutputs + o) * inputs + i) * 9 + ky * 3 + kx] +=
+                            laneSum(sums[3 * o + kx])
                     }
                 }
             }
@@ -190,8 +262,8 @@ func maxPool2x2Forward(
             let bottom = top + inputLayout.rowStride
             let target = output + outputLayout.index(channel: c, row: y, column: 0)
             for x in 0..<outputLayout.width {
-                target[x] = pointwiseMax(
-                    pointwiseMax(top[2 * x], top[2 * x + 1]), pointwiseMax(bottom[2 * x], bottom[2 * x + 1]))
+                target[x] = maximum(
+                    maximum(top[2 * x], top[2 * x + 1]), maximum(bottom[2 * x], bottom[2 * x + 1]))
             }
         }
     }
@@ -218,11 +290,11 @@ func maxPool2x2ReLUBackward(
                 let topRight = activation[top + 2 * x + 1]
                 let bottomLeft = activation[bottom + 2 * x]
                 let bottomRight = activation[bottom + 2 * x + 1]
-                let maximum = pointwiseMax(pointwiseMax(topLeft, topRight), pointwiseMax(bottomLeft, bottomRight))
-                let gradient = Lanes.zero.replacing(with: gradients[x], where: maximum .> 0)
-                let atTopLeft = topLeft .== maximum
-                let atTopRight = (topRight .== maximum) .& .!atTopLeft
-                let atBottomLeft = (bottomLeft .== maximum) .& .!(atTopLeft .| atTopRight)
+                let largest = maximum(maximum(topLeft, topRight), maximum(bottomLeft, bottomRight))
+                let gradient = Lanes.zero.replacing(with: gradients[x], where: largest .> 0)
+                let atTopLeft = topLeft .== largest
+                let atTopRight = (topRight .== largest) .& .!atTopLeft
+                let atBottomLeft = (bottomLeft .== largest) .& .!(atTopLeft .| atTopRight)
                 let atBottomRight = .!(atTopLeft .| atTopRight .| atBottomLeft)
                 inputGradient[top + 2 * x] = Lanes.zero.replacing(with: gradient, where: atTopLeft)
                 inputGradient[top + 2 * x + 1] = Lanes.zero.replacing(with: gradient, where: atTopRight)
@@ -233,50 +305,85 @@ func maxPool2x2ReLUBackward(
     }
 }
 
-// MARK: - Fully connected layer with 10 outputs
-
-/// Outputs of the fully connected layer, a constant so that its accumulators live in registers.
-let linearOutputs = 10
+// MARK: - Fully connected layer
 
 /// out[j] = b[j] + Σ_k w[j][k] · in[k]
-/// input: [inputs]; output: [10]; weights: [10][inputs]; bias: [10].
+/// input: [inputs], a multiple of 4; output: [outputs]; weights: [outputs][inputs]; bias: [outputs].
+/// One output at a time, in four interleaved partial sums to hide the FMA latency.
 func linearForward(
-    input: UnsafePointer<Lanes>, inputs: Int, output: UnsafeMutablePointer<Lanes>,
+    input: UnsafePointer<Lanes>, inputs: Int, output: UnsafeMutablePointer<Lanes>, outputs: Int,
     weights: UnsafePointer<Float>, bias: UnsafePointer<Float>
 ) {
-    withUnsafeTemporaryAllocation(of: Lanes.self, capacity: linearOutputs) { sums in
-        for j in 0..<linearOutputs { sums[j] = Lanes(repeating: bias[j]) }
-        for k in 0..<inputs {
-            let value = input[k]
-            for j in 0..<linearOutputs {
-                sums[j] = sums[j].addingProduct(Lanes(repeating: weights[j * inputs + k]), value)
-            }
+    precondition(inputs % 4 == 0)
+    for j in 0..<outputs {
+        let row = weights + j * inputs
+        var sums = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+        for k in stride(from: 0, to: inputs, by: 4) {
+            sums.0 = sums.0.addingProduct(Lanes(repeating: row[k]), input[k])
+            sums.1 = sums.1.addingProduct(Lanes(repeating: row[k + 1]), input[k + 1])
+            sums.2 = sums.2.addingProduct(Lanes(repeating: row[k + 2]), input[k + 2])
+            sums.3 = sums.3.addingProduct(Lanes(repeating: row[k + 3]), input[k + 3])
         }
-        for j in 0..<linearOutputs { output[j] = sums[j] }
+        output[j] = Lanes(repeating: bias[j]) + ((sums.0 + sums.1) + (sums.2 + sums.3))
     }
 }
 
 /// din[k] = Σ_j w[j][k] · dout[j];  dw[j][k] += Σ_lanes dout[j] · in[k];  db[j] += Σ_lanes dout[j]
-/// input, inputGradient: [inputs]; outputGradient: [10]; weights, weightGradient: [10][inputs].
+/// input, inputGradient: [inputs], a multiple of 16; outputGradient: [outputs];
+/// weights, weightGradient: [outputs][inputs]; scratch: 32 lane vectors.
+/// The weight gradient sums over lanes, across the vector: each 16×16 tile of the input (16
+/// inputs × 16 lanes) is transposed so that the sum runs over broadcast scalars of dout instead.
 func linearBackward(
-    input: UnsafePointer<Lanes>, inputs: Int, outputGradient: UnsafePointer<Lanes>,
+    input: UnsafePointer<Lanes>, inputs: Int, outputGradient: UnsafePointer<Lanes>, outputs: Int,
     weights: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Lanes>,
-    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
+    weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Lanes>
 ) {
-    withUnsafeTemporaryAllocation(of: Lanes.self, capacity: linearOutputs) { gradients in
-        for j in 0..<linearOutputs {
-            gradients[j] = outputGradient[j]
-            biasGradient[j] += laneSum(gradients[j])
+    precondition(inputs % laneCount == 0)
+    for j in 0..<outputs { biasGradient[j] += laneSum(outputGradient[j]) }
+    // Four inputs at a time: four independent FMA chains, and four adjacent weights per row.
+    for k in stride(from: 0, to: inputs, by: 4) {
+        var sums = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+        for j in 0..<outputs {
+            let gradient = outputGradient[j]
+            let row = weights + j * inputs + k
+            sums.0 = sums.0.addingProduct(Lanes(repeating: row[0]), gradient)
+            sums.1 = sums.1.addingProduct(Lanes(repeating: row[1]), gradient)
+            sums.2 = sums.2.addingProduct(Lanes(repeating: row[2]), gradient)
+            sums.3 = sums.3.addingProduct(Lanes(repeating: row[3]), gradient)
         }
-        for k in 0..<inputs {
-            let value = input[k]
+        (inputGradient[k], inputGradient[k + 1], inputGradient[k + 2], inputGradient[k + 3]) = sums
+    }
+    let laneGradients = UnsafeRawPointer(outputGradient).assumingMemoryBound(to: Float.self)  // [outputs][16]
+    let tile = scratch
+    for first in stride(from: 0, to: inputs, by: laneCount) {
+        tile.update(from: input + first, count: laneCount)
+        transpose16x16(tile, scratch: scratch + laneCount)  // tile[lane] = input[first..<first+16] of that lane
+        for j in 0..<outputs {
             var sum = Lanes.zero
-            for j in 0..<linearOutputs {
-                sum = sum.addingProduct(Lanes(repeating: weights[j * inputs + k]), gradients[j])
-                weightGradient[j * inputs + k] += laneSum(gradients[j] * value)
+            for lane in 0..<laneCount {
+                sum = sum.addingProduct(Lanes(repeating: laneGradients[j * laneCount + lane]), tile[lane])
             }
-            inputGradient[k] = sum
+            let target = UnsafeMutableRawPointer(weightGradient + j * inputs + first)
+            target.storeBytes(of: target.loadUnaligned(as: Lanes.self) + sum, as: Lanes.self)
         }
+    }
+}
+
+/// Transposes in place the 16×16 matrix whose rows are `matrix[0..<16]`; scratch: 16 lane vectors.
+/// Each pass is a perfect unshuffle of the 256 elements (evens first), which rotates their 8-bit
+/// index right by one bit; four passes swap its row and column nibbles.
+func transpose16x16(_ matrix: UnsafeMutablePointer<Lanes>, scratch: UnsafeMutablePointer<Lanes>) {
+    var source = matrix
+    var target = scratch
+    for _ in 0..<4 {
+        for pair in 0..<laneCount / 2 {
+            let first = source[2 * pair]
+            let second = source[2 * pair + 1]
+            target[pair] = Lanes(lowHalf: first.evenHalf, highHalf: second.evenHalf)
+            target[laneCount / 2 + pair] = Lanes(lowHalf: first.oddHalf, highHalf: second.oddHalf)
+        }
+        swap(&source, &target)
     }
 }
 
@@ -291,14 +398,14 @@ func softmaxCrossEntropy(
     logits: UnsafePointer<Lanes>, labels: SIMD16<Int32>,
     logitGradient: UnsafeMutablePointer<Lanes>?, gradientScale: Lanes
 ) -> Lanes {
-    var maximum = logits[0]
-    for j in 1..<linearOutputs { maximum = pointwiseMax(maximum, logits[j]) }
+    var largest = logits[0]
+    for j in 1..<SeedCNN.classCount { largest = maximum(largest, logits[j]) }
     var sumOfExponentials = Lanes.zero
-    for j in 0..<linearOutputs { sumOfExponentials += lanewise(logits[j] - maximum, expf) }
+    for j in 0..<SeedCNN.classCount { sumOfExponentials += lanewise(logits[j] - largest, expf) }
     let logSumExponentials = lanewise(sumOfExponentials, logf)
     var loss = Lanes.zero
-    for j in 0..<linearOutputs {
-        let logProbability = (logits[j] - maximum) - logSumExponentials
+    for j in 0..<SeedCNN.classCount {
+        let logProbability = (logits[j] - largest) - logSumExponentials
         let isLabel = labels .== Int32(j)
         loss.replace(with: -logProbability, where: isLabel)
         if let logitGradient {
@@ -314,7 +421,7 @@ func softmaxCrossEntropy(
 func predictedClasses(logits: UnsafePointer<Lanes>) -> SIMD16<Int32> {
     var best = logits[0]
     var classes = SIMD16<Int32>.zero
-    for j in 1..<linearOutputs {
+    for j in 1..<SeedCNN.classCount {
         let better = logits[j] .> best
         best.replace(with: logits[j], where: better)
         classes.replace(with: Int32(j), where: better)

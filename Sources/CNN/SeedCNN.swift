@@ -44,6 +44,7 @@ public final class SeedCNN {
     private let logitGradient = AlignedBuffer<Lanes>(count: classCount)
     private let pool2Gradient = AlignedBuffer<Lanes>(count: pool2Layout.count)
     private let pool1Gradient = AlignedBuffer<Lanes>(count: pool1GradientLayout.count)
+    private let transposeScratch = AlignedBuffer<Lanes>(count: 2 * laneCount)
 
     // Convolution weights in the order the kernels read them, repacked at the start of each call.
     private let conv1Packed = AlignedBuffer<Float>(count: ParameterLayout.conv1Weight.range.count)
@@ -53,6 +54,9 @@ public final class SeedCNN {
     private let parameterStorage = AlignedBuffer<Float>(count: ParameterLayout.count)
     private let gradientStorage = AlignedBuffer<Float>(count: ParameterLayout.count)
     private let logitStorage: AlignedBuffer<Float>
+
+    /// Set by `KernelBenchmark` to time each stage of the block pipeline; nil otherwise.
+    var stageTimes: StageTimes?
 
     /// A network whose buffers hold up to `maxBatch` samples, with all parameters zero.
     public init(maxBatch: Int) {
@@ -92,14 +96,14 @@ public final class SeedCNN {
         packWeights()
         var lossSum = 0.0
         forEachBlock(count: count) { first, valid in
-            loadBlock(images: images + first * Self.pixelCount, valid: valid)
-            forwardBlock()
-            storeLogits(firstRow: first, valid: valid)
-            let scale = Lanes(repeating: gradientScale).replacing(with: 0, where: Self.lanes(from: valid))
-            let losses = softmaxCrossEntropy(
-                logits: blockLogits.base, labels: Self.labelLanes(labels + first, valid: valid),
-                logitGradient: logitGradient.base, gradientScale: scale)
-            lossSum += Self.sum(losses, valid: valid)
+            forwardBlock(images: images + first * Self.pixelCount, firstRow: first, valid: valid)
+            stage(.loss) {
+                let scale = Lanes(repeating: gradientScale).replacing(with: 0, where: Self.lanes(from: valid))
+                let losses = softmaxCrossEntropy(
+                    logits: blockLogits.base, labels: Self.labelLanes(labels + first, valid: valid),
+                    logitGradient: logitGradient.base, gradientScale: scale)
+                lossSum += Self.sum(losses, valid: valid)
+            }
             backwardBlock()
         }
         return lossSum
@@ -111,9 +115,7 @@ public final class SeedCNN {
         precondition((0...maxBatch).contains(count), "count \(count) outside 0...\(maxBatch)")
         packWeights()
         forEachBlock(count: count) { first, valid in
-            loadBlock(images: images + first * Self.pixelCount, valid: valid)
-            forwardBlock()
-            storeLogits(firstRow: first, valid: valid)
+            forwardBlock(images: images + first * Self.pixelCount, firstRow: first, valid: valid)
         }
     }
 
@@ -132,9 +134,7 @@ public final class SeedCNN {
         packWeights()
         var evaluation = Evaluation(lossSum: 0, correctCount: 0)
         forEachBlock(count: count) { first, valid in
-            loadBlock(images: images + first * Self.pixelCount, valid: valid)
-            forwardBlock()
-            storeLogits(firstRow: first, valid: valid)
+            forwardBlock(images: images + first * Self.pixelCount, firstRow: first, valid: valid)
             let blockLabels = Self.labelLanes(labels + first, valid: valid)
             let losses = softmaxCrossEntropy(
                 logits: blockLogits.base, labels: blockLabels, logitGradient: nil, gradientScale: .zero)
@@ -170,55 +170,99 @@ public final class SeedCNN {
 
     // MARK: - One lane block
 
-    private func forwardBlock() {
-        conv3x3Forward(
-            input: input.base, inputLayout: Self.inputLayout, output: conv1.base, outputLayout: Self.conv1Layout,
-            packedWeights: conv1Packed.base, bias: parameter(ParameterLayout.conv1Bias), applyReLU: true)
-        maxPool2x2Forward(
-            input: conv1.base, inputLayout: Self.conv1Layout, output: pool1.base, outputLayout: Self.pool1Layout)
-        conv3x3Forward(
-            input: pool1.base, inputLayout: Self.pool1Layout, output: conv2.base, outputLayout: Self.conv2Layout,
-            packedWeights: conv2Packed.base, bias: parameter(ParameterLayout.conv2Bias), applyReLU: true)
-        maxPool2x2Forward(
-            input: conv2.base, inputLayout: Self.conv2Layout, output: pool2.base, outputLayout: Self.pool2Layout)
-        linearForward(
-            input: pool2.base, inputs: Self.pool2Layout.count, output: blockLogits.base,
-            weights: parameter(ParameterLayout.fc1Weight), bias: parameter(ParameterLayout.fc1Bias))
+    /// The forward pass of the `valid` images at `images`, their logits stored from `firstRow`.
+    private func forwardBlock(images: UnsafePointer<Float>, firstRow: Int, valid: Int) {
+        stage(.loadImages) { loadBlock(images: images, valid: valid) }
+        stage(.conv1Forward) {
+            conv3x3Forward(
+                input: input.base, inputLayout: Self.inputLayout, output: conv1.base, outputLayout: Self.conv1Layout,
+                packedWeights: conv1Packed.base, bias: parameter(ParameterLayout.conv1Bias), applyReLU: true)
+        }
+        stage(.pool1Forward) {
+            maxPool2x2Forward(
+                input: conv1.base, inputLayout: Self.conv1Layout, output: pool1.base, outputLayout: Self.pool1Layout)
+        }
+        stage(.conv2Forward) {
+            conv3x3Forward(
+                input: pool1.base, inputLayout: Self.pool1Layout, output: conv2.base, outputLayout: Self.conv2Layout,
+                packedWeights: conv2Packed.base, bias: parameter(ParameterLayout.conv2Bias), applyReLU: true)
+        }
+        stage(.pool2Forward) {
+            maxPool2x2Forward(
+                input: conv2.base, inputLayout: Self.conv2Layout, output: pool2.base, outputLayout: Self.pool2Layout)
+        }
+        stage(.fcForward) {
+            linearForward(
+                input: pool2.base, inputs: Self.pool2Layout.count, output: blockLogits.base, outputs: Self.classCount,
+                weights: parameter(ParameterLayout.fc1Weight), bias: parameter(ParameterLayout.fc1Bias))
+            storeLogits(firstRow: firstRow, valid: valid)
+        }
     }
 
     /// Accumulates the block's gradient, starting from `logitGradient`, into `gradients`.
     private func backwardBlock() {
-        linearBackward(
-            input: pool2.base, inputs: Self.pool2Layout.count, outputGradient: logitGradient.base,
-            weights: parameter(ParameterLayout.fc1Weight), inputGradient: pool2Gradient.base,
-            weightGradient: gradient(ParameterLayout.fc1Weight), biasGradient: gradient(ParameterLayout.fc1Bias))
-        maxPool2x2ReLUBackward(
-            activation: conv2.base, inputLayout: Self.conv2Layout,
-            outputGradient: pool2Gradient.base, outputLayout: Self.pool2Layout, inputGradient: conv2.base)
-        conv3x3WeightBackward(
-            input: pool1.base, inputLayout: Self.pool1Layout, outputGradient: conv2.base, outputLayout: Self.conv2Layout,
-            weightGradient: gradient(ParameterLayout.conv2Weight), biasGradient: gradient(ParameterLayout.conv2Bias))
-        conv3x3Forward(
-            input: conv2.base, inputLayout: Self.conv2Layout,
-            output: pool1Gradient.base, outputLayout: Self.pool1GradientLayout,
-            packedWeights: conv2InputGradientPacked.base, bias: nil, applyReLU: false)
-        maxPool2x2ReLUBackward(
-            activation: conv1.base, inputLayout: Self.conv1Layout,
-            outputGradient: pool1Gradient.base, outputLayout: Self.pool1GradientLayout, inputGradient: conv1.base)
-        conv3x3WeightBackward(
-            input: input.base, inputLayout: Self.inputLayout, outputGradient: conv1.base, outputLayout: Self.conv1Layout,
-            weightGradient: gradient(ParameterLayout.conv1Weight), biasGradient: gradient(ParameterLayout.conv1Bias))
+        stage(.fcBackward) {
+            linearBackward(
+                input: pool2.base, inputs: Self.pool2Layout.count,
+                outputGradient: logitGradient.base, outputs: Self.classCount,
+                weights: parameter(ParameterLayout.fc1Weight), inputGradient: pool2Gradient.base,
+                weightGradient: gradient(ParameterLayout.fc1Weight), biasGradient: gradient(ParameterLayout.fc1Bias),
+                scratch: transposeScratch.base)
+        }
+        stage(.pool2Backward) {
+            maxPool2x2ReLUBackward(
+                activation: conv2.base, inputLayout: Self.conv2Layout,
+                outputGradient: pool2Gradient.base, outputLayout: Self.pool2Layout, inputGradient: conv2.base)
+        }
+        stage(.conv2WeightBackward) {
+            conv3x3WeightBackward(
+                input: pool1.base, inputLayout: Self.pool1Layout,
+                outputGradient: conv2.base, outputLayout: Self.conv2Layout,
+                weightGradient: gradient(ParameterLayout.conv2Weight), biasGradient: gradient(ParameterLayout.conv2Bias))
+        }
+        stage(.conv2InputBackward) {
+            conv3x3Forward(
+                input: conv2.base, inputLayout: Self.conv2Layout,
+                output: pool1Gradient.base, outputLayout: Self.pool1GradientLayout,
+                packedWeights: conv2InputGradientPacked.base, bias: nil, applyReLU: false)
+        }
+        stage(.pool1Backward) {
+            maxPool2x2ReLUBackward(
+                activation: conv1.base, inputLayout: Self.conv1Layout,
+                outputGradient: pool1Gradient.base, outputLayout: Self.pool1GradientLayout, inputGradient: conv1.base)
+        }
+        stage(.conv1WeightBackward) {
+            conv3x3WeightBackward(
+                input: input.base, inputLayout: Self.inputLayout,
+                outputGradient: conv1.base, outputLayout: Self.conv1Layout,
+                weightGradient: gradient(ParameterLayout.conv1Weight), biasGradient: gradient(ParameterLayout.conv1Bias))
+        }
     }
 
-    /// Transposes `valid` sample-major images into the lanes of `input`, zero in the other lanes.
+    /// Runs `body`, adding its CPU time to `stageTimes` when a benchmark is timing stages.
+    @inline(__always)
+    private func stage(_ stage: Stage, _ body: () -> Void) {
+        guard let stageTimes else { return body() }
+        let start = threadCPUSeconds()
+        body()
+        stageTimes.add(threadCPUSeconds() - start, to: stage)
+    }
+
+    /// Transposes `valid` sample-major images into the lanes of `input`, zero in the other lanes,
+    /// 16 pixels at a time.
     private func loadBlock(images: UnsafePointer<Float>, valid: Int) {
-        for row in 0..<Self.imageSide {
-            for column in 0..<Self.imageSide {
-                var pixel = Lanes.zero
-                for lane in 0..<valid {
-                    pixel[lane] = images[lane * Self.pixelCount + row * Self.imageSide + column]
-                }
-                input.base[Self.inputLayout.index(channel: 0, row: row, column: column)] = pixel
+        let tile = transposeScratch.base
+        for first in stride(from: 0, to: Self.pixelCount, by: laneCount) {
+            for lane in 0..<laneCount {
+                tile[lane] =
+                    lane < valid
+                    ? UnsafeRawPointer(images + lane * Self.pixelCount + first).loadUnaligned(as: Lanes.self)
+                    : .zero
+            }
+            transpose16x16(tile, scratch: tile + laneCount)
+            for offset in 0..<laneCount {
+                let (row, column) = (first + offset).quotientAndRemainder(dividingBy: Self.imageSide)
+                input.base[Self.inputLayout.index(channel: 0, row: row, column: column)] = tile[offset]
             }
         }
     }
@@ -268,6 +312,12 @@ public final class SeedCNN {
     private static func sum(_ losses: Lanes, valid: Int) -> Double {
         (0..<valid).reduce(0) { $0 + Double(losses[$1]) }
     }
+}
+
+/// The steps of one lane block's forward and backward pass, in order.
+enum Stage: Int, CaseIterable {
+    case loadImages, conv1Forward, pool1Forward, conv2Forward, pool2Forward, fcForward, loss
+    case fcBackward, pool2Backward, conv2WeightBackward, conv2InputBackward, pool1Backward, conv1WeightBackward
 }
 
 /// Loss and accuracy over a set of labelled samples.

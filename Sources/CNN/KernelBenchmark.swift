@@ -1,0 +1,209 @@
+#if canImport(Darwin)
+import Darwin
+#else
+import Glibc
+#endif
+import SeededRandom
+
+/// Measures the seed CNN's speed on this machine, for the CLI's `bench` command: the time and
+/// GFLOP/s of every kernel, samples per second of a full training step (gradients and Adam), and
+/// the core's register-resident FMA peak to compare them with. It prints nothing.
+///
+/// Times are the CPU time of the measuring thread, which on an idle machine equals wall time but,
+/// unlike it, excludes what other processes on a shared machine take; the training step is also
+/// given in wall time. Each figure is the best of several repeats.
+public enum KernelBenchmark {
+    /// One kernel's cost per batch.
+    public struct KernelResult: Sendable {
+        public let name: String
+        public let secondsPerBatch: Double
+        /// Useful floating-point operations per batch (multiply and add counted apart); 0 for
+        /// the memory-bound passes (pooling, loss, layout changes, Adam).
+        public let flopsPerBatch: Double
+
+        /// nil for the memory-bound passes.
+        public var gigaflopsPerSecond: Double? {
+            flopsPerBatch > 0 ? flopsPerBatch / secondsPerBatch / 1e9 : nil
+        }
+    }
+
+    public struct Report: Sendable {
+        public let batchSize: Int
+        /// Every stage of the forward and backward pass in execution order, then Adam.
+        public let kernels: [KernelResult]
+        /// `computeGradients` plus one Adam update, in CPU time.
+        public let trainStepSecondsPerBatch: Double
+        /// The same in wall time, which includes any time the machine gave to other processes.
+        public let trainStepWallSecondsPerBatch: Double
+        /// One core's peak, from a loop of independent register-resident FMAs.
+        public let peakGigaflopsPerSecond: Double
+
+        public var samplesPerSecond: Double { Double(batchSize) / trainStepSecondsPerBatch }
+        public var trainStepGigaflopsPerSecond: Double {
+            Double(trainingFlopsPerSample) * samplesPerSecond / 1e9
+        }
+        /// The training step's FLOP rate as a fraction of `peakGigaflopsPerSecond`.
+        public var fractionOfPeak: Double { trainStepGigaflopsPerSecond / peakGigaflopsPerSecond }
+    }
+
+    /// Useful FLOPs of one training sample: 0.58 M forward, 1.05 M backward.
+    public static let trainingFlopsPerSample = Stage.allCases.reduce(0) { $0 + $1.flopsPerSample }
+
+    /// Runs `iterations` training steps on a batch of `batchSize` random images, `repeats` times,
+    /// once timing each kernel and once timing the whole step.
+    public static func run(batchSize: Int = 60, iterations: Int = 100, repeats: Int = 5) -> Report {
+        precondition(batchSize > 0 && iterations > 0 && repeats > 0, "benchmark sizes must be positive")
+        var generator = SeededGenerator(seed: 0)
+        let images = (0..<batchSize * SeedCNN.pixelCount).map { _ in generator.nextUnitFloat() }
+        let labels = (0..<batchSize).map { _ in Int32(generator.nextIndex(below: SeedCNN.classCount)) }
+        let network = SeedCNN(maxBatch: batchSize)
+        network.initialize(seed: 0)
+        var adam = Adam(parameterCount: ParameterLayout.count)
+        func computeGradients() {
+            network.computeGradients(images: images, labels: labels, count: batchSize, gradientScale: 1 / Float(batchSize))
+        }
+        func updateParameters() {
+            adam.update(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients))
+        }
+
+        var bestStage = [Double](repeating: .infinity, count: Stage.allCases.count)
+        var bestAdam = Double.infinity
+        var bestStep = Double.infinity
+        var bestWallStep = Double.infinity
+        for _ in 0..<repeats {
+            let stageTimes = StageTimes()
+            network.stageTimes = stageTimes
+            var adamTime = 0.0
+            for _ in 0..<iterations {
+                computeGradients()
+                adamTime += cpuSeconds(of: updateParameters)
+            }
+            network.stageTimes = nil
+            for stage in Stage.allCases {
+                bestStage[stage.rawValue] = min(bestStage[stage.rawValue], stageTimes.seconds[stage.rawValue] / Double(iterations))
+            }
+            bestAdam = min(bestAdam, adamTime / Double(iterations))
+
+            let wallStart = ContinuousClock.now
+            let stepTime = cpuSeconds {
+                for _ in 0..<iterations {
+                    computeGradients()
+                    updateParameters()
+                }
+            }
+            let wallTime = ContinuousClock.now - wallStart
+            bestStep = min(bestStep, stepTime / Double(iterations))
+            bestWallStep = min(bestWallStep, seconds(wallTime) / Double(iterations))
+        }
+
+        let kernels =
+            Stage.allCases.map { stage in
+                KernelResult(
+                    name: stage.name, secondsPerBatch: bestStage[stage.rawValue],
+                    flopsPerBatch: Double(stage.flopsPerSample * batchSize))
+            } + [KernelResult(name: "adam", secondsPerBatch: bestAdam, flopsPerBatch: 0)]
+        return Report(
+            batchSize: batchSize, kernels: kernels, trainStepSecondsPerBatch: bestStep,
+            trainStepWallSecondsPerBatch: bestWallStep, peakGigaflopsPerSecond: measurePeakGigaflopsPerSecond())
+    }
+
+    /// One core's FMA peak: 12 independent chains of SIMD16 FMAs (enough to cover the FMA
+    /// latency) that never leave the registers, best of `repeats`.
+    public static func measurePeakGigaflopsPerSecond(iterations: Int = 20_000_000, repeats: Int = 3) -> Double {
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            var sink: Float = 0
+            let time = cpuSeconds { sink = fmaChains(iterations: iterations, factor: 0.999_999, addend: 1e-7) }
+            // Keeps the loop alive; the chains converge to a finite value.
+            precondition(sink.isFinite, "FMA chains diverged")
+            best = min(best, time)
+        }
+        return Double(iterations * 12 * laneCount * 2) / best / 1e9
+    }
+
+    @inline(never)
+    private static func fmaChains(iterations: Int, factor: Float, addend: Float) -> Float {
+        let factor = Lanes(repeating: factor)
+        let addend = Lanes(repeating: addend)
+        var chains = (
+            Lanes(repeating: 1), Lanes(repeating: 2), Lanes(repeating: 3), Lanes(repeating: 4),
+            Lanes(repeating: 5), Lanes(repeating: 6), Lanes(repeating: 7), Lanes(repeating: 8),
+            Lanes(repeating: 9), Lanes(repeating: 10), Lanes(repeating: 11), Lanes(repeating: 12)
+        )
+        for _ in 0..<iterations {
+            chains.0 = addend.addingProduct(chains.0, factor)
+            chains.1 = addend.addingProduct(chains.1, factor)
+            chains.2 = addend.addingProduct(chains.2, factor)
+            chains.3 = addend.addingProduct(chains.3, factor)
+            chains.4 = addend.addingProduct(chains.4, factor)
+            chains.5 = addend.addingProduct(chains.5, factor)
+            chains.6 = addend.addingProduct(chains.6, factor)
+            chains.7 = addend.addingProduct(chains.7, factor)
+            chains.8 = addend.addingProduct(chains.8, factor)
+            chains.9 = addend.addingProduct(chains.9, factor)
+            chains.10 = addend.addingProduct(chains.10, factor)
+            chains.11 = addend.addingProduct(chains.11, factor)
+        }
+        let sum = ((chains.0 + chains.1) + (chains.2 + chains.3)) + ((chains.4 + chains.5) + (chains.6 + chains.7))
+            + ((chains.8 + chains.9) + (chains.10 + chains.11))
+        return laneSum(sum)
+    }
+
+    private static func cpuSeconds(of body: () -> Void) -> Double {
+        let start = threadCPUSeconds()
+        body()
+        return threadCPUSeconds() - start
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+}
+
+/// CPU seconds used so far by the calling thread.
+func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+
+/// CPU time accumulated per `Stage`.
+final class StageTimes {
+    private(set) var seconds = [Double](repeating: 0, count: Stage.allCases.count)
+
+    func add(_ duration: Double, to stage: Stage) { seconds[stage.rawValue] += duration }
+}
+
+extension Stage {
+    var name: String {
+        switch self {
+        case .loadImages: "load images"
+        case .conv1Forward: "conv1 forward"
+        case .pool1Forward: "pool1 forward"
+        case .conv2Forward: "conv2 forward"
+        case .pool2Forward: "pool2 forward"
+        case .fcForward: "fc forward"
+        case .loss: "softmax cross-entropy"
+        case .fcBackward: "fc backward"
+        case .pool2Backward: "pool2+relu backward"
+        case .conv2WeightBackward: "conv2 weight backward"
+        case .conv2InputBackward: "conv2 input backward"
+        case .pool1Backward: "pool1+relu backward"
+        case .conv1WeightBackward: "conv1 weight backward"
+        }
+    }
+
+    /// Multiplies and adds of one sample in this stage's products (the layer's useful work).
+    var flopsPerSample: Int {
+        let conv1 = 8 * 28 * 28 * 9 * 2
+        let conv2 = 16 * 14 * 14 * 72 * 2
+        let fc = 10 * 784 * 2
+        switch self {
+        case .conv1Forward, .conv1WeightBackward: return conv1
+        case .conv2Forward, .conv2WeightBackward, .conv2InputBackward: return conv2
+        case .fcForward: return fc
+        case .fcBackward: return 2 * fc
+        case .loadImages, .pool1Forward, .pool2Forward, .loss, .pool2Backward, .pool1Backward: return 0
+        }
+    }
+}
