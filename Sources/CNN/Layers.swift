@@ -88,10 +88,14 @@ func packConvolutionWeights(
 /// Seven neighbouring output pixels of one channel, accumulated in registers (named fields, so
 /// the compiler never leaves them in memory).
 struct PixelRun {
-    var p0 = Lanes.zero, p1 = Lanes.zero, p2 = Lanes.zero, p3 = Lanes.zero
-    var p4 = Lanes.zero, p5 = Lanes.zero, p6 = Lanes.zero
+    var p0, p1, p2, p3, p4, p5, p6: Lanes
 
     static let count = 7
+
+    init(startingAt start: Float) {
+        let start = Lanes(repeating: start)
+        (p0, p1, p2, p3, p4, p5, p6) = (start, start, start, start, start, start, start)
+    }
 
     /// self[p] += weight · inputs[p] for the 7 pixels.
     @inline(__always)
@@ -106,12 +110,10 @@ struct PixelRun {
         p6 = p6.addingProduct(weight, inputs[6])
     }
 
-    /// target[p] = self[p] + offset, through ReLU if asked.
+    /// target[p] = self[p], through ReLU if asked.
     @inline(__always)
-    func store(to target: UnsafeMutablePointer<Lanes>, adding offset: Float, applyReLU: Bool) {
-        let offset = Lanes(repeating: offset)
-        func put(_ sum: Lanes, at p: Int) {
-            let value = sum + offset
+    func store(to target: UnsafeMutablePointer<Lanes>, applyReLU: Bool) {
+        func put(_ value: Lanes, at p: Int) {
             target[p] = applyReLU ? value.replacing(with: 0, where: value .< 0) : value
         }
         put(p0, at: 0)
@@ -144,8 +146,8 @@ func conv3x3Forward(
             for x in stride(from: 0, to: outputLayout.width, by: PixelRun.count) {
                 // In padded coordinates the window of output (y, x) starts at input (y, x).
                 let window = input + y * inputLayout.rowStride + x
-                var firstSums = PixelRun()
-                var secondSums = PixelRun()
+                var firstSums = PixelRun(startingAt: bias?[first] ?? 0)
+                var secondSums = PixelRun(startingAt: bias?[second] ?? 0)
                 var weights = blockWeights
                 for i in 0..<inputLayout.channels {
                     for ky in 0..<3 {
@@ -158,11 +160,9 @@ func conv3x3Forward(
                     }
                 }
                 firstSums.store(
-                    to: output + outputLayout.index(channel: first, row: y, column: x),
-                    adding: bias?[first] ?? 0, applyReLU: applyReLU)
+                    to: output + outputLayout.index(channel: first, row: y, column: x), applyReLU: applyReLU)
                 secondSums.store(
-                    to: output + outputLayout.index(channel: second, row: y, column: x),
-                    adding: bias?[second] ?? 0, applyReLU: applyReLU)
+                    to: output + outputLayout.index(channel: second, row: y, column: x), applyReLU: applyReLU)
             }
         }
     }
