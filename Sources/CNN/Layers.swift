@@ -53,14 +53,8 @@ func maximum(_ a: Lanes, _ b: Lanes) -> Lanes {
 
 // MARK: - 3×3 convolution, stride 1, padding 1
 
-/// Outputs that `conv3x3Forward` computes together, each for a `PixelRun` of 7 pixels: 2 × 7
-/// accumulators stay in registers, each broadcast weight feeds 7 FMAs and each input load up to 6.
-/// (Broadcasts compete with the FMAs for the vector units, so few weights and many pixels beat
-/// the reverse.)
-let convolutionBlockOutputs = 2
-
 /// Rearranges weights [outputs][inputs][3][3] into the order `conv3x3Forward` reads them:
-/// [outputs/2][inputs·9 taps][2], so that the weights of one tap for one block of outputs are
+/// [outputs/2][inputs·9 taps][2], so that the weights of one tap for one pair of outputs are
 /// adjacent. With `transposedAndFlipped`, packs the convolution that maps output gradients back to
 /// input gradients instead: its outputs are the original inputs and its kernel is rotated by 180°.
 func packConvolutionWeights(
@@ -69,7 +63,6 @@ func packConvolutionWeights(
 ) {
     let packedOutputs = transposedAndFlipped ? inputs : outputs
     let packedInputs = transposedAndFlipped ? outputs : inputs
-    let width = convolutionBlockOutputs
     for packedOutput in 0..<packedOutputs {
         for packedInput in 0..<packedInputs {
             for tap in 0..<9 {
@@ -77,9 +70,8 @@ func packConvolutionWeights(
                     transposedAndFlipped
                     ? (packedInput * inputs + packedOutput) * 9 + (8 - tap)
                     : (packedOutput * inputs + packedInput) * 9 + tap
-                let block = packedOutput / width
-                packed[((block * packedInputs + packedInput) * 9 + tap) * width + packedOutput % width] =
-                    weights[source]
+                let pair = packedOutput / 2
+                packed[((pair * packedInputs + packedInput) * 9 + tap) * 2 + packedOutput % 2] = weights[source]
             }
         }
     }
@@ -130,25 +122,27 @@ struct PixelRun {
 /// input: `inputLayout` with border 1; output: `outputLayout` of the same height and width, an even
 /// number of channels and a width that is a multiple of 7; packedWeights: [outputs/2][inputs·9][2];
 /// bias: [outputs].
+/// A pair of outputs × a `PixelRun` of 7 pixels keeps 14 accumulators in registers: each broadcast
+/// weight feeds 7 FMAs and each input load 2. (Broadcasts compete with the FMAs for the vector
+/// units, so few outputs and many pixels beat the reverse: 8 outputs × 2 pixels ran 20% slower.)
 func conv3x3Forward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     output: UnsafeMutablePointer<Lanes>, outputLayout: PlaneLayout,
     packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, applyReLU: Bool
 ) {
     precondition(
-        inputLayout.border == 1 && outputLayout.channels % convolutionBlockOutputs == 0
-            && outputLayout.width % PixelRun.count == 0)
+        inputLayout.border == 1 && outputLayout.channels % 2 == 0 && outputLayout.width % PixelRun.count == 0)
     let tapCount = inputLayout.channels * 9
-    for block in 0..<outputLayout.channels / convolutionBlockOutputs {
-        let blockWeights = packedWeights + block * tapCount * convolutionBlockOutputs
-        let (first, second) = (block * 2, block * 2 + 1)
+    for pair in 0..<outputLayout.channels / 2 {
+        let pairWeights = packedWeights + pair * tapCount * 2
+        let (first, second) = (pair * 2, pair * 2 + 1)
         for y in 0..<outputLayout.height {
             for x in stride(from: 0, to: outputLayout.width, by: PixelRun.count) {
                 // In padded coordinates the window of output (y, x) starts at input (y, x).
                 let window = input + y * inputLayout.rowStride + x
                 var firstSums = PixelRun(startingAt: bias?[first] ?? 0)
                 var secondSums = PixelRun(startingAt: bias?[second] ?? 0)
-                var weights = blockWeights
+                var weights = pairWeights
                 for i in 0..<inputLayout.channels {
                     for ky in 0..<3 {
                         let row = window + i * inputLayout.planeStride + ky * inputLayout.rowStride
