@@ -124,7 +124,8 @@ struct PixelRun {
 /// bias: [outputs].
 /// A pair of outputs × a `PixelRun` of 7 pixels keeps 14 accumulators in registers: each broadcast
 /// weight feeds 7 FMAs and each input load 2. (Broadcasts compete with the FMAs for the vector
-/// units, so few outputs and many pixels beat the reverse: 8 outputs × 2 pixels ran 20% slower.)
+/// units, so few outputs and many pixels beat the reverse, as measured against 8 outputs × 2
+/// pixels.)
 func conv3x3Forward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     output: UnsafeMutablePointer<Lanes>, outputLayout: PlaneLayout,
