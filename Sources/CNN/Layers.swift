@@ -36,75 +36,6 @@ struct PlaneLayout {
     }
 }
 
-/// Up to 16 lane vectors that a kernel keeps in registers, indexed like an array. Indexed by
-/// constants (loops over fixed small ranges, which the compiler unrolls), each slot is a plain
-/// local value; a buffer would stay in memory whenever the compiler cannot prove that the
-/// kernel's other pointers never alias it.
-struct LaneAccumulators {
-    private var v0 = Lanes.zero
-    private var v1 = Lanes.zero
-    private var v2 = Lanes.zero
-    private var v3 = Lanes.zero
-    private var v4 = Lanes.zero
-    private var v5 = Lanes.zero
-    private var v6 = Lanes.zero
-    private var v7 = Lanes.zero
-    private var v8 = Lanes.zero
-    private var v9 = Lanes.zero
-    private var v10 = Lanes.zero
-    private var v11 = Lanes.zero
-    private var v12 = Lanes.zero
-    private var v13 = Lanes.zero
-    private var v14 = Lanes.zero
-    private var v15 = Lanes.zero
-
-    @inline(__always)
-    subscript(index: Int) -> Lanes {
-        get {
-            switch index {
-            case 0: v0
-            case 1: v1
-            case 2: v2
-            case 3: v3
-            case 4: v4
-            case 5: v5
-            case 6: v6
-            case 7: v7
-            case 8: v8
-            case 9: v9
-            case 10: v10
-            case 11: v11
-            case 12: v12
-            case 13: v13
-            case 14: v14
-            case 15: v15
-            default: preconditionFailure("accumulator \(index) out of range")
-            }
-        }
-        set {
-            switch index {
-            case 0: v0 = newValue
-            case 1: v1 = newValue
-            case 2: v2 = newValue
-            case 3: v3 = newValue
-            case 4: v4 = newValue
-            case 5: v5 = newValue
-            case 6: v6 = newValue
-            case 7: v7 = newValue
-            case 8: v8 = newValue
-            case 9: v9 = newValue
-            case 10: v10 = newValue
-            case 11: v11 = newValue
-            case 12: v12 = newValue
-            case 13: v13 = newValue
-            case 14: v14 = newValue
-            case 15: v15 = newValue
-            default: preconditionFailure("accumulator \(index) out of range")
-            }
-        }
-    }
-}
-
 /// The sum of the 16 lanes, as a fixed tree so that the result never depends on the compiler.
 @inline(__always)
 func laneSum(_ value: Lanes) -> Float {
@@ -123,7 +54,7 @@ func maximum(_ a: Lanes, _ b: Lanes) -> Lanes {
 // MARK: - 3×3 convolution, stride 1, padding 1
 
 /// Rearranges weights [outputs][inputs][3][3] into the order `conv3x3Forward` reads them:
-/// [outputs/8][inputs·9 taps][8], so that the 8 weights of one tap for one block of 8 outputs are
+/// [outputs/2][inputs·9 taps][2], so that the weights of one tap for one pair of outputs are
 /// adjacent. With `transposedAndFlipped`, packs the convolution that maps output gradients back to
 /// input gradients instead: its outputs are the original inputs and its kernel is rotated by 180°.
 func packConvolutionWeights(
@@ -139,59 +70,117 @@ func packConvolutionWeights(
                     transposedAndFlipped
                     ? (packedInput * inputs + packedOutput) * 9 + (8 - tap)
                     : (packedOutput * inputs + packedInput) * 9 + tap
-                let block = packedOutput / 8
-                packed[((block * packedInputs + packedInput) * 9 + tap) * 8 + packedOutput % 8] =
-                    weights[source]
+                let pair = packedOutput / 2
+                packed[((pair * packedInputs + packedInput) * 9 + tap) * 2 + packedOutput % 2] = weights[source]
             }
         }
     }
 }
 
+/// Seven neighbouring output pixels of one channel, accumulated in registers (named fields, so
+/// the compiler never leaves them in memory).
+struct PixelRun {
+    var p0, p1, p2, p3, p4, p5, p6: Lanes
+
+    static let count = 7
+
+    init(startingAt start: Float) {
+        let start = Lanes(repeating: start)
+        (p0, p1, p2, p3, p4, p5, p6) = (start, start, start, start, start, start, start)
+    }
+
+    /// self[p] += weight · inputs[p] for the 7 pixels.
+    @inline(__always)
+    mutating func addProducts(_ weight: Float, _ inputs: UnsafePointer<Lanes>) {
+        let weight = Lanes(repeating: weight)
+        p0 = p0.addingProduct(weight, inputs[0])
+        p1 = p1.addingProduct(weight, inputs[1])
+        p2 = p2.addingProduct(weight, inputs[2])
+        p3 = p3.addingProduct(weight, inputs[3])
+        p4 = p4.addingProduct(weight, inputs[4])
+        p5 = p5.addingProduct(weight, inputs[5])
+        p6 = p6.addingProduct(weight, inputs[6])
+    }
+
+    /// target[p] = self[p], through ReLU if asked.
+    @inline(__always)
+    func store(to target: UnsafeMutablePointer<Lanes>, applyReLU: Bool) {
+        func put(_ value: Lanes, at p: Int) {
+            target[p] = applyReLU ? value.replacing(with: 0, where: value .< 0) : value
+        }
+        put(p0, at: 0)
+        put(p1, at: 1)
+        put(p2, at: 2)
+        put(p3, at: 3)
+        put(p4, at: 4)
+        put(p5, at: 5)
+        put(p6, at: 6)
+    }
+}
+
 /// out[o][y][x] = bias[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[i][y+ky−1][x+kx−1], then ReLU if asked.
 /// input: `inputLayout` with border 1; output: `outputLayout` of the same height and width, an even
-/// width and a multiple of 8 channels; packedWeights: [outputs/8][inputs·9][8]; bias: [outputs].
-/// A block of 8 outputs × 2 neighbouring pixels keeps 16 accumulators in registers, so each input
-/// load feeds 8 FMAs.
+/// number of channels and a width that is a multiple of 7; packedWeights: [outputs/2][inputs·9][2];
+/// bias: [outputs].
+/// A pair of outputs × a `PixelRun` of 7 pixels keeps 14 accumulators in registers: each broadcast
+/// weight feeds 7 FMAs and each input load 2. (Broadcasts compete with the FMAs for the vector
+/// units, so few outputs and many pixels beat the reverse, as measured against 8 outputs × 2
+/// pixels.)
 func conv3x3Forward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     output: UnsafeMutablePointer<Lanes>, outputLayout: PlaneLayout,
     packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, applyReLU: Bool
 ) {
-    precondition(inputLayout.border == 1 && outputLayout.channels % 8 == 0 && outputLayout.width % 2 == 0)
+    precondition(
+        inputLayout.border == 1 && outputLayout.channels % 2 == 0 && outputLayout.width % PixelRun.count == 0)
     let tapCount = inputLayout.channels * 9
-    for block in 0..<outputLayout.channels / 8 {
-        let blockWeights = packedWeights + block * tapCount * 8
+    for pair in 0..<outputLayout.channels / 2 {
+        let pairWeights = packedWeights + pair * tapCount * 2
+        let (first, second) = (pair * 2, pair * 2 + 1)
         for y in 0..<outputLayout.height {
-            for x in stride(from: 0, to: outputLayout.width, by: 2) {
+            for x in stride(from: 0, to: outputLayout.width, by: PixelRun.count) {
                 // In padded coordinates the window of output (y, x) starts at input (y, x).
                 let window = input + y * inputLayout.rowStride + x
-                var sums = LaneAccumulators()
-                var weights = blockWeights
+                var firstSums = PixelRun(startingAt: bias?[first] ?? 0)
+                var secondSums = PixelRun(startingAt: bias?[second] ?? 0)
+                var weights = pairWeights
                 for i in 0..<inputLayout.channels {
                     for ky in 0..<3 {
                         let row = window + i * inputLayout.planeStride + ky * inputLayout.rowStride
                         for kx in 0..<3 {
-                            let left = row[kx]
-                            let right = row[kx + 1]
-                            for o in 0..<8 {
-                                let weight = Lanes(repeating: weights[o])
-                                sums[2 * o] = sums[2 * o].addingProduct(weight, left)
-                                sums[2 * o + 1] = sums[2 * o + 1].addingProduct(weight, right)
-                            }
-                            weights += 8
+                            firstSums.addProducts(weights[0], row + kx)
+                            secondSums.addProducts(weights[1], row + kx)
+                            weights += 2
                         }
                     }
                 }
-                for o in 0..<8 {
-                    let target = output + outputLayout.index(channel: block * 8 + o, row: y, column: x)
-                    let offset = Lanes(repeating: bias?[block * 8 + o] ?? 0)
-                    let left = sums[2 * o] + offset
-                    let right = sums[2 * o + 1] + offset
-                    target[0] = applyReLU ? left.replacing(with: 0, where: left .< 0) : left
-                    target[1] = applyReLU ? right.replacing(with: 0, where: right .< 0) : right
-                }
+                firstSums.store(
+                    to: output + outputLayout.index(channel: first, row: y, column: x), applyReLU: applyReLU)
+                secondSums.store(
+                    to: output + outputLayout.index(channel: second, row: y, column: x), applyReLU: applyReLU)
             }
         }
+    }
+}
+
+/// The three taps of one kernel row for one output channel, accumulated in registers.
+struct TapRow {
+    var left = Lanes.zero, middle = Lanes.zero, right = Lanes.zero
+
+    /// self[kx] += gradient · inputs[kx] for the 3 taps.
+    @inline(__always)
+    mutating func addProducts(_ gradient: Lanes, _ inputs: UnsafePointer<Lanes>) {
+        left = left.addingProduct(gradient, inputs[0])
+        middle = middle.addingProduct(gradient, inputs[1])
+        right = right.addingProduct(gradient, inputs[2])
+    }
+
+    /// target[kx] += the lane sum of self[kx].
+    @inline(__always)
+    func addLaneSums(to target: UnsafeMutablePointer<Float>) {
+        target[0] += laneSum(left)
+        target[1] += laneSum(middle)
+        target[2] += laneSum(right)
     }
 }
 
@@ -199,42 +188,36 @@ func conv3x3Forward(
 /// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 4 channels;
 /// weightGradient: [outputs][inputs][3][3]; biasGradient: [outputs].
 /// (The input gradient is `conv3x3Forward` with transposed, flipped weights.)
-/// A block of 4 outputs × the 3 taps of one kernel row keeps 12 accumulators in registers
-/// (8 outputs would need 24, which the compiler spills).
+/// A block of 4 outputs × the 3 taps of one kernel row keeps 12 accumulators in registers; each
+/// pixel's 7 loads feed 12 FMAs.
 func conv3x3WeightBackward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout,
     weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
 ) {
-    let blockOutputs = 4
-    precondition(inputLayout.border == 1 && outputLayout.channels % blockOutputs == 0)
+    precondition(inputLayout.border == 1 && outputLayout.channels % 4 == 0)
     let inputs = inputLayout.channels
-    for block in 0..<outputLayout.channels / blockOutputs {
-        let blockGradient = outputGradient + outputLayout.index(channel: block * blockOutputs, row: 0, column: 0)
+    let plane = outputLayout.planeStride
+    for block in 0..<outputLayout.channels / 4 {
+        let blockGradient = outputGradient + outputLayout.index(channel: block * 4, row: 0, column: 0)
         for i in 0..<inputs {
             for ky in 0..<3 {
-                var sums = LaneAccumulators()
+                var sums = (TapRow(), TapRow(), TapRow(), TapRow())
                 for y in 0..<outputLayout.height {
                     let inputRow = input + i * inputLayout.planeStride + (y + ky) * inputLayout.rowStride
                     let gradientRow = blockGradient + y * outputLayout.rowStride
                     for x in 0..<outputLayout.width {
-                        let left = inputRow[x]
-                        let middle = inputRow[x + 1]
-                        let right = inputRow[x + 2]
-                        for o in 0..<blockOutputs {
-                            let gradient = gradientRow[o * outputLayout.planeStride + x]
-                            sums[3 * o] = sums[3 * o].addingProduct(gradient, left)
-                            sums[3 * o + 1] = sums[3 * o + 1].addingProduct(gradient, middle)
-                            sums[3 * o + 2] = sums[3 * o + 2].addingProduct(gradient, right)
-                        }
+                        sums.0.addProducts(gradientRow[x], inputRow + x)
+                        sums.1.addProducts(gradientRow[plane + x], inputRow + x)
+                        sums.2.addProducts(gradientRow[2 * plane + x], inputRow + x)
+                        sums.3.addProducts(gradientRow[3 * plane + x], inputRow + x)
                     }
                 }
-                for o in 0..<blockOutputs {
-                    for kx in 0..<3 {
-                        weightGradient[((block * blockOutputs + o) * inputs + i) * 9 + ky * 3 + kx] +=
-                            laneSum(sums[3 * o + kx])
-                    }
-                }
+                let target = weightGradient + ((block * 4) * inputs + i) * 9 + ky * 3
+                sums.0.addLaneSums(to: target)
+                sums.1.addLaneSums(to: target + inputs * 9)
+                sums.2.addLaneSums(to: target + 2 * inputs * 9)
+                sums.3.addLaneSums(to: target + 3 * inputs * 9)
             }
         }
     }

@@ -1,5 +1,6 @@
 import CNN
 import Foundation
+import Testing
 
 /// The PyTorch reference for the seed CNN (Fixtures/seed_cnn_golden.json): one batch of 8 MNIST
 /// training images, the initial parameters, and what PyTorch computed from them.
@@ -46,10 +47,11 @@ struct GoldenFixture: Decodable {
         case logits, loss, activations, grads, adam
     }
 
-    static let shared: GoldenFixture = {
-        let url = Bundle.module.url(forResource: "seed_cnn_golden", withExtension: "json", subdirectory: "Fixtures")!
-        return try! JSONDecoder().decode(GoldenFixture.self, from: Data(contentsOf: url))
-    }()
+    static func load() throws -> GoldenFixture {
+        let url = try #require(
+            Bundle.module.url(forResource: "seed_cnn_golden", withExtension: "json", subdirectory: "Fixtures"))
+        return try JSONDecoder().decode(GoldenFixture.self, from: Data(contentsOf: url))
+    }
 
     /// A state_dict as one flat buffer in `ParameterLayout` order.
     static func flatten(_ stateDict: [String: Tensor]) -> [Float] {

@@ -3,8 +3,12 @@ import Testing
 
 /// Our network against PyTorch on the golden batch: every tensor within 1e-5 relative error.
 @Suite struct GoldenReferenceTests {
-    let golden = GoldenFixture.shared
+    let golden: GoldenFixture
     let tolerance = 1e-5
+
+    init() throws {
+        golden = try GoldenFixture.load()
+    }
 
     @Test func logitsAndLossMatchPyTorch() {
         let network = golden.network()
