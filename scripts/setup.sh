@@ -17,8 +17,20 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Python's safetensors and numpy let the tests read our checkpoints with the reference reader.
-if command -v python3 >/dev/null && ! python3 -c "import safetensors.numpy, numpy" 2>/dev/null; then
-    echo "setup: installing python safetensors"
+if ! command -v python3 >/dev/null; then
+    missing_python=(python3 python3-pip)
+elif ! python3 -m pip --version >/dev/null 2>&1; then
+    missing_python=(python3-pip)
+else
+    missing_python=()
+fi
+if [ "${#missing_python[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing_python[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_python[@]}" >/dev/null
+fi
+if ! python3 -c "import safetensors.numpy, numpy" 2>/dev/null; then
+    echo "setup: installing python safetensors and numpy"
     python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages safetensors numpy
 fi
