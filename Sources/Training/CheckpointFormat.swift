@@ -1,5 +1,4 @@
 import CNN
-import Foundation
 import SafeTensors
 
 /// Everything a run needs to continue exactly where another stopped.
@@ -59,9 +58,6 @@ public enum CheckpointFormat {
                     name: prefix + tensor.name, shape: tensor.shape, floats: Array(values[tensor.range])))
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let configJSON = (try? encoder.encode(configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         let metadata = [
             "format": formatName,
             "format_version": version,
@@ -74,7 +70,7 @@ public enum CheckpointFormat {
             "training_samples": String(snapshot.trainingSamples),
             "seed": String(snapshot.seed),
             "shuffle": String(snapshot.shuffle),
-            "config": configJSON,
+            "config": configuration.json,
             "checksum": checksum(of: snapshot),
         ]
         return SafeTensorsFile.serialize(tensors, metadata: metadata)

@@ -23,35 +23,8 @@ public enum BatchSize: Sendable, Equatable {
     }
 }
 
-/// Recorded in checkpoints as `{"per_rank": 60}`, `{"global": 240}` or `{"explicit": [60, 60]}`.
-extension BatchSize: Codable {
-    private enum CodingKeys: String, CodingKey {
-        case perRank = "per_rank", global, explicit
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let size = try container.decodeIfPresent(Int.self, forKey: .perRank) {
-            self = .perRank(size)
-        } else if let size = try container.decodeIfPresent(Int.self, forKey: .global) {
-            self = .global(size)
-        } else {
-            self = .explicit(try container.decode([Int].self, forKey: .explicit))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        switch self {
-        case .perRank(let size): try container.encode(size, forKey: .perRank)
-        case .global(let size): try container.encode(size, forKey: .global)
-        case .explicit(let sizes): try container.encode(sizes, forKey: .explicit)
-        }
-    }
-}
-
 /// Everything that decides what a training run computes and where it writes.
-public struct TrainingConfiguration: Sendable, Equatable, Codable {
+public struct TrainingConfiguration: Sendable, Equatable {
     public var epochs = 10
     public var batchSize = BatchSize.perRank(60)
     public var learningRate: Float = 1e-3
@@ -111,5 +84,25 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
         if resume != nil && initFrom != nil {
             throw refuse("--resume and --init-from exclude each other: resume continues a run, init-from starts a new one")
         }
+    }
+
+    /// The whole configuration as a JSON object, as checkpoints record it.
+    var json: String {
+        func optional(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
+        func optional(_ value: Int?) -> JSONValue { value.map(JSONValue.integer) ?? .null }
+        let batch: JSONValue = switch batchSize {
+        case .perRank(let size): .object([("per_rank", .integer(size))])
+        case .global(let size): .object([("global", .integer(size))])
+        case .explicit(let sizes): .object([("explicit", .array(sizes.map(JSONValue.integer)))])
+        }
+        return JSONValue.object([
+            ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
+            ("seed", .string(String(seed))), ("data_dir", .string(dataDirectory)),
+            ("checkpoint_dir", .string(checkpointDirectory)), ("checkpoint_every", .integer(checkpointEvery)),
+            ("keep", .integer(keep)), ("resume", optional(resume)), ("init_from", optional(initFrom)),
+            ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),
+            ("metrics", optional(metricsPath)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
+            ("check_consistency", optional(consistencyCheckEvery)),
+        ]).json
     }
 }
