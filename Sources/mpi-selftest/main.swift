@@ -30,6 +30,11 @@ do {
         for failure in failures { print("rank \(communicator.rank)/\(communicator.size): FAIL \(failure)") }
     }
     communicator.finalize()
+    // MPI_Init after MPI_Finalize would abort the process: starting again must be refused.
+    if (try? MPICommunicator.start()) != nil {
+        print("rank \(communicator.rank)/\(communicator.size): FAIL MPI could be started again after finalize")
+        exit(1)
+    }
     exit(agreed ? 0 : 1)
 } catch {
     print("mpi-selftest: \(error)")

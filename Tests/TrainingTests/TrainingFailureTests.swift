@@ -92,6 +92,16 @@ struct TrainingFailureTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: good)) == before)
     }
 
+    @Test("an error on rank 0 alone in mid-training aborts the whole job instead of leaving ranks waiting")
+    func rankLocalErrorAbortsJob() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        // /dev/full opens fine and then refuses every write: the first metrics record fails.
+        let result = try job.train(ranks: 2, ["--metrics", "/dev/full", "--log-every", "5", "--max-steps", "100"],
+                                   timeout: Self.promptly)
+        expectFailure(result, mentioning: ["rank 0 of 2", "cannot write metrics file /dev/full"])
+    }
+
     @Test("invalid options are refused before any work", arguments: [
         (["--batch-size", "0"], "--batch-size"),
         (["--lr=-1"], "--lr"),
