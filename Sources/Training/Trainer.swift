@@ -25,6 +25,10 @@ public struct TrainingSummary: Sendable {
     public var worldSize: Int
     /// The checkpoint written last, on rank 0.
     public var checkpointPath: String?
+    /// From the start of the process to the first training step, on rank 0.
+    public var startupSeconds: Double
+    /// The part of `startupSeconds` spent starting MPI (0 alone).
+    public var communicatorStartSeconds: Double
 
     /// Samples per second through the training steps, evaluation and checkpoints excluded.
     public var samplesPerSecond: Double { trainingSeconds > 0 ? Double(samples) / trainingSeconds : 0 }
@@ -37,14 +41,21 @@ public final class Trainer {
     public let configuration: TrainingConfiguration
     public let communicator: any Communicator
     private let startTime: Double
+    private let communicatorStartSeconds: Double
     private var isRoot: Bool { communicator.rank == 0 }
 
-    /// - Parameter startTime: `monotonicSeconds()` at process start, so the wall time reported
-    ///   includes start-up.
-    public init(configuration: TrainingConfiguration, communicator: any Communicator, startTime: Double? = nil) {
+    /// - Parameters:
+    ///   - startTime: `monotonicSeconds()` at process start, so the wall time reported includes
+    ///     start-up.
+    ///   - communicatorStartSeconds: how long starting the communicator (MPI_Init) took.
+    public init(
+        configuration: TrainingConfiguration, communicator: any Communicator, startTime: Double? = nil,
+        communicatorStartSeconds: Double = 0
+    ) {
         self.configuration = configuration
         self.communicator = communicator
         self.startTime = startTime ?? monotonicSeconds()
+        self.communicatorStartSeconds = communicatorStartSeconds
     }
 
     public func run() throws(TrainingError) -> TrainingSummary {
@@ -125,6 +136,7 @@ public final class Trainer {
         }
 
         var times = TimeBreakdown()
+        let firstStepTime = monotonicSeconds()
         var samplesTrained = 0
         var lastCheckpointStep = position.step
         var lastCheckpointPath: String?
@@ -263,7 +275,8 @@ public final class Trainer {
         let summary = TrainingSummary(
             testReport: finalReport, steps: position.step, samples: samplesTrained,
             wallSeconds: monotonicSeconds() - startTime, trainingSeconds: times.training, times: times,
-            peakResidentBytes: Int(peak[0]), worldSize: worldSize, checkpointPath: lastCheckpointPath)
+            peakResidentBytes: Int(peak[0]), worldSize: worldSize, checkpointPath: lastCheckpointPath,
+            startupSeconds: firstStepTime - startTime, communicatorStartSeconds: communicatorStartSeconds)
         if let finalReport {
             try metrics?.write([
                 ("type", .string("summary")), ("test_accuracy", .number(finalReport.accuracy)),
@@ -276,6 +289,8 @@ public final class Trainer {
                 ("evaluation_seconds", .number(times.evaluation)), ("checkpoint_seconds", .number(times.checkpoint)),
                 ("peak_rss_bytes", .integer(summary.peakResidentBytes)), ("world_size", .integer(worldSize)),
                 ("steps", .integer(position.step)), ("samples", .integer(samplesTrained)),
+                ("startup_seconds", .number(summary.startupSeconds)),
+                ("mpi_init_seconds", .number(communicatorStartSeconds)),
             ])
         }
         return summary

@@ -11,6 +11,7 @@ extension TrainingSummary {
             "\(part.name) \(fixed(part.seconds, 2)) s (\(fixed(100 * part.seconds / max(wallSeconds, 1e-9), 0))%)"
         }
         lines.append("time on rank 0: " + shares.joined(separator: ", "))
+        lines.append("start-up \(fixed(startupSeconds, 3)) s to the first step" + (communicatorStartSeconds > 0 ? " (MPI_Init \(fixed(communicatorStartSeconds, 3)) s)" : ""))
         lines.append("peak memory \(fixed(Double(peakResidentBytes) / 1_048_576, 1)) MiB (largest rank)")
         if let checkpointPath { lines.append("checkpoint \(checkpointPath)") }
         if verbose, let testReport {

@@ -111,6 +111,7 @@ struct Train: ParsableCommand {
         let environment = environmentVariables()
         let mode = LaunchMode.detect(environment: environment, forced: local ? .local : nil)
         let communicator: any Communicator
+        let communicatorStart = monotonicSeconds()
         do {
             communicator = try makeCommunicator(for: mode)
         } catch {
@@ -120,7 +121,7 @@ struct Train: ParsableCommand {
 
         let trainer = Trainer(
             configuration: trainingConfiguration(environment: environment), communicator: communicator,
-            startTime: startTime)
+            startTime: startTime, communicatorStartSeconds: mode == .mpi ? monotonicSeconds() - communicatorStart : 0)
         do {
             let summary = try trainer.run()
             if communicator.isRoot { print(summary.formatted(verbose: !quiet)) }
