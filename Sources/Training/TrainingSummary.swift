@@ -1,3 +1,29 @@
+/// What a finished run reports.
+public struct TrainingSummary: Sendable {
+    /// The test-set evaluation of the final model (rank 0 only).
+    public var testReport: ClassificationReport?
+    public var steps: Int
+    /// Samples trained on by all ranks together in this run.
+    public var samples: Int
+    /// From the start of the process (or of `Trainer.run`) to the end of the final evaluation.
+    public var wallSeconds: Double
+    /// Seconds in training steps proper, on rank 0.
+    public var trainingSeconds: Double
+    public var times: TimeBreakdown
+    /// The largest peak resident set over all ranks.
+    public var peakResidentBytes: Int
+    public var worldSize: Int
+    /// The checkpoint written last, on rank 0.
+    public var checkpointPath: String?
+    /// From the start of the process to the first training step, on rank 0.
+    public var startupSeconds: Double
+    /// The part of `startupSeconds` spent starting MPI (0 alone).
+    public var communicatorStartSeconds: Double
+
+    /// Samples per second through the training steps, evaluation and checkpoints excluded.
+    public var samplesPerSecond: Double { trainingSeconds > 0 ? Double(samples) / trainingSeconds : 0 }
+}
+
 extension TrainingSummary {
     /// The report printed when training ends: accuracy, time, throughput, where the time went,
     /// memory, the checkpoint; with `verbose`, the per-class table and confusion matrix too.

@@ -1,0 +1,268 @@
+import CNN
+import Data
+import Distributed
+
+/// Where rank 0 writes; empty on the other ranks.
+struct RunOutput {
+    var reporter: ProgressReporter
+    var checkpoints: CheckpointDirectory?
+    var metrics: MetricsLog?
+}
+
+/// The steps of one run, from its starting state to the end: the model, the optimizer, where
+/// training stands, and the account of where the time went.
+final class TrainingLoop {
+    private let configuration: TrainingConfiguration
+    private let communicator: any Communicator
+    private let plan: EpochPlan
+    private let shard: LabeledImages
+    private let evaluator: TestSetEvaluator?
+    private let output: RunOutput
+    private let trainingSamples: Int
+    /// The data order: a resumed run keeps the one it started with.
+    private let seed: UInt64
+    private let shuffle: Bool
+
+    private let model: SeedCNN
+    private var optimizer: Adam
+    private var position: TrainingPosition
+    /// One batch of this rank's samples, refilled every step.
+    private let images: UnsafeMutablePointer<Float>
+    private let labels: UnsafeMutablePointer<Int32>
+
+    private var times = TimeBreakdown()
+    private let firstStepTime: Double
+    private var samplesTrained = 0
+    private var lastCheckpoint: (step: Int, path: String?)
+    private var lastEvaluation: (step: Int, report: ClassificationReport)?
+    private var isRoot: Bool { communicator.rank == 0 }
+
+    init(
+        configuration: TrainingConfiguration, communicator: any Communicator, plan: EpochPlan,
+        start: TrainingSnapshot, shard: LabeledImages, testSet: LabeledImages?, output: RunOutput
+    ) {
+        self.configuration = configuration
+        self.communicator = communicator
+        self.plan = plan
+        self.shard = shard
+        self.output = output
+        trainingSamples = plan.shards.last!.upperBound
+        seed = start.seed
+        shuffle = start.shuffle
+
+        let model = SeedCNN(maxBatch: max(plan.largestBatch, 1))
+        _ = model.parameters.update(fromContentsOf: start.parameters)
+        self.model = model
+        optimizer = Adam(parameterCount: ParameterLayout.count, learningRate: configuration.learningRate)
+        optimizer.step = start.adamStep
+        optimizer.firstMoment = start.firstMoment
+        optimizer.secondMoment = start.secondMoment
+        position = start.position.mapped(from: start.epochPlan, to: plan)
+        evaluator = testSet.map { TestSetEvaluator(samples: $0, batch: model.maxBatch) }
+        images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
+        labels = .allocate(capacity: model.maxBatch)
+        lastCheckpoint = (position.step, nil)
+
+        if position.step > 0 {
+            output.reporter.note("resuming at step \(position.step): epoch \(position.epoch + 1), step \(position.stepInEpoch + 1) of \(plan.stepsPerEpoch)")
+        }
+        let ranks = communicator.size
+        output.reporter.note("training on \(grouped(trainingSamples)) samples, \(ranks) rank\(ranks == 1 ? "" : "s"), batch \(plan.batchSizes[0])\(ranks > 1 ? " per rank" : ""), \(plan.stepsPerEpoch) steps per epoch, \(configuration.epochs) epochs")
+        firstStepTime = monotonicSeconds()
+    }
+
+    deinit {
+        images.deallocate()
+        labels.deallocate()
+    }
+
+    private var maxSteps: Int { configuration.maxSteps ?? Int.max }
+
+    /// Trains epoch after epoch until `--epochs` or `--max-steps` is reached.
+    func trainUntilDone() throws(TrainingError) {
+        while position.epoch < configuration.epochs && position.step < maxSteps {
+            try trainEpoch()
+        }
+    }
+
+    /// The rest of the current epoch, or as much of it as `--max-steps` allows; then, if the
+    /// epoch is complete, its evaluation, checkpoint and summary.
+    private func trainEpoch() throws(TrainingError) {
+        let epochStart = monotonicSeconds()
+        let trainingBefore = times.training
+        let order = EpochOrder(
+            sampleCount: shard.count, seed: seed, epoch: position.epoch, rank: communicator.rank, shuffled: shuffle)
+        var epochLoss = 0.0
+        var epochSamples = 0
+        var window = (start: epochStart, samples: 0)
+
+        while position.stepInEpoch < plan.stepsPerEpoch && position.step < maxSteps {
+            let (lossSum, samples) = try step(order: order)
+            epochLoss += lossSum
+            epochSamples += samples
+            window.samples += samples
+            if let every = configuration.consistencyCheckEvery, position.step % every == 0 {
+                try checkReplicasAgree()
+            }
+
+            let now = monotonicSeconds()
+            let rate = Double(window.samples) / max(now - window.start, 1e-9)
+            let loss = lossSum / Double(samples)
+            output.reporter.stepTaken(
+                epoch: position.epoch, epochs: configuration.epochs, stepInEpoch: position.stepInEpoch,
+                stepsPerEpoch: plan.stepsPerEpoch, step: position.step, loss: loss, samplesPerSecond: rate,
+                secondsLeftInEpoch: Double(plan.stepsPerEpoch - position.stepInEpoch) * (now - epochStart)
+                    / Double(position.stepInEpoch))
+            if output.reporter.isLogStep(position.step) {
+                try output.metrics?.write([
+                    ("type", .string("step")), ("step", .integer(position.step)),
+                    ("epoch", .integer(position.epoch + 1)), ("loss", .number(loss)),
+                    ("samples_per_second", .number(rate)), ("elapsed_seconds", .number(now - firstStepTime)),
+                ])
+                window = (now, 0)
+            }
+        }
+        if position.stepInEpoch == plan.stepsPerEpoch {
+            try finishEpoch(
+                loss: epochLoss / Double(epochSamples), samples: epochSamples,
+                trainingSeconds: times.training - trainingBefore, wallSeconds: monotonicSeconds() - epochStart)
+        }
+    }
+
+    /// One optimizer step: this rank's batch, its gradient, the all-reduce into the exact mean
+    /// over every sample of the global step, and the Adam update every rank takes alike.
+    /// Returns the summed loss over the global batch and its number of samples.
+    private func step(order: EpochOrder) throws(TrainingError) -> (lossSum: Double, samples: Int) {
+        let t0 = monotonicSeconds()
+        let local = plan.positions(step: position.stepInEpoch, rank: communicator.rank)
+        shard.fillBatch(images: images, labels: labels, positions: order.positions[local])
+        let globalCount = plan.globalSampleCount(step: position.stepInEpoch)
+        let t1 = monotonicSeconds()
+        var loss = [model.computeGradients(
+            images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))]
+        let t2 = monotonicSeconds()
+        communicator.allReduceSum(model.gradients)
+        communicator.allReduceSum(&loss)
+        let t3 = monotonicSeconds()
+        // Every rank sees the same summed loss, so all stop here together, before the update.
+        guard loss[0].isFinite else {
+            throw .nonFiniteLoss(step: position.step + 1, epoch: position.epoch, loss: loss[0])
+        }
+        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients))
+        let t4 = monotonicSeconds()
+        times.data += t1 - t0
+        times.compute += t2 - t1
+        times.allReduce += t3 - t2
+        times.optimizer += t4 - t3
+        position.step += 1
+        position.stepInEpoch += 1
+        samplesTrained += globalCount
+        return (loss[0], globalCount)
+    }
+
+    private func finishEpoch(loss: Double, samples: Int, trainingSeconds: Double, wallSeconds: Double) throws(TrainingError) {
+        let epochNumber = position.epoch + 1
+        position.epoch += 1
+        position.stepInEpoch = 0
+        let report = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
+            ? evaluate() : nil
+        if epochNumber % configuration.checkpointEvery == 0 { try saveCheckpoint() }
+
+        let rate = Double(samples) / max(trainingSeconds, 1e-9)
+        var line = "epoch \(epochNumber)/\(configuration.epochs)  train loss \(fixed(loss, 4))"
+        var record: [(String, JSONValue)] = [
+            ("type", .string("epoch")), ("epoch", .integer(epochNumber)), ("step", .integer(position.step)),
+            ("train_loss", .number(loss)), ("epoch_seconds", .number(trainingSeconds)),
+            ("samples_per_second", .number(rate)), ("samples", .integer(samples)),
+        ]
+        if let report {
+            line += "  test loss \(fixed(report.meanLoss, 4))  test accuracy \(fixed(report.accuracy * 100, 2))%"
+            record += [("test_loss", .number(report.meanLoss)), ("test_accuracy", .number(report.accuracy))]
+        }
+        line += "  \(fixed(wallSeconds, 2)) s  \(grouped(Int(rate))) samples/s"
+        output.reporter.epochFinished(line)
+        try output.metrics?.write(record)
+    }
+
+    /// Rank 0 writes the state after the last step taken; the others have nothing to do.
+    private func saveCheckpoint() throws(TrainingError) {
+        guard let checkpoints = output.checkpoints else { return }
+        let began = monotonicSeconds()
+        let snapshot = TrainingSnapshot(
+            parameters: Array(model.parameters), adamStep: optimizer.step,
+            firstMoment: optimizer.firstMoment, secondMoment: optimizer.secondMoment,
+            position: position, worldSize: communicator.size, batchSizes: plan.batchSizes,
+            trainingSamples: trainingSamples, seed: seed, shuffle: shuffle)
+        let path = checkpoints.checkpointPath(forStep: position.step)
+        do {
+            try writeAtomically(CheckpointFormat.encode(snapshot, configuration: configuration), to: path)
+        } catch {
+            throw .checkpointWrite(error)
+        }
+        do {
+            try checkpoints.prune(keepingNewest: configuration.keep)
+        } catch {
+            throw .checkpointDirectory(error)
+        }
+        lastCheckpoint = (position.step, path)
+        times.checkpoint += monotonicSeconds() - began
+    }
+
+    /// The test-set report of the current model, on rank 0.
+    private func evaluate() -> ClassificationReport? {
+        guard let evaluator else { return nil }
+        let began = monotonicSeconds()
+        let report = evaluator.evaluate(model)
+        times.evaluation += monotonicSeconds() - began
+        lastEvaluation = (position.step, report)
+        return report
+    }
+
+    /// Verifies that every rank holds bit-for-bit the same parameters: one all-reduce of the
+    /// maximum and minimum of a checksum.
+    private func checkReplicasAgree() throws(TrainingError) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for value in model.parameters {
+            hash = (hash ^ UInt64(value.bitPattern)) &* 0x0000_0100_0000_01B3
+        }
+        // Doubles carry 53 bits exactly: compare the hash in two 32-bit halves.
+        let halves = [Double(hash >> 32), Double(hash & 0xFFFF_FFFF)]
+        var extremes = halves + halves.map { -$0 }
+        communicator.allReduceMax(&extremes)
+        guard extremes[0] == -extremes[2] && extremes[1] == -extremes[3] else {
+            throw .parametersDiverged(step: position.step)
+        }
+    }
+
+    /// The final checkpoint and evaluation (unless the last epoch's are current), and the summary.
+    func finish(startTime: Double, communicatorStartSeconds: Double) throws(TrainingError) -> TrainingSummary {
+        // A run that took no step since its last checkpoint (or since the one it resumed) has
+        // nothing new to save.
+        if lastCheckpoint.step != position.step || position.step == 0 { try saveCheckpoint() }
+        let finalReport = lastEvaluation?.step == position.step ? lastEvaluation?.report : evaluate()
+        var peak = [Double(peakResidentBytes())]
+        communicator.allReduceMax(&peak)
+        let summary = TrainingSummary(
+            testReport: finalReport, steps: position.step, samples: samplesTrained,
+            wallSeconds: monotonicSeconds() - startTime, trainingSeconds: times.training, times: times,
+            peakResidentBytes: Int(peak[0]), worldSize: communicator.size, checkpointPath: lastCheckpoint.path,
+            startupSeconds: firstStepTime - startTime, communicatorStartSeconds: communicatorStartSeconds)
+        if let finalReport {
+            try output.metrics?.write([
+                ("type", .string("summary")), ("test_accuracy", .number(finalReport.accuracy)),
+                ("test_loss", .number(finalReport.meanLoss)), ("wall_seconds", .number(summary.wallSeconds)),
+                ("training_seconds", .number(summary.trainingSeconds)),
+                ("samples_per_second", .number(summary.samplesPerSecond)),
+                ("epoch_seconds", .number(Double(trainingSamples) / max(summary.samplesPerSecond, 1e-9))),
+                ("compute_seconds", .number(times.compute)), ("all_reduce_seconds", .number(times.allReduce)),
+                ("optimizer_seconds", .number(times.optimizer)), ("data_seconds", .number(times.data)),
+                ("evaluation_seconds", .number(times.evaluation)), ("checkpoint_seconds", .number(times.checkpoint)),
+                ("peak_rss_bytes", .integer(summary.peakResidentBytes)), ("world_size", .integer(communicator.size)),
+                ("steps", .integer(position.step)), ("samples", .integer(samplesTrained)),
+                ("startup_seconds", .number(summary.startupSeconds)),
+                ("mpi_init_seconds", .number(communicatorStartSeconds)),
+            ])
+        }
+        return summary
+    }
+}
