@@ -234,7 +234,7 @@ private func hexDigitValue(_ byte: UInt8) -> UInt32? {
 
 /// `string` as a JSON string literal, escaped as serde_json (the reference writer's JSON
 /// library) escapes it: quote, backslash and control characters; everything else as UTF-8.
-func jsonQuoted(_ string: String) -> String {
+public func jsonQuoted(_ string: String) -> String {
     var quoted = "\""
     for scalar in string.unicodeScalars {
         switch scalar {

@@ -1,3 +1,5 @@
+import SafeTensors
+
 /// The JSON our metrics records and checkpoint metadata hold, written by hand so that the
 /// trainer needs no Foundation (whose ICU data alone would cost every rank megabytes of memory).
 enum JSONValue {
@@ -17,27 +19,11 @@ enum JSONValue {
         case .number(let value): value.isFinite ? String(value) : "null"
         case .float(let value): value.isFinite ? String(value) : "null"
         case .integer(let value): String(value)
-        case .string(let value): Self.quoted(value)
+        case .string(let value): jsonQuoted(value)
         case .bool(let value): String(value)
         case .null: "null"
         case .array(let values): "[" + values.map(\.json).joined(separator: ",") + "]"
-        case .object(let fields): "{" + fields.map { Self.quoted($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
+        case .object(let fields): "{" + fields.map { jsonQuoted($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
         }
-    }
-
-    private static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

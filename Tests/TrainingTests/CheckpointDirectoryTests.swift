@@ -20,7 +20,7 @@ private func entries(of directory: String) throws -> [String] {
 }
 
 private func touch(_ path: String) {
-    FileManager.default.createFile(atPath: path, contents: Data())
+    _ = FileManager.default.createFile(atPath: path, contents: Data())
 }
 
 // MARK: Atomic writes

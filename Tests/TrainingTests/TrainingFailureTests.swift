@@ -50,9 +50,7 @@ struct TrainingFailureTests {
     func corruptCheckpoint() throws {
         let job = try TrainerJob()
         defer { job.remove() }
-        let first = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
-        #expect(first.status == 0, "\(first.output)")
-        let good = job.path("checkpoints/step-000000020.safetensors")
+        let good = try trainGoodCheckpoint(job)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
         bytes[bytes.count - 100] ^= 0x01
         let corrupt = job.path("corrupt.safetensors")
@@ -69,7 +67,7 @@ struct TrainingFailureTests {
         let job = try TrainerJob()
         defer { job.remove() }
         // A directory cannot be made under a regular file, not even by root.
-        FileManager.default.createFile(atPath: job.path("file"), contents: Data())
+        _ = FileManager.default.createFile(atPath: job.path("file"), contents: Data())
         let result = try job.train(
             ranks: 2, ["--checkpoint-dir", job.path("file/checkpoints"), "--max-steps", "10"], timeout: Self.promptly)
         expectFailure(result, mentioning: ["file/checkpoints"])
@@ -80,9 +78,7 @@ struct TrainingFailureTests {
     func nonFiniteLoss() throws {
         let job = try TrainerJob()
         defer { job.remove() }
-        let first = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
-        #expect(first.status == 0, "\(first.output)")
-        let good = job.path("checkpoints/step-000000020.safetensors")
+        let good = try trainGoodCheckpoint(job)
         let before = try Data(contentsOf: URL(fileURLWithPath: good))
 
         // Adam moves each parameter by about the learning rate: 1e30 overflows the logits at once.
@@ -129,6 +125,13 @@ struct TrainingFailureTests {
             .write(to: URL(fileURLWithPath: data + "/train-labels-idx1-ubyte"))
         let result = try job.train(ranks: 3, ["--data-dir", data], timeout: Self.promptly)
         expectFailure(result, mentioning: ["3 ranks for 2 training samples"])
+    }
+
+    /// A short run's checkpoint, for the tests that must leave it intact.
+    func trainGoodCheckpoint(_ job: TrainerJob) throws -> String {
+        let result = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
+        #expect(result.status == 0, "\(result.output)")
+        return job.path("checkpoints/step-000000020.safetensors")
     }
 
     /// An IDX file: big-endian magic, dimensions, then the bytes.
