@@ -101,6 +101,23 @@ launch() {
     "${launcher_base[@]}" -np "$ranks" "${binding[@]}" "$@"
 }
 
+# Cores kept busy by other processes over half a second (from /proc/stat), measured before each
+# run so that runs disturbed by other work on a shared machine show as such; nan where unknown.
+busy_cores() {
+    [ -r /proc/stat ] || { echo nan; return; }
+    local first second
+    first=$(head -1 /proc/stat)
+    sleep 0.5
+    second=$(head -1 /proc/stat)
+    # Fields after "cpu": user nice system idle iowait irq softirq steal.
+    awk -v first="$first" -v second="$second" -v cores="$(nproc)" 'BEGIN {
+        split(first, a); split(second, b)
+        for (i = 2; i <= 9; i++) total += b[i] - a[i]
+        idle = (b[5] - a[5]) + (b[6] - a[6])
+        printf "%.2f\n", (total > 0 ? cores * (1 - idle / total) : 0)
+    }'
+}
+
 mkdir -p "$output/runs"
 checkpoints=$(mktemp -d)
 trap 'rm -rf "$checkpoints"' EXIT
@@ -126,10 +143,11 @@ for mode in "${mode_list[@]}"; do
         for repeat in $(seq 1 "$repeats"); do
             metrics="runs/$mode-$ranks-$repeat.jsonl"
             echo "scaling-benchmark: $label, run $repeat/$repeats"
+            load=$(busy_cores)
             launch "$ranks" "$binary" train "${work[@]}" "${batch[@]}" "${data_options[@]}" \
                 --metrics "$output/$metrics" --quiet --log-every "$log_every" --eval-every 1000000 \
                 --checkpoint-every 1000000 --checkpoint-dir "$checkpoints/$mode-$ranks-$repeat" > /dev/null
-            printf '%s\t%s\t%s\t%s\n' "$mode" "$ranks" "$repeat" "$metrics" >> "$manifest"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$ranks" "$repeat" "$metrics" "$load" >> "$manifest"
         done
     done
 done

@@ -2,7 +2,8 @@
 """Turns the runs of scripts/scaling-benchmark.sh into tables, CSV, JSON and plots, and projects
 the measured step to large rank counts with the textbook all-reduce cost models.
 
-Input: a manifest of runs (one tab-separated line per run: mode, ranks, repeat, metrics file),
+Input: a manifest of runs (one tab-separated line per run: mode, ranks, repeat, metrics file,
+the cores of this host that other work kept busy just before the run),
 the metrics JSON-lines file each run of `mnist-ddp train --metrics` wrote, and optionally the
 JSON of `mnist-ddp bench allreduce --json`. Standard library only.
 """
@@ -62,6 +63,7 @@ class Run:
     final_train_loss: float | None
     test_loss: float
     test_accuracy: float
+    busy_cores_before: float
 
 
 @dataclass
@@ -118,10 +120,10 @@ def batch_per_rank(mode: str, ranks: int, batch_size: int, global_batch: int) ->
 def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
     """Groups the manifest's runs by mode and rank count, keeps each group's median run (by
     samples/s), and computes speedup and efficiency against the group with the fewest ranks."""
-    groups: dict[tuple[str, int], list[tuple[dict, float | None]]] = {}
+    groups: dict[tuple[str, int], list[tuple[dict, float | None, float]]] = {}
     for line in manifest.read_text().splitlines():
-        mode, ranks, _repeat, metrics = line.split("\t")
-        groups.setdefault((mode, int(ranks)), []).append(read_metrics(manifest.parent / metrics))
+        mode, ranks, _repeat, metrics, load = line.split("\t")
+        groups.setdefault((mode, int(ranks)), []).append((*read_metrics(manifest.parent / metrics), float(load)))
 
     runs = []
     for mode in ("weak", "strong"):
@@ -129,7 +131,7 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
         base = None
         for ranks in counts:
             repeats = sorted(groups[(mode, ranks)], key=lambda run: run[0]["samples_per_second"])
-            summary, last_loss = repeats[(len(repeats) - 1) // 2]
+            summary, last_loss, load = repeats[(len(repeats) - 1) // 2]
             rates = [run[0]["samples_per_second"] for run in repeats]
             rate = summary["samples_per_second"]
             base = base or (ranks, rate)
@@ -144,7 +146,8 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
                 training_seconds=summary["training_seconds"], compute_seconds=summary["compute_seconds"],
                 all_reduce_seconds=summary["all_reduce_seconds"], optimizer_seconds=summary["optimizer_seconds"],
                 data_seconds=summary["data_seconds"], peak_rss_mib=summary["peak_rss_bytes"] / 2**20,
-                final_train_loss=last_loss, test_loss=summary["test_loss"], test_accuracy=summary["test_accuracy"]))
+                final_train_loss=last_loss, test_loss=summary["test_loss"], test_accuracy=summary["test_accuracy"],
+                busy_cores_before=load))
     return runs
 
 
@@ -163,13 +166,16 @@ def measured_table(runs: list[Run], cores: int) -> str:
             run.mode, label, run.batch_per_rank, f"{run.samples_per_second:,.0f}", f"{100 * spread:.0f}%",
             f"{run.epoch_seconds:.2f}", f"{run.speedup:.2f}", f"{100 * run.efficiency:.0f}%",
             f"{100 * run.all_reduce_share:.1f}%", f"{run.peak_rss_mib:.1f}",
-            "–" if run.final_train_loss is None else f"{run.final_train_loss:.4f}", f"{run.test_loss:.4f}"])
+            "–" if run.final_train_loss is None else f"{run.final_train_loss:.4f}", f"{run.test_loss:.4f}",
+            f"{run.busy_cores_before:.2f}"])
     header = ["scaling", "ranks", "batch/rank", "samples/s", "spread", "s/epoch", "speedup", "efficiency",
-              "all-reduce share", "peak RSS/rank MiB", "final train loss", "test loss"]
+              "all-reduce share", "peak RSS/rank MiB", "final train loss", "test loss", "busy cores before"]
     return markdown_table(header, rows) + (
         f"\n\nMedian of the repeats by samples/s (spread: max − min of the repeats, over the median); "
         f"speedup and efficiency against the fewest ranks of the same scaling. {cores} cores: runs with "
-        f"more ranks than that share cores (oversubscribed) and say nothing about scaling.")
+        f"more ranks than that share cores (oversubscribed) and say nothing about scaling. Busy cores before: "
+        f"how many of this host's cores other processes kept busy in the half second before the "
+        f"reported run; well above 0, other work competed with the run.")
 
 
 @dataclass
@@ -305,85 +311,101 @@ def model_check(runs: list[Run], network: CostModel) -> str | None:
             f"{measured * 1e6:.1f} µs, which also holds any wait for the slower rank.")
 
 
+MODE_STYLE = {"weak": ("lc 1 pt 7", "weak (batch {batch_size}/rank)"),
+              "strong": ("lc 2 pt 5", "strong (global batch {global_batch_size})")}
+
+
 def write_plots(runs: list[Run], projections: list[dict], options: argparse.Namespace, output: Path) -> list[str]:
-    """Measured throughput and efficiency against ranks, and the projected efficiency; returns
-    the PNG paths written (none without gnuplot)."""
+    """Draws the measured and the projected scaling; returns the PNG paths written (none
+    without gnuplot)."""
     if shutil.which("gnuplot") is None:
         print("scaling_report: gnuplot not found; no plots drawn", file=sys.stderr)
         return []
-    base = {mode: next((run for run in runs if run.mode == mode), None) for mode in ("weak", "strong")}
-    with open(output / "scaling.dat", "w") as data:
-        for mode in ("weak", "strong"):
-            data.write(f"# {mode}: ranks samples_per_second efficiency ideal_samples_per_second\n")
-            for run in (run for run in runs if run.mode == mode):
-                ideal = base[mode].samples_per_second * run.ranks / base[mode].ranks
-                data.write(f"{run.ranks} {run.samples_per_second} {100 * run.efficiency} {ideal}\n")
-            data.write("\n\n")
-    with open(output / "projection.dat", "w") as data:
-        for projected in projections:
-            for mode in ("weak", "strong"):
-                data.write(f"# {projected['network']['name']}, {mode}: ranks ring_efficiency tree_efficiency\n")
-                for row in projected[mode]:
-                    if row["ring"] is not None:
-                        data.write(f"{row['ranks']} {100 * row['ring']['efficiency']} {100 * row['tree']['efficiency']}\n")
-                data.write("\n\n")
+    (output / "plot-data").mkdir(exist_ok=True)
+    paths = []
+    for script, png in ((measured_plot(runs, options, output), "scaling.png"),
+                        (projection_plot(projections, options, output), "projection.png")):
+        subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 1200,{560 if png == 'projection.png' else 480} "
+                       f"font ',10'\nset output '{output / png}'\n{script}", text=True, check=True)
+        paths.append(str(output / png))
+    return paths
 
-    max_ranks = max(run.ranks for run in runs)
-    shade = (f"set object 1 rect from {options.cores + 0.5},graph 0 to {max_ranks * 1.4},graph 1 "
+
+def measured_plot(runs: list[Run], options: argparse.Namespace, output: Path) -> str:
+    """The gnuplot script of throughput (with the ideal line) and efficiency against ranks,
+    the oversubscribed counts shaded."""
+    throughput, efficiency = [], []
+    for mode in ("weak", "strong"):
+        measured = [run for run in runs if run.mode == mode]
+        if not measured:
+            continue
+        path = output / "plot-data" / f"scaling-{mode}.dat"
+        with open(path, "w") as data:
+            data.write("# ranks samples_per_second efficiency_percent ideal_samples_per_second\n")
+            for run in measured:
+                ideal = measured[0].samples_per_second * run.ranks / measured[0].ranks
+                data.write(f"{run.ranks} {run.samples_per_second} {100 * run.efficiency} {ideal}\n")
+        style, title = MODE_STYLE[mode]
+        title = title.format(**vars(options))
+        throughput += [f"'{path}' using 1:2 with linespoints lw 2 {style} title '{title}'",
+                       f"'{path}' using 1:4 with lines dt 2 {style.split(' pt')[0]} title '{mode}, ideal'"]
+        efficiency.append(f"'{path}' using 1:3 with linespoints lw 2 {style} title '{mode}'")
+
+    smallest, largest = min(run.ranks for run in runs), max(run.ranks for run in runs)
+    shade = (f"set object 1 rect from {options.cores + 0.5},graph 0 to {largest * 1.4},graph 1 "
              f"fc rgb '#eeeeee' fs solid noborder behind\n"
-             f'set label 1 "oversubscribed\\n(> {options.cores} cores)" at {max_ranks},graph 0.06 center\n'
-             if max_ranks > options.cores else "")
-    title = f"{options.title} ({options.cores} cores)"
-    measured_script = f"""
-set terminal pngcairo size 1200,480 font ',10'
-set output '{output / "scaling.png"}'
-set multiplot layout 1,2 title '{title}'
+             f'set label 1 "oversubscribed\\n(> {options.cores} cores)" at {largest},graph 0.06 center'
+             if largest > options.cores else "")
+    return f"""
+set multiplot layout 1,2 title '{options.title} ({options.cores} cores)'
 set logscale x 2
-set xrange [{min(run.ranks for run in runs) / 1.4}:{max_ranks * 1.4}]
+set xrange [{smallest / 1.4}:{largest * 1.4}]
 set xlabel 'ranks'
-set key top left
 set grid
 {shade}
+set key top left
 set ylabel 'samples/s'
 set yrange [0:*]
 set format y '%.0s%c'
-plot '{output / "scaling.dat"}' index 0 using 1:2 with linespoints lw 2 lc 1 pt 7 title 'weak (batch {options.batch_size}/rank)', \\
-     '' index 0 using 1:4 with lines dt 2 lc 1 title 'weak, ideal', \\
-     '' index 1 using 1:2 with linespoints lw 2 lc 2 pt 5 title 'strong (global batch {options.global_batch_size})', \\
-     '' index 1 using 1:4 with lines dt 2 lc 2 title 'strong, ideal'
+plot {", ".join(throughput)}
+set key top right
 set ylabel 'parallel efficiency (%)'
 set yrange [0:120]
 set format y '%g'
-set key top right
-plot '{output / "scaling.dat"}' index 0 using 1:3 with linespoints lw 2 lc 1 pt 7 title 'weak', \\
-     '' index 1 using 1:3 with linespoints lw 2 lc 2 pt 5 title 'strong', \\
-     100 with lines dt 2 lc rgb 'gray' notitle
+plot {", ".join(efficiency)}, 100 with lines dt 2 lc rgb 'gray' notitle
 unset multiplot
 """
+
+
+def projection_plot(projections: list[dict], options: argparse.Namespace, output: Path) -> str:
+    """The gnuplot script of projected efficiency against ranks, one colour per network, solid
+    for the ring and dashed for the tree, weak and strong scaling side by side."""
     curves = {"weak": [], "strong": []}
     for index, projected in enumerate(projections):
         name = projected["network"]["name"].replace("'", "")
-        for offset, mode in enumerate(("weak", "strong")):
-            block = 2 * index + offset
-            curves[mode].append(f"'{output / 'projection.dat'}' index {block} using 1:2 with linespoints lw 2 "
-                                f"lc {index + 1} pt 7 title '{name}, ring'")
-            curves[mode].append(f"'' index {block} using 1:3 with linespoints lw 2 dt 2 lc {index + 1} pt 4 "
-                                f"title '{name}, tree'")
+        for mode in curves:
+            path = output / "plot-data" / f"projection-{index + 1}-{mode}.dat"
+            with open(path, "w") as data:
+                data.write(f"# {name}, {mode} scaling: ranks ring_efficiency_percent tree_efficiency_percent\n")
+                for row in projected[mode]:
+                    if row["ring"] is not None:
+                        data.write(f"{row['ranks']} {100 * row['ring']['efficiency']} {100 * row['tree']['efficiency']}\n")
+            curves[mode] += [f"'{path}' using 1:2 with linespoints lw 2 lc {index + 1} pt 7 title '{name}, ring'",
+                             f"'{path}' using 1:3 with linespoints lw 2 dt 2 lc {index + 1} pt 4 title '{name}, tree'"]
+    largest = max(options.projection_ranks)
     strong_limit = (f"set object 2 rect from {options.global_batch_size},graph 0 to graph 1,graph 1 "
                     f"fc rgb '#eeeeee' fs solid noborder behind\n"
                     f'set label 2 "fewer samples\\nthan ranks" at graph 0.9,graph 0.5 center'
-                    if options.global_batch_size < max(options.projection_ranks) else "")
-    projection_script = f"""
-set terminal pngcairo size 1200,600 font ',10'
-set output '{output / "projection.png"}'
+                    if options.global_batch_size < largest else "")
+    return f"""
 set multiplot layout 1,2 title 'PROJECTION from the measured step and all-reduce cost models (not measured)'
 set logscale x 2
-set xrange [1:{max(options.projection_ranks) * 1.2}]
+set xrange [1:{largest * 1.2}]
 set yrange [0:105]
 set xlabel 'ranks'
 set ylabel 'projected parallel efficiency (%)'
 set grid
-set key below maxrows 3 font ',8'
+set key below font ',8'
 set title 'weak scaling, {options.batch_size} samples per rank'
 plot {", ".join(curves["weak"])}
 set title 'strong scaling, global batch {options.global_batch_size}'
@@ -391,11 +413,6 @@ set title 'strong scaling, global batch {options.global_batch_size}'
 plot {", ".join(curves["strong"])}
 unset multiplot
 """
-    paths = []
-    for script, png in ((measured_script, "scaling.png"), (projection_script, "projection.png")):
-        subprocess.run(["gnuplot"], input=script, text=True, check=True)
-        paths.append(str(output / png))
-    return paths
 
 
 def parse_arguments() -> argparse.Namespace:
