@@ -15,7 +15,7 @@
 #   --ranks LIST             comma-separated rank counts (default 1,2,4,8); counts above the cores
 #                            (or the hostfile's slots) run oversubscribed and are labelled so
 #   --steps N | --epochs E   work per run (default --steps 1000)
-#   --repeats N              runs per configuration; the median by samples/s is reported (default 3)
+#   --repeats N              runs per configuration; the fastest is reported (default 3)
 #   --modes LIST             weak,strong (default both)
 #   --batch-size N           weak scaling: samples per rank per step (default 60)
 #   --global-batch-size N    strong scaling: samples per step over all ranks (default 240)

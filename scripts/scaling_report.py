@@ -15,7 +15,6 @@ import csv
 import json
 import math
 import shutil
-import statistics
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -29,15 +28,15 @@ LOSS_BYTES = 8
 NETWORK_PRESETS = {
     # MPI over TCP on 10 Gb Ethernet: tens of microseconds per message through the kernel's
     # network stack, and the line rate of 1.25 GB/s.
-    "10gbe": ("10 Gb Ethernet (TCP), typical", 50e-6, 0.8e-9),
+    "10gbe": ("10 Gb Ethernet (TCP), typical", "10 GbE", 50e-6, 0.8e-9),
     # MPI over 100 Gb/s (EDR) InfiniBand with RDMA: about 1.5 µs, 12.5 GB/s.
-    "ib100": ("100 Gb InfiniBand (EDR), typical", 1.5e-6, 0.08e-9),
+    "ib100": ("100 Gb InfiniBand (EDR), typical", "100G IB", 1.5e-6, 0.08e-9),
 }
 
 
 @dataclass
 class Run:
-    """One configuration (mode and rank count) as measured: the median of its repeats."""
+    """One configuration (mode and rank count) as measured: the fastest of its repeats."""
 
     mode: str
     ranks: int
@@ -71,6 +70,8 @@ class CostModel:
     """t(n) = alpha + beta * n for one message of n bytes."""
 
     name: str
+    label: str
+    """A short name for table headers."""
     alpha_seconds: float
     beta_seconds_per_byte: float
 
@@ -118,12 +119,13 @@ def batch_per_rank(mode: str, ranks: int, batch_size: int, global_batch: int) ->
 
 
 def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
-    """Groups the manifest's runs by mode and rank count, keeps each group's median run (by
-    samples/s), and computes speedup and efficiency against the group with the fewest ranks."""
+    """Groups the manifest's runs by mode and rank count, keeps each group's fastest run (other
+    work on a shared machine only ever slows a run down), and computes speedup and efficiency
+    against the group with the fewest ranks."""
     groups: dict[tuple[str, int], list[tuple[dict, float | None, float]]] = {}
     for line in manifest.read_text().splitlines():
-        mode, ranks, _repeat, metrics, load = line.split("\t")
-        groups.setdefault((mode, int(ranks)), []).append((*read_metrics(manifest.parent / metrics), float(load)))
+        mode, ranks, _repeat, metrics, busy_cores = line.split("\t")
+        groups.setdefault((mode, int(ranks)), []).append((*read_metrics(manifest.parent / metrics), float(busy_cores)))
 
     runs = []
     for mode in ("weak", "strong"):
@@ -131,7 +133,7 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
         base = None
         for ranks in counts:
             repeats = sorted(groups[(mode, ranks)], key=lambda run: run[0]["samples_per_second"])
-            summary, last_loss, load = repeats[(len(repeats) - 1) // 2]
+            summary, last_loss, busy_cores = repeats[-1]
             rates = [run[0]["samples_per_second"] for run in repeats]
             rate = summary["samples_per_second"]
             base = base or (ranks, rate)
@@ -147,7 +149,7 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
                 all_reduce_seconds=summary["all_reduce_seconds"], optimizer_seconds=summary["optimizer_seconds"],
                 data_seconds=summary["data_seconds"], peak_rss_mib=summary["peak_rss_bytes"] / 2**20,
                 final_train_loss=last_loss, test_loss=summary["test_loss"], test_accuracy=summary["test_accuracy"],
-                busy_cores_before=load))
+                busy_cores_before=busy_cores))
     return runs
 
 
@@ -171,7 +173,7 @@ def measured_table(runs: list[Run], cores: int) -> str:
     header = ["scaling", "ranks", "batch/rank", "samples/s", "spread", "s/epoch", "speedup", "efficiency",
               "all-reduce share", "peak RSS/rank MiB", "final train loss", "test loss", "busy cores before"]
     return markdown_table(header, rows) + (
-        f"\n\nMedian of the repeats by samples/s (spread: max − min of the repeats, over the median); "
+        f"\n\nThe fastest of the repeats (spread: slowest to fastest, as a share of the fastest); "
         f"speedup and efficiency against the fewest ranks of the same scaling. {cores} cores: runs with "
         f"more ranks than that share cores (oversubscribed) and say nothing about scaling. Busy cores before: "
         f"how many of this host's cores other processes kept busy in the half second before the "
@@ -223,10 +225,10 @@ def projection(model: StepModel, network: CostModel, options: argparse.Namespace
                 communication = network.step_all_reduce(algorithm, ranks)
                 step = row["compute_seconds"] + communication
                 samples = options.batch_size * ranks if mode == "weak" else options.global_batch_size
-                baseline_samples = options.batch_size if mode == "weak" else options.global_batch_size
+                ideal_step = one_rank if mode == "weak" else one_rank / ranks
                 row[algorithm] = {
                     "all_reduce_seconds": communication, "step_seconds": step, "samples_per_second": samples / step,
-                    "efficiency": (samples / step) / (ranks * baseline_samples / one_rank)}
+                    "efficiency": ideal_step / step}
             result[mode].append(row)
         largest = options.crossover_search_limit if mode == "weak" else min(
             options.crossover_search_limit, options.global_batch_size)
@@ -284,6 +286,21 @@ def projection_markdown(projected: dict, options: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def efficiency_summary(projections: list[dict], mode: str) -> str:
+    """Projected efficiency of every network and algorithm side by side, one row per rank count."""
+    header = ["ranks"] + [f"{projected['network']['label']}, {algorithm}"
+                          for projected in projections for algorithm in ("ring", "tree")]
+    rows = []
+    for index, ranks in enumerate(row["ranks"] for row in projections[0][mode]):
+        cells = [f"{ranks:,}"]
+        for projected in projections:
+            row = projected[mode][index]
+            cells += ["–" if row[algorithm] is None else f"{100 * row[algorithm]['efficiency']:.0f}%"
+                      for algorithm in ("ring", "tree")]
+        rows.append(cells)
+    return markdown_table(header, rows)
+
+
 def networks(options: argparse.Namespace, allreduce: dict | None) -> list[CostModel]:
     """The cost models to project with: the measured one (if any), the chosen presets, and
     --alpha/--beta."""
@@ -292,10 +309,10 @@ def networks(options: argparse.Namespace, allreduce: dict | None) -> list[CostMo
         same_host = allreduce["rank0_host"] == allreduce["rank1_host"]
         where = "this machine, shared memory" if same_host else "measured between two hosts"
         fit = allreduce["message_model"]
-        models.append(CostModel(f"Measured ({where})", fit["alpha_seconds"], fit["beta_seconds_per_byte"]))
+        models.append(CostModel(f"Measured ({where})", "measured", fit["alpha_seconds"], fit["beta_seconds_per_byte"]))
     models += [CostModel(*NETWORK_PRESETS[preset]) for preset in options.network]
     if options.alpha is not None:
-        models.append(CostModel("Given (--alpha, --beta)", options.alpha, options.beta))
+        models.append(CostModel("Given (--alpha, --beta)", "given", options.alpha, options.beta))
     return models
 
 
@@ -465,6 +482,10 @@ def main() -> None:
                 f"(⌈log2 p⌉·(α + n·β)) all-reduce, plus the {LOSS_BYTES}-byte loss by the tree. Assumes every "
                 f"rank computes as fast as one rank alone and nothing overlaps communication; "
                 f"efficiency is against one rank."]
+    for mode, batch in (("weak", f"{options.batch_size} samples per rank"),
+                        ("strong", f"global batch {options.global_batch_size}")):
+        markdown += ["", f"Projected parallel efficiency, {mode} scaling ({batch}); – where ranks outnumber samples:",
+                     "", efficiency_summary(projections, mode)]
     for projected in projections:
         markdown += ["", projection_markdown(projected, options)]
         if projected["network"]["name"].startswith("Measured") and (check := model_check(runs, CostModel(**projected["network"]))):
