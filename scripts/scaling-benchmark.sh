@@ -101,21 +101,28 @@ launch() {
     "${launcher_base[@]}" -np "$ranks" "${binding[@]}" "$@"
 }
 
-# Cores kept busy by other processes over half a second (from /proc/stat), measured before each
-# run so that runs disturbed by other work on a shared machine show as such; nan where unknown.
-busy_cores() {
-    [ -r /proc/stat ] || { echo nan; return; }
-    local first second
-    first=$(head -1 /proc/stat)
-    sleep 0.5
-    second=$(head -1 /proc/stat)
-    # Fields after "cpu": user nice system idle iowait irq softirq steal.
-    awk -v first="$first" -v second="$second" -v cores="$(nproc)" 'BEGIN {
-        split(first, a); split(second, b)
-        for (i = 2; i <= 9; i++) total += b[i] - a[i]
-        idle = (b[5] - a[5]) + (b[6] - a[6])
-        printf "%.2f\n", (total > 0 ? cores * (1 - idle / total) : 0)
-    }'
+# Busy CPU seconds of this host so far, all cores together, from /proc/stat (fields after "cpu":
+# user nice system idle iowait irq softirq steal, in clock ticks).
+busy_cpu_seconds() {
+    awk -v tick="$(getconf CLK_TCK)" 'NR == 1 { print ($2 + $3 + $4 + $7 + $8 + $9) / tick; exit }' /proc/stat
+}
+
+# Runs the rest of the command line, its standard output discarded, and prints how many cores
+# other processes kept busy meanwhile, on average: the host's busy CPU time less the command's own
+# (mpirun and its ranks), over the wall time; nan without /proc/stat. Runs disturbed by other
+# work on a shared machine show as such.
+run_measuring_others() {
+    if [ ! -r /proc/stat ]; then "$@" > /dev/null; echo nan; return; fi
+    local before timing
+    before=$(busy_cpu_seconds)
+    timing=$(mktemp)
+    local TIMEFORMAT='%R %U %S'
+    { time "$@" > /dev/null 2>&3; } 3>&2 2> "$timing"
+    awk -v before="$before" -v after="$(busy_cpu_seconds)" '{
+        others = (after - before) - ($2 + $3)
+        printf "%.2f\n", (others > 0 ? others / $1 : 0)
+    }' "$timing"
+    rm -f "$timing"
 }
 
 mkdir -p "$output/runs"
@@ -143,11 +150,10 @@ for mode in "${mode_list[@]}"; do
         for repeat in $(seq 1 "$repeats"); do
             metrics="runs/$mode-$ranks-$repeat.jsonl"
             echo "scaling-benchmark: $label, run $repeat/$repeats"
-            load=$(busy_cores)
-            launch "$ranks" "$binary" train "${work[@]}" "${batch[@]}" "${data_options[@]}" \
+            others=$(run_measuring_others launch "$ranks" "$binary" train "${work[@]}" "${batch[@]}" "${data_options[@]}" \
                 --metrics "$output/$metrics" --quiet --log-every "$log_every" --eval-every 1000000 \
-                --checkpoint-every 1000000 --checkpoint-dir "$checkpoints/$mode-$ranks-$repeat" > /dev/null
-            printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$ranks" "$repeat" "$metrics" "$load" >> "$manifest"
+                --checkpoint-every 1000000 --checkpoint-dir "$checkpoints/$mode-$ranks-$repeat")
+            printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$ranks" "$repeat" "$metrics" "$others" >> "$manifest"
         done
     done
 done

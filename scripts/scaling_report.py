@@ -3,7 +3,7 @@
 the measured step to large rank counts with the textbook all-reduce cost models.
 
 Input: a manifest of runs (one tab-separated line per run: mode, ranks, repeat, metrics file,
-the cores of this host that other work kept busy just before the run),
+the cores of this host that other processes kept busy during the run),
 the metrics JSON-lines file each run of `mnist-ddp train --metrics` wrote, and optionally the
 JSON of `mnist-ddp bench allreduce --json`. Standard library only.
 """
@@ -62,7 +62,7 @@ class Run:
     final_train_loss: float | None
     test_loss: float
     test_accuracy: float
-    busy_cores_before: float
+    other_busy_cores: float
 
 
 @dataclass
@@ -124,8 +124,8 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
     against the group with the fewest ranks."""
     groups: dict[tuple[str, int], list[tuple[dict, float | None, float]]] = {}
     for line in manifest.read_text().splitlines():
-        mode, ranks, _repeat, metrics, busy_cores = line.split("\t")
-        groups.setdefault((mode, int(ranks)), []).append((*read_metrics(manifest.parent / metrics), float(busy_cores)))
+        mode, ranks, _repeat, metrics, other_busy_cores = line.split("\t")
+        groups.setdefault((mode, int(ranks)), []).append((*read_metrics(manifest.parent / metrics), float(other_busy_cores)))
 
     runs = []
     for mode in ("weak", "strong"):
@@ -133,7 +133,7 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
         base = None
         for ranks in counts:
             repeats = sorted(groups[(mode, ranks)], key=lambda run: run[0]["samples_per_second"])
-            summary, last_loss, busy_cores = repeats[-1]
+            summary, last_loss, other_busy_cores = repeats[-1]
             rates = [run[0]["samples_per_second"] for run in repeats]
             rate = summary["samples_per_second"]
             base = base or (ranks, rate)
@@ -149,7 +149,7 @@ def collect_runs(manifest: Path, options: argparse.Namespace) -> list[Run]:
                 all_reduce_seconds=summary["all_reduce_seconds"], optimizer_seconds=summary["optimizer_seconds"],
                 data_seconds=summary["data_seconds"], peak_rss_mib=summary["peak_rss_bytes"] / 2**20,
                 final_train_loss=last_loss, test_loss=summary["test_loss"], test_accuracy=summary["test_accuracy"],
-                busy_cores_before=busy_cores))
+                other_busy_cores=other_busy_cores))
     return runs
 
 
@@ -169,15 +169,15 @@ def measured_table(runs: list[Run], cores: int) -> str:
             f"{run.epoch_seconds:.2f}", f"{run.speedup:.2f}", f"{100 * run.efficiency:.0f}%",
             f"{100 * run.all_reduce_share:.1f}%", f"{run.peak_rss_mib:.1f}",
             "–" if run.final_train_loss is None else f"{run.final_train_loss:.4f}", f"{run.test_loss:.4f}",
-            f"{run.busy_cores_before:.2f}"])
+            f"{run.other_busy_cores:.2f}"])
     header = ["scaling", "ranks", "batch/rank", "samples/s", "spread", "s/epoch", "speedup", "efficiency",
-              "all-reduce share", "peak RSS/rank MiB", "final train loss", "test loss", "busy cores before"]
+              "all-reduce share", "peak RSS/rank MiB", "final train loss", "test loss", "cores busy with other work"]
     return markdown_table(header, rows) + (
         f"\n\nThe fastest of the repeats (spread: slowest to fastest, as a share of the fastest); "
         f"speedup and efficiency against the fewest ranks of the same scaling. {cores} cores: runs with "
-        f"more ranks than that share cores (oversubscribed) and say nothing about scaling. Busy cores before: "
-        f"how many of this host's cores other processes kept busy in the half second before the "
-        f"reported run; well above 0, other work competed with the run.")
+        f"more ranks than that share cores (oversubscribed) and say nothing about scaling. Cores busy with other "
+        f"work: how many of this host's cores other processes kept busy during the reported run, on "
+        f"average; well above 0, they competed with it.")
 
 
 @dataclass
@@ -193,13 +193,13 @@ class StepModel:
 
 
 def step_model(runs: list[Run]) -> StepModel:
-    """From the weak-scaling run with the fewest ranks: forward, backward and batch filling scale
-    with the samples, Adam's pass over the parameters does not."""
-    base = min((run for run in runs if run.mode == "weak"), key=lambda run: run.ranks)
+    """From the run with the fewest ranks (weak scaling's where both have it): forward, backward
+    and batch filling scale with the samples, Adam's pass over the parameters does not."""
+    base = min(runs, key=lambda run: (run.ranks, run.mode != "weak"))
     return StepModel(
         compute_seconds_per_sample=(base.compute_seconds + base.data_seconds) * base.ranks / base.samples,
         optimizer_seconds_per_step=base.optimizer_seconds / base.steps,
-        source=f"weak scaling, {base.ranks} rank{'s' if base.ranks > 1 else ''}, rank 0")
+        source=f"{base.mode} scaling, {base.ranks} rank{'s' if base.ranks > 1 else ''}, rank 0")
 
 
 def projection(model: StepModel, network: CostModel, options: argparse.Namespace) -> dict:
