@@ -342,7 +342,7 @@ def write_plots(runs: list[Run], projections: list[dict], options: argparse.Name
     paths = []
     for script, png in ((measured_plot(runs, options, output), "scaling.png"),
                         (projection_plot(projections, options, output), "projection.png")):
-        subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 1200,{560 if png == 'projection.png' else 480} "
+        subprocess.run(["gnuplot"], input=f"set terminal pngcairo size 1200,{560 if png == 'projection.png' else 520} "
                        f"font ',10'\nset output '{output / png}'\n{script}", text=True, check=True)
         paths.append(str(output / png))
     return paths
@@ -360,12 +360,13 @@ def measured_plot(runs: list[Run], options: argparse.Namespace, output: Path) ->
         with open(path, "w") as data:
             data.write("# ranks samples_per_second efficiency_percent ideal_samples_per_second\n")
             for run in measured:
-                ideal = measured[0].samples_per_second * run.ranks / measured[0].ranks
+                # Ranks beyond the cores only take turns on them.
+                ideal = measured[0].samples_per_second * min(run.ranks, options.cores) / measured[0].ranks
                 data.write(f"{run.ranks} {run.samples_per_second} {100 * run.efficiency} {ideal}\n")
         style, title = MODE_STYLE[mode]
         title = title.format(**vars(options))
         throughput += [f"'{path}' using 1:2 with linespoints lw 2 {style} title '{title}'",
-                       f"'{path}' using 1:4 with lines dt 2 {style.split(' pt')[0]} title '{mode}, ideal'"]
+                       f"'{path}' using 1:4 with lines dt 2 {style.split(' pt')[0]} title '{mode}, linear up to {options.cores} cores'"]
         efficiency.append(f"'{path}' using 1:3 with linespoints lw 2 {style} title '{mode}'")
 
     smallest, largest = min(run.ranks for run in runs), max(run.ranks for run in runs)
@@ -380,12 +381,11 @@ set xrange [{smallest / 1.4}:{largest * 1.4}]
 set xlabel 'ranks'
 set grid
 {shade}
-set key top left
+set key below
 set ylabel 'samples/s'
 set yrange [0:*]
 set format y '%.0s%c'
 plot {", ".join(throughput)}
-set key top right
 set ylabel 'parallel efficiency (%)'
 set yrange [0:120]
 set format y '%g'
