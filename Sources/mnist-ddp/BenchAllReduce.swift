@@ -42,7 +42,9 @@ struct BenchAllReduce: ParsableCommand {
     @OptionGroup var json: JSONOutput
 
     func validate() throws {
-        guard maxBytes >= 4 else { throw ValidationError("--max-bytes must be at least 4 (one float), not \(maxBytes)") }
+        guard (4...(1 << 30)).contains(maxBytes) else {
+            throw ValidationError("--max-bytes must be from 4 (one float) to 1 GiB, not \(maxBytes)")
+        }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, not \(repeats)") }
         guard bytesPerRepeat >= 1 else { throw ValidationError("--bytes-per-repeat must be positive, not \(bytesPerRepeat)") }
     }
@@ -87,7 +89,7 @@ struct BenchAllReduce: ParsableCommand {
 
 /// Times collectives of every rank together.
 struct CollectiveTimer {
-    let communicator: MPICommunicator
+    let communicator: any Communicator
     let repeats: Int
 
     /// The median over repeats of the time of one in-place all-reduce of `bytes / 4` floats.
