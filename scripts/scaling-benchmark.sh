@@ -39,6 +39,7 @@ batch_size=60
 global_batch_size=240
 hostfile=""
 output="runs/scaling"
+usage_error() { echo "scaling-benchmark: $1 (see --help)" >&2; exit 2; }
 report_options=()
 data_options=()
 while [ $# -gt 0 ]; do
@@ -54,15 +55,31 @@ while [ $# -gt 0 ]; do
         --network|--alpha|--beta) report_options+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
         --output) output="${2:?--output needs a directory}"; shift 2 ;;
         --data-dir) data_options=(--data-dir "${2:?--data-dir needs a directory}"); shift 2 ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "scaling-benchmark: unknown option $1 (see --help)" >&2; exit 2 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
+        *) usage_error "unknown option $1" ;;
     esac
 done
 IFS=, read -r -a rank_counts <<< "$ranks_list"
 IFS=, read -r -a mode_list <<< "$modes"
-for mode in "${mode_list[@]}"; do
-    [ "$mode" = weak ] || [ "$mode" = strong ] || { echo "scaling-benchmark: unknown mode $mode" >&2; exit 2; }
+for ranks in "${rank_counts[@]}"; do
+    [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || usage_error "rank counts must be positive integers, not '$ranks'"
 done
+for mode in "${mode_list[@]}"; do
+    [ "$mode" = weak ] || [ "$mode" = strong ] || usage_error "unknown mode '$mode': weak or strong"
+    if [ "$mode" = strong ]; then
+        for ranks in "${rank_counts[@]}"; do
+            [ "$ranks" -le "$global_batch_size" ] || usage_error "$ranks ranks cannot share a global batch of $global_batch_size"
+        done
+    fi
+done
+for ((index = 0; index < ${#report_options[@]}; index += 2)); do
+    if [ "${report_options[index]}" = --network ]; then
+        case "${report_options[index + 1]}" in 10gbe|ib100) ;; *) usage_error "unknown network '${report_options[index + 1]}': 10gbe or ib100" ;; esac
+    fi
+done
+alphas=$(printf '%s\n' "${report_options[@]}" | grep -c -x -- --alpha || true)
+betas=$(printf '%s\n' "${report_options[@]}" | grep -c -x -- --beta || true)
+[ "$alphas" = "$betas" ] || usage_error "--alpha and --beta go together"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 binary=.build/release/mnist-ddp
@@ -70,6 +87,11 @@ if ! command -v mpirun >/dev/null || [ ! -x "$binary" ]; then
     scripts/setup.sh
 else
     swift build -c release >/dev/null
+fi
+if ! command -v python3 >/dev/null; then
+    echo "scaling-benchmark: installing python3 for the report"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 >/dev/null
 fi
 if ! command -v gnuplot >/dev/null; then
     echo "scaling-benchmark: installing gnuplot-nox for the plots"
