@@ -74,7 +74,8 @@ for mode in "${mode_list[@]}"; do
 done
 for ((index = 0; index < ${#report_options[@]}; index += 2)); do
     if [ "${report_options[index]}" = --network ]; then
-        case "${report_options[index + 1]}" in 10gbe|ib100) ;; *) usage_error "unknown network '${report_options[index + 1]}': 10gbe or ib100" ;; esac
+        network=${report_options[index + 1]}
+        [ "$network" = 10gbe ] || [ "$network" = ib100 ] || usage_error "unknown network '$network': 10gbe or ib100"
     fi
 done
 alphas=$(printf '%s\n' "${report_options[@]}" | grep -c -x -- --alpha || true)
@@ -102,7 +103,11 @@ fi
 
 # The cores the ranks may use: this machine's, or the slots of the hostfile (1 where not given).
 if [ -n "$hostfile" ]; then
-    cores=$(awk '!/^[[:space:]]*(#|$)/ { slots = 1; for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) slots = substr($i, 7); total += slots } END { print total }' "$hostfile")
+    cores=$(awk '!/^[[:space:]]*(#|$)/ {
+        slots = 1
+        for (i = 2; i <= NF; i++) if ($i ~ /^slots=/) slots = substr($i, 7)
+        total += slots
+    } END { print total }' "$hostfile")
     title="mnist-ddp scaling, $(grep -cv '^[[:space:]]*\(#\|$\)' "$hostfile") hosts"
 else
     cores=$(nproc)

@@ -365,8 +365,9 @@ def measured_plot(runs: list[Run], options: argparse.Namespace, output: Path) ->
                 data.write(f"{run.ranks} {run.samples_per_second} {100 * run.efficiency} {ideal}\n")
         style, title = MODE_STYLE[mode]
         title = title.format(**vars(options))
+        colour = style.split(" pt")[0]
         throughput += [f"'{path}' using 1:2 with linespoints lw 2 {style} title '{title}'",
-                       f"'{path}' using 1:4 with lines dt 2 {style.split(' pt')[0]} title '{mode}, linear up to {options.cores} cores'"]
+                       f"'{path}' using 1:4 with lines dt 2 {colour} title '{mode}, linear up to {options.cores} cores'"]
         efficiency.append(f"'{path}' using 1:3 with linespoints lw 2 {style} title '{mode}'")
 
     smallest, largest = min(run.ranks for run in runs), max(run.ranks for run in runs)
@@ -488,7 +489,8 @@ def main() -> None:
                      "", efficiency_summary(projections, mode)]
     for projected in projections:
         markdown += ["", projection_markdown(projected, options)]
-        if projected["network"]["name"].startswith("Measured") and (check := model_check(runs, CostModel(**projected["network"]))):
+        check = model_check(runs, CostModel(**projected["network"]))
+        if projected["network"]["label"] == "measured" and check:
             markdown += ["", check]
     if plots:
         markdown += ["", "Plots: " + ", ".join(plots)]

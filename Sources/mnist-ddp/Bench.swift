@@ -70,8 +70,10 @@ struct TextTable {
             }
             return "| " + padded.joined(separator: " | ") + " |"
         }
+        // Markdown's alignment row: the first column left, the others right (a trailing colon).
         let rule = "|" + widths.indices.map { column in
-            column == 0 ? String(repeating: "-", count: widths[column] + 2) : String(repeating: "-", count: widths[column] + 1) + ":"
+            let dashes = String(repeating: "-", count: widths[column] + (column == 0 ? 2 : 1))
+            return column == 0 ? dashes : dashes + ":"
         }.joined(separator: "|") + "|"
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
     }

@@ -57,7 +57,10 @@ struct BenchAllReduce: ParsableCommand {
     }
 
     func run() throws {
-        let needsRanks = "bench allreduce times messages between MPI ranks: run it under mpirun with 2 or more ranks, as in `mpirun -np 2 mnist-ddp bench allreduce`"
+        let needsRanks = """
+            bench allreduce times messages between MPI ranks: run it under mpirun with 2 or more ranks, \
+            as in `mpirun -np 2 mnist-ddp bench allreduce`
+            """
         guard LaunchMode.detect(environment: environmentVariables()) == .mpi else { throw Failure(message: needsRanks) }
         let communicator: MPICommunicator
         do {
@@ -81,7 +84,8 @@ struct BenchAllReduce: ParsableCommand {
         }
         guard communicator.isRoot else { return }
 
-        let results = AllReduceBenchmarkResults(ranks: communicator.size, rank0Host: hosts[0], rank1Host: hosts[1], sizes: measurements)
+        let results = AllReduceBenchmarkResults(
+            ranks: communicator.size, rank0Host: hosts[0], rank1Host: hosts[1], sizes: measurements)
         if json.printsTable { print(results.formatted) }
         try json.write(results)
     }
@@ -225,7 +229,10 @@ struct AllReduceBenchmarkResults: Encodable {
             "All-reduce fit at \(ranks) ranks:      \(allReduceModel.formatted)",
         ]
         if ranks > 2 {
-            lines.append("(With more than 2 ranks a broadcast passes through several ranks: the one-way fit is the α and β of point-to-point messages only at 2 ranks.)")
+            lines.append("""
+                (With more than 2 ranks a broadcast passes through several ranks: the one-way fit is the \
+                α and β of point-to-point messages only at 2 ranks.)
+                """)
         }
         return lines.joined(separator: "\n")
     }
