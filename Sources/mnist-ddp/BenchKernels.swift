@@ -1,0 +1,117 @@
+import ArgumentParser
+import CNN
+
+/// `mnist-ddp bench kernels`: the speed of every kernel of a training step on one core.
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Time every kernel of a training step on one core, against the core's measured peak.",
+        discussion: """
+            Runs training steps on a batch of random images and reports, per layer and direction, \
+            the time per batch, GFLOP/s and share of the peak, which is measured too, with a loop of \
+            independent fused multiply-adds that never leave the registers. Times are the measuring \
+            thread's CPU time (so other processes on a shared machine do not count), the best of \
+            the repeats; the whole step is given in wall time as well.
+            """
+    )
+
+    @Option(help: "Images per batch.")
+    var batchSize = 60
+
+    @Option(help: "Training steps per repeat.")
+    var iterations = 100
+
+    @Option(help: "Repeats; each figure is the best of them.")
+    var repeats = 5
+
+    @OptionGroup var json: JSONOutput
+
+    func validate() throws {
+        for (name, value) in [("--batch-size", batchSize), ("--iterations", iterations), ("--repeats", repeats)]
+        where value < 1 {
+            throw ValidationError("\(name) must be at least 1, not \(value)")
+        }
+    }
+
+    func run() throws {
+        let report = KernelBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats)
+        let results = KernelBenchmarkResults(report, iterations: iterations, repeats: repeats)
+        if json.printsTable { print(results.formatted) }
+        try json.write(results)
+    }
+}
+
+/// A kernel benchmark report as printed and as written to JSON.
+struct KernelBenchmarkResults: Encodable {
+    struct Kernel: Encodable {
+        let name: String
+        let microsecondsPerBatch: Double
+        /// nil for the memory-bound passes, which do no useful floating-point work.
+        let gflopsPerSecond: Double?
+        let fractionOfPeak: Double?
+        /// Of the sum of all kernels' times.
+        let fractionOfKernelTime: Double
+    }
+
+    struct Step: Encodable {
+        let microsecondsPerBatch: Double
+        let wallMicrosecondsPerBatch: Double
+        let samplesPerSecond: Double
+        let gflopsPerSecond: Double
+        let fractionOfPeak: Double
+        let flopsPerSample: Int
+    }
+
+    let batchSize: Int
+    let iterations: Int
+    let repeats: Int
+    let clock = "thread CPU time, best of repeats"
+    let peakGflopsPerSecondOneCore: Double
+    let kernels: [Kernel]
+    let trainStep: Step
+
+    init(_ report: KernelBenchmark.Report, iterations: Int, repeats: Int) {
+        let peak = report.peakGigaflopsPerSecond
+        let kernelSeconds = report.kernels.reduce(0) { $0 + $1.secondsPerBatch }
+        batchSize = report.batchSize
+        self.iterations = iterations
+        self.repeats = repeats
+        peakGflopsPerSecondOneCore = peak
+        kernels = report.kernels.map { kernel in
+            Kernel(
+                name: kernel.name, microsecondsPerBatch: kernel.secondsPerBatch * 1e6,
+                gflopsPerSecond: kernel.gigaflopsPerSecond, fractionOfPeak: kernel.gigaflopsPerSecond.map { $0 / peak },
+                fractionOfKernelTime: kernel.secondsPerBatch / kernelSeconds)
+        }
+        trainStep = Step(
+            microsecondsPerBatch: report.trainStepSecondsPerBatch * 1e6,
+            wallMicrosecondsPerBatch: report.trainStepWallSecondsPerBatch * 1e6,
+            samplesPerSecond: report.samplesPerSecond, gflopsPerSecond: report.trainStepGigaflopsPerSecond,
+            fractionOfPeak: report.fractionOfPeak, flopsPerSample: KernelBenchmark.trainingFlopsPerSample)
+    }
+
+    var formatted: String {
+        var table = TextTable("kernel", "µs/batch", "GFLOP/s", "% of peak", "% of time")
+        for kernel in kernels {
+            table.append(
+                kernel.name, fixed(kernel.microsecondsPerBatch, 1), kernel.gflopsPerSecond.map { fixed($0, 1) } ?? "–",
+                kernel.fractionOfPeak.map { fixed(100 * $0, 1) } ?? "–", fixed(100 * kernel.fractionOfKernelTime, 1))
+        }
+        table.append(
+            "training step", fixed(trainStep.microsecondsPerBatch, 1), fixed(trainStep.gflopsPerSecond, 1),
+            fixed(100 * trainStep.fractionOfPeak, 1), "")
+        return """
+            Kernels of one training step, batch \(batchSize), best of \(repeats) repeats of \(iterations) steps \
+            (thread CPU time)
+            Peak of one core (register-resident FMA loop): \(fixed(peakGflopsPerSecondOneCore, 1)) GFLOP/s
+
+            \(table.formatted)
+
+            Training step: \(fixed(trainStep.microsecondsPerBatch, 1)) µs CPU, \
+            \(fixed(trainStep.wallMicrosecondsPerBatch, 1)) µs wall per batch; \
+            \(Int(trainStep.samplesPerSecond.rounded())) samples/s on one core, \
+            \(fixed(trainStep.gflopsPerSecond, 1)) GFLOP/s = \(fixed(100 * trainStep.fractionOfPeak, 1))% of peak \
+            (\(fixed(Double(trainStep.flopsPerSample) / 1e6, 2)) MFLOP per sample)
+            """
+    }
+}
