@@ -67,5 +67,6 @@ let package = Package(
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "SafeTensors", "CNN", "TestSupport"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),
     ]
 )

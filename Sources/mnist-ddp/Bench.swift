@@ -1,5 +1,12 @@
 import ArgumentParser
+import Training
+// FoundationEssentials has the JSON encoder without Foundation's ICU data, which would cost
+// every training rank megabytes of resident memory.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// `mnist-ddp bench`: measurements of this machine, for tuning and for the scaling projection.
 struct Bench: ParsableCommand {
@@ -35,13 +42,13 @@ struct JSONOutput: ParsableArguments {
         var data = try encoder.encode(results)
         data.append(UInt8(ascii: "\n"))
         if path == "-" {
-            FileHandle.standardOutput.write(data)
+            print(String(decoding: data, as: UTF8.self), terminator: "")
             return
         }
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw Failure(message: "cannot write \(path): \((error as NSError).localizedDescription)")
+            throw Failure(message: "cannot write \(path): \(error)")
         }
     }
 }
@@ -77,9 +84,4 @@ struct TextTable {
         }.joined(separator: "|") + "|"
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
     }
-}
-
-/// `value` with `digits` decimals.
-func fixed(_ value: Double, _ digits: Int) -> String {
-    String(format: "%.\(digits)f", value)
 }

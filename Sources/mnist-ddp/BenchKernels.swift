@@ -1,4 +1,5 @@
 import ArgumentParser
+import Training
 import CNN
 
 /// `mnist-ddp bench kernels`: the speed of every kernel of a training step on one core.

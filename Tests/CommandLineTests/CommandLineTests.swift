@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The `mnist-ddp` binary as a user meets it: help, evaluation of saved weights, benchmarks.
+@Suite("mnist-ddp command line", .serialized)
+struct CommandLineTests {
+    func mnistDDP(_ arguments: [String], timeout: Double = 60) throws -> ProcessResult {
+        try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: timeout)
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    @Test("--help lists the subcommands")
+    func helpListsSubcommands() throws {
+        let result = try mnistDDP(["--help"])
+        #expect(result.status == 0)
+        for subcommand in ["train", "evaluate", "bench"] {
+            #expect(result.standardOutput.contains("  \(subcommand) "), "\(result.output)")
+        }
+    }
+
+    @Test("evaluate scores a trained checkpoint on the whole test set")
+    func evaluateCheckpoint() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mnist-ddp-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = ProcessRunner.packageRoot.appendingPathComponent("data/mnist").path
+        let train = try mnistDDP(["train", "--quiet", "--max-steps", "200", "--data-dir", data,
+                                  "--checkpoint-dir", directory.path])
+        #expect(train.status == 0, "\(train.output)")
+        let trainedAccuracy = try #require(train.standardOutput.split(separator: "\n").first { $0.hasPrefix("test accuracy") })
+
+        let result = try mnistDDP(["evaluate", "--checkpoint", directory.path + "/step-000000200.safetensors", "--data-dir", data])
+        #expect(result.status == 0, "\(result.output)")
+        // The same weights on the same images: the same figures as training's final evaluation.
+        #expect(result.standardOutput.contains(trainedAccuracy), "\(result.output)")
+        #expect(result.standardOutput.contains("confusion matrix"))
+    }
+
+    @Test("evaluate refuses a file that is not safetensors, naming it")
+    func evaluateRefusesGarbage() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-model-\(UUID().uuidString)").path
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = try mnistDDP(["evaluate", "--checkpoint", path])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains(path), "\(result.output)")
+    }
+
+    @Test("bench reports every kernel and the whole step as JSON")
+    func kernelBenchmarkJSON() throws {
+        let result = try mnistDDP(["bench", "--iterations", "2", "--repeats", "1", "--json", "-"])
+        #expect(result.status == 0, "\(result.output)")
+        let report = try json(result.standardOutput)
+        let kernels = try #require(report["kernels"] as? [[String: Any]])
+        let names = kernels.compactMap { $0["name"] as? String }
+        for stage in ["conv1 forward", "conv2 forward", "conv2 weight backward", "conv2 input backward", "adam"] {
+            #expect(names.contains(stage), "no \(stage) in \(names)")
+        }
+        #expect(kernels.allSatisfy { ($0["microseconds_per_batch"] as? Double ?? 0) > 0 })
+        #expect((report["peak_gflops_per_second_one_core"] as? Double ?? 0) > 1, "\(report.keys.sorted())")
+    }
+
+    @Test("bench allreduce under mpirun fits a latency and a per-byte cost")
+    func allReduceBenchmark() throws {
+        let result = try ProcessRunner.mpirun(
+            ranks: 2, try ProcessRunner.product("mnist-ddp"), ["bench", "allreduce", "--max-bytes", "65536", "--json", "-"],
+            timeout: 120)
+        #expect(result.status == 0, "\(result.output)")
+        let report = try json(result.standardOutput)
+        let model = try #require(report["all_reduce_model"] as? [String: Any])
+        #expect(model.values.contains { ($0 as? Double ?? 0) > 0 }, "\(model)")
+        #expect(report["gradient_bytes"] as? Int == 36_392)
+    }
+
+    @Test("bench allreduce alone says it needs mpirun")
+    func allReduceBenchmarkAlone() throws {
+        let result = try mnistDDP(["bench", "allreduce"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("mpirun"), "\(result.output)")
+    }
+}
