@@ -157,7 +157,8 @@ def train(rank, world_size, args, port):
             steps += 1
         epoch_seconds.append(time.perf_counter() - start)
         if rank == 0:
-            print(f"epoch {epoch + 1}/{args.epochs}  train loss {loss_sum.item() / steps:.4f} (rank 0's shard)"
+            shard = " (rank 0's shard)" if world_size > 1 else ""
+            print(f"epoch {epoch + 1}/{args.epochs}  train loss {loss_sum.item() / steps:.4f}{shard}"
                   f"  {epoch_seconds[-1]:.2f} s  {len(images) / epoch_seconds[-1]:,.0f} samples/s", flush=True)
 
     test_accuracy = accuracy(model, test_batches(args.feed, test_images, test_labels)) if rank == 0 else None
