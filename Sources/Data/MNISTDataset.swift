@@ -34,21 +34,62 @@ public enum MNISTDataset {
             throw .sampleRangeOutOfBounds(path: images.path, requested: range, available: images.itemCount)
         }
         let pixels = try images.readItems(range)
-        let labelBytes = try labels.readItems(range) { chunk, offset throws(IDXError) in
-            if let bad = chunk.firstIndex(where: { $0 > 9 }) {
-                throw .labelOutOfRange(path: labels.path, index: offset + bad, value: chunk[bad])
-            }
-        }
+        let labelBytes = try readLabels(labels, range)
         return LabeledImages(
             rows: images.dimensions[1], columns: images.dimensions[2],
             firstIndex: range.lowerBound, pixels: pixels, labels: labelBytes
         )
     }
 
+    /// Passes every sample of `split` to `body` in file order, `batchSize` at a time (the last
+    /// batch may be shorter), holding one batch of pixels at a time: for scoring a whole set
+    /// without keeping it in memory. Both files are validated completely, as by `load`; a fault
+    /// found only at the end of the images file (a truncation, trailing bytes) is thrown after the
+    /// batches before it were passed.
+    public static func stream(
+        _ split: MNISTSplit, from directory: String, batchSize: Int, _ body: (LabeledImages) -> Void
+    ) throws(IDXError) {
+        precondition(batchSize > 0, "batch size must be positive")
+        let (images, labels) = try openPair(split, in: directory)
+        let labelBytes = try readLabels(labels, 0 ..< labels.itemCount)
+        let (rows, columns) = (images.dimensions[1], images.dimensions[2])
+        let batchBytes = batchSize * rows * columns
+        var pending: [UInt8] = []
+        pending.reserveCapacity(batchBytes)
+        var first = 0
+        func emit() {
+            let count = pending.count / (rows * columns)
+            body(LabeledImages(
+                rows: rows, columns: columns, firstIndex: first, pixels: pending,
+                labels: Array(labelBytes[first ..< first + count])))
+            first += count
+            pending.removeAll(keepingCapacity: true)
+        }
+        _ = try images.readItems(0 ..< 0) { chunk, _ throws(IDXError) in
+            var rest = chunk[...]
+            while !rest.isEmpty {
+                let taken = rest.prefix(batchBytes - pending.count)
+                pending.append(contentsOf: taken)
+                rest = rest.dropFirst(taken.count)
+                if pending.count == batchBytes { emit() }
+            }
+        }
+        if !pending.isEmpty { emit() }
+    }
+
     /// The number of samples in `split`, from the two files' headers alone, so that a trainer can
     /// choose its shard before loading it.
     public static func sampleCount(of split: MNISTSplit, in directory: String) throws(IDXError) -> Int {
         try openPair(split, in: directory).images.itemCount
+    }
+
+    /// Labels `range` of `labels`, the whole file checked to hold only digits.
+    private static func readLabels(_ labels: IDXFile, _ range: Range<Int>) throws(IDXError) -> [UInt8] {
+        try labels.readItems(range) { chunk, offset throws(IDXError) in
+            if let bad = chunk.firstIndex(where: { $0 > 9 }) {
+                throw .labelOutOfRange(path: labels.path, index: offset + bad, value: chunk[bad])
+            }
+        }
     }
 
     private static func openPair(

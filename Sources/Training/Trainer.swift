@@ -38,10 +38,10 @@ public final class Trainer {
         let trainingSamples = try countTrainingSamples()
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         let (start, output) = try agreeOnStart(plan: plan, trainingSamples: trainingSamples)
-        let (shard, testSet) = try loadData(plan: plan)
+        let shard = try loadData(plan: plan)
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
-            shard: shard, testSet: testSet, output: output)
+            shard: shard, output: output)
         try loop.trainUntilDone()
         return try loop.finish(startTime: startTime, communicatorStartSeconds: communicatorStartSeconds)
     }
@@ -89,19 +89,25 @@ public final class Trainer {
         return (start, output)
     }
 
-    /// Each rank's shard of the training set, and the test set on rank 0.
-    private func loadData(plan: EpochPlan) throws(TrainingError) -> (LabeledImages, LabeledImages?) {
+    /// Each rank's shard of the training set. Rank 0 also reads the test set through once, so
+    /// that a broken test file stops the run before the first step rather than at the first
+    /// evaluation; it streams the test set again at each evaluation rather than hold it.
+    private func loadData(plan: EpochPlan) throws(TrainingError) -> LabeledImages {
         try communicator.collectively { () throws(TrainingError) in
-            let (shard, testSet) = try dataError { () throws(IDXError) in
-                let shard = try MNISTDataset.load(
-                    .train, from: configuration.dataDirectory, samples: plan.shards[communicator.rank])
-                return (shard, isRoot ? try MNISTDataset.load(.test, from: configuration.dataDirectory) : nil)
+            let directory = configuration.dataDirectory
+            var sizes: [(rows: Int, columns: Int)] = []
+            let shard = try dataError { () throws(IDXError) in
+                let shard = try MNISTDataset.load(.train, from: directory, samples: plan.shards[communicator.rank])
+                sizes.append((shard.rows, shard.columns))
+                if isRoot {
+                    try MNISTDataset.stream(.test, from: directory, batchSize: 100) { sizes.append(($0.rows, $0.columns)) }
+                }
+                return shard
             }
-            for images in [shard, testSet].compactMap({ $0 })
-            where images.rows != SeedCNN.imageSide || images.columns != SeedCNN.imageSide {
-                throw .invalidOption("\(configuration.dataDirectory): images are \(images.rows)×\(images.columns), the model takes \(SeedCNN.imageSide)×\(SeedCNN.imageSide)")
+            for size in sizes where size.rows != SeedCNN.imageSide || size.columns != SeedCNN.imageSide {
+                throw .invalidOption("\(directory): images are \(size.rows)×\(size.columns), the model takes \(SeedCNN.imageSide)×\(SeedCNN.imageSide)")
             }
-            return (shard, testSet)
+            return shard
         }
     }
 

@@ -39,7 +39,7 @@ final class TrainingLoop {
 
     init(
         configuration: TrainingConfiguration, communicator: any Communicator, plan: EpochPlan,
-        start: TrainingSnapshot, shard: LabeledImages, testSet: LabeledImages?, output: RunOutput
+        start: TrainingSnapshot, shard: LabeledImages, output: RunOutput
     ) {
         self.configuration = configuration
         self.communicator = communicator
@@ -58,7 +58,8 @@ final class TrainingLoop {
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment
         position = start.position.mapped(from: start.epochPlan, to: plan)
-        evaluator = testSet.map { TestSetEvaluator(samples: $0, batch: model.maxBatch) }
+        evaluator = communicator.rank == 0
+            ? TestSetEvaluator(directory: configuration.dataDirectory, batch: model.maxBatch) : nil
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)
         lastCheckpoint = (position.step, nil)
@@ -165,7 +166,7 @@ final class TrainingLoop {
         position.epoch += 1
         position.stepInEpoch = 0
         let report = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
-            ? evaluate() : nil
+            ? try evaluate() : nil
         if epochNumber % configuration.checkpointEvery == 0 { try saveCheckpoint() }
 
         let rate = Double(samples) / max(trainingSeconds, 1e-9)
@@ -209,10 +210,10 @@ final class TrainingLoop {
     }
 
     /// The test-set report of the current model, on rank 0.
-    private func evaluate() -> ClassificationReport? {
+    private func evaluate() throws(TrainingError) -> ClassificationReport? {
         guard let evaluator else { return nil }
         let began = monotonicSeconds()
-        let report = evaluator.evaluate(model)
+        let report = try evaluator.evaluate(model)
         times.evaluation += monotonicSeconds() - began
         lastEvaluation = (position.step, report)
         return report
@@ -239,7 +240,7 @@ final class TrainingLoop {
         // A run that took no step since its last checkpoint (or since the one it resumed) has
         // nothing new to save.
         if lastCheckpoint.step != position.step || position.step == 0 { try saveCheckpoint() }
-        let finalReport = lastEvaluation?.step == position.step ? lastEvaluation?.report : evaluate()
+        let finalReport = lastEvaluation?.step == position.step ? lastEvaluation?.report : try evaluate()
         var peak = [Double(peakResidentBytes())]
         communicator.allReduceMax(&peak)
         let summary = TrainingSummary(

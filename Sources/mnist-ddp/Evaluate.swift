@@ -24,10 +24,9 @@ struct Evaluate: ParsableCommand {
         let directory = DataDirectory.resolve(option: dataDir, environment: environmentVariables())
         do {
             let parameters = try CheckpointFormat.modelParameters(contentsOf: checkpoint)
-            let testSet = try dataError { () throws(IDXError) in try MNISTDataset.load(.test, from: directory) }
             let model = SeedCNN(maxBatch: 100)
             _ = model.parameters.update(fromContentsOf: parameters)
-            let report = TestSetEvaluator(samples: testSet, batch: model.maxBatch).evaluate(model)
+            let report = try TestSetEvaluator(directory: directory, batch: model.maxBatch).evaluate(model)
             print("\(checkpoint): \(report.summaryLine)")
             print()
             print(report.formatted)

@@ -1,0 +1,48 @@
+import Data
+import Testing
+
+/// Streaming a split batch by batch gives exactly what loading it whole gives, holding one batch.
+@Suite("Streaming a split in batches")
+struct StreamingTests {
+    @Test("the real test set streams as the same samples, in order, in batches of the size asked")
+    func streamEqualsLoad() throws {
+        let whole = try MNISTDataset.load(.test, from: mnistDirectory)
+        var pixels: [UInt8] = []
+        var labels: [UInt8] = []
+        var batchSizes: [Int] = []
+        var firstIndices: [Int] = []
+        try MNISTDataset.stream(.test, from: mnistDirectory, batchSize: 999) { batch in
+            pixels += batch.pixels
+            labels += batch.labels
+            batchSizes.append(batch.count)
+            firstIndices.append(batch.firstIndex)
+        }
+        #expect(pixels == whole.pixels)
+        #expect(labels == whole.labels)
+        #expect(batchSizes == Array(repeating: 999, count: 10) + [10])
+        #expect(firstIndices == (0...10).map { $0 * 999 })
+    }
+
+    @Test(arguments: [false, true])
+    func truncatedImagesFailAfterTheBatchesBeforeTheCut(compressed: Bool) throws {
+        let directory = try TemporaryDirectory()
+        // Four 2×3 images announced, three and a half present.
+        let images = Array(imagesFile(count: 4).dropLast(3))
+        try directory.writeSplit(.test, images: images, labels: labelsFile(labels: [1, 2, 3, 4]), compressed: compressed)
+        var streamed = 0
+        #expect(throws: IDXError.self) {
+            try MNISTDataset.stream(.test, from: directory.path, batchSize: 2) { streamed += $0.count }
+        }
+        #expect(streamed == 2, "only the whole batch before the cut is passed on")
+    }
+
+    @Test func badLabelsStopTheStreamBeforeAnyBatch() throws {
+        let directory = try TemporaryDirectory()
+        try directory.writeSplit(.test, images: imagesFile(count: 2), labels: labelsFile(labels: [1, 12]), compressed: false)
+        var streamed = 0
+        #expect(throws: IDXError.labelOutOfRange(path: directory.path + "/t10k-labels-idx1-ubyte", index: 1, value: 12)) {
+            try MNISTDataset.stream(.test, from: directory.path, batchSize: 2) { streamed += $0.count }
+        }
+        #expect(streamed == 0)
+    }
+}
