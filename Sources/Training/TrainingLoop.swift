@@ -29,6 +29,8 @@ final class TrainingLoop {
     /// One batch of this rank's samples, refilled every step.
     private let images: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<Int32>
+    /// The step's summed loss, all-reduced in place: allocated once, not every step.
+    private var lossSum = [0.0]
 
     private var times = TimeBreakdown()
     private let firstStepTime: Double
@@ -139,15 +141,15 @@ final class TrainingLoop {
         shard.fillBatch(images: images, labels: labels, positions: order.positions[local])
         let globalCount = plan.globalSampleCount(step: position.stepInEpoch)
         let t1 = monotonicSeconds()
-        var loss = [model.computeGradients(
-            images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))]
+        lossSum[0] = model.computeGradients(
+            images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))
         let t2 = monotonicSeconds()
         communicator.allReduceSum(model.gradients)
-        communicator.allReduceSum(&loss)
+        communicator.allReduceSum(&lossSum)
         let t3 = monotonicSeconds()
         // Every rank sees the same summed loss, so all stop here together, before the update.
-        guard loss[0].isFinite else {
-            throw .nonFiniteLoss(step: position.step + 1, epoch: position.epoch, loss: loss[0])
+        guard lossSum[0].isFinite else {
+            throw .nonFiniteLoss(step: position.step + 1, epoch: position.epoch, loss: lossSum[0])
         }
         optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients))
         let t4 = monotonicSeconds()
@@ -158,7 +160,7 @@ final class TrainingLoop {
         position.step += 1
         position.stepInEpoch += 1
         samplesTrained += globalCount
-        return (loss[0], globalCount)
+        return (lossSum[0], globalCount)
     }
 
     private func finishEpoch(loss: Double, samples: Int, trainingSeconds: Double, wallSeconds: Double) throws(TrainingError) {

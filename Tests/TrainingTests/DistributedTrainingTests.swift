@@ -146,3 +146,32 @@ struct DistributedTrainingTests {
         #expect(python.standardOutput.contains("python read 18 tensors"))
     }
 }
+
+@Suite("Starting from saved weights", .serialized)
+struct InitFromTests {
+    @Test("--init-from takes the weights of a PyTorch-style state_dict file and starts a fresh optimizer")
+    func initFromWeightsAlone() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let trained = try job.train(ranks: nil, ["--max-steps", "300", "--eval-every", "10", "--checkpoint-dir", job.path("trained")])
+        #expect(trained.status == 0, "\(trained.output)")
+        // The six model tensors alone, as safetensors.torch.save_file(model.state_dict()) writes them.
+        let checkpoint = try SafeTensorsFile(contentsOf: job.path("trained/step-000000300.safetensors"))
+        let weights = try ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias"].map { name in
+            NamedTensor(name: name, shape: try #require(checkpoint.entry(named: name)).shape,
+                        floats: try checkpoint.floats(named: name))
+        }
+        let weightsPath = job.path("weights.safetensors")
+        try Data(SafeTensorsFile.serialize(weights, metadata: ["format": "pt"])).write(to: URL(fileURLWithPath: weightsPath))
+
+        let metrics = job.path("metrics.jsonl")
+        let tuned = try job.train(ranks: nil, ["--init-from", weightsPath, "--max-steps", "1", "--metrics", metrics,
+                                                "--checkpoint-dir", job.path("tuned")])
+        #expect(tuned.status == 0, "\(tuned.output)")
+        let snapshot = try CheckpointFormat.decode(CheckpointFormat.open(job.path("tuned/step-000000001.safetensors")))
+        #expect(snapshot.adamStep == 1 && snapshot.position.step == 1)
+        // One step from trained weights keeps their accuracy; one step from scratch would be near chance.
+        let summary = try #require(try job.metrics(metrics).last { $0["type"] as? String == "summary" })
+        #expect((summary["test_accuracy"] as? Double ?? 0) > 0.85, "\(summary)")
+    }
+}
