@@ -48,7 +48,7 @@ public final class TestSetEvaluator {
             }
         }
         if let wrongSize {
-            throw .invalidOption("\(directory): test images are \(wrongSize.rows)×\(wrongSize.columns), the model takes \(SeedCNN.imageSide)×\(SeedCNN.imageSide)")
+            throw .wrongImageSize(directory: directory, rows: wrongSize.rows, columns: wrongSize.columns)
         }
         return report
     }

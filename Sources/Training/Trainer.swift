@@ -105,7 +105,7 @@ public final class Trainer {
                 return shard
             }
             for size in sizes where size.rows != SeedCNN.imageSide || size.columns != SeedCNN.imageSide {
-                throw .invalidOption("\(directory): images are \(size.rows)×\(size.columns), the model takes \(SeedCNN.imageSide)×\(SeedCNN.imageSide)")
+                throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
             }
             return shard
         }

@@ -1,3 +1,4 @@
+import CNN
 import Data
 import SafeTensors
 
@@ -5,6 +6,8 @@ import SafeTensors
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
     case data(IDXError)
+    /// The images in `directory` are not the 28×28 the model takes.
+    case wrongImageSize(directory: String, rows: Int, columns: Int)
     case checkpointFile(SafeTensorsError)
     case checkpointDirectory(CheckpointDirectoryError)
     case checkpointWrite(AtomicWriteError)
@@ -20,6 +23,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidOption(let message): message
         case .data(let error): error.description
+        case .wrongImageSize(let directory, let rows, let columns):
+            "\(directory): images are \(rows)×\(columns), the model takes \(SeedCNN.imageSide)×\(SeedCNN.imageSide)"
         case .checkpointFile(let error): error.description
         case .checkpointDirectory(let error): error.description
         case .checkpointWrite(let error): error.description

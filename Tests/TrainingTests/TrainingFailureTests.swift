@@ -127,6 +127,22 @@ struct TrainingFailureTests {
         expectFailure(result, mentioning: ["3 ranks for 2 training samples"])
     }
 
+    @Test("images of another size than 28×28 are refused before the first step")
+    func wrongImageSize() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let data = job.path("small")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for split in ["train", "t10k"] {
+            try Data(idx(magic: 0x0803, dimensions: [4, 5, 5], body: [UInt8](repeating: 9, count: 4 * 25)))
+                .write(to: URL(fileURLWithPath: data + "/\(split)-images-idx3-ubyte"))
+            try Data(idx(magic: 0x0801, dimensions: [4], body: [1, 2, 3, 4]))
+                .write(to: URL(fileURLWithPath: data + "/\(split)-labels-idx1-ubyte"))
+        }
+        let result = try job.train(ranks: 2, ["--data-dir", data], timeout: Self.promptly)
+        expectFailure(result, mentioning: ["images are 5×5, the model takes 28×28"])
+    }
+
     /// A short run's checkpoint, for the tests that must leave it intact.
     func trainGoodCheckpoint(_ job: TrainerJob) throws -> String {
         let result = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
