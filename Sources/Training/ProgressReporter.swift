@@ -47,14 +47,15 @@ final class ProgressReporter {
     /// One line per epoch, replacing the progress bar.
     func epochFinished(_ line: String) {
         guard !quiet else { return }
-        if interactive { print("\r\u{1B}[2K", terminator: "") }
+        clearProgressBar()
         print(line)
     }
 
-    /// Lines that are printed even with --quiet: the final summary.
-    func always(_ text: String) {
-        if interactive && !quiet { print("\r\u{1B}[2K", terminator: "") }
-        print(text)
+    /// Erases a progress bar left by an epoch that training ended in the middle of, so that what
+    /// is printed next starts on a clean line.
+    func clearProgressBar() {
+        guard interactive && !quiet else { return }
+        print("\r\u{1B}[2K", terminator: "")
     }
 
     /// Lines that --quiet silences.

@@ -239,6 +239,7 @@ final class TrainingLoop {
 
     /// The final checkpoint and evaluation (unless the last epoch's are current), and the summary.
     func finish(startTime: Double, communicatorStartSeconds: Double) throws(TrainingError) -> TrainingSummary {
+        output.reporter.clearProgressBar()
         // A run that took no step since its last checkpoint (or since the one it resumed) has
         // nothing new to save.
         if lastCheckpoint.step != position.step || position.step == 0 { try saveCheckpoint() }
