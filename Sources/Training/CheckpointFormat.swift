@@ -155,17 +155,11 @@ public enum CheckpointFormat {
     /// FNV-1a (64 bit) over the bit patterns of every tensor, in layout order, tagged with its
     /// algorithm so a later format can change it.
     static func checksum(of snapshot: TrainingSnapshot) -> String {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        var fingerprint = FloatFingerprint()
         for values in [snapshot.parameters, snapshot.firstMoment, snapshot.secondMoment] {
-            for value in values {
-                var bits = value.bitPattern
-                for _ in 0..<4 {
-                    hash = (hash ^ UInt64(bits & 0xFF)) &* 0x0000_0100_0000_01B3
-                    bits >>= 8
-                }
-            }
+            fingerprint.add(values)
         }
-        let hex = String(hash, radix: 16)
+        let hex = String(fingerprint.value, radix: 16)
         return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

@@ -222,12 +222,11 @@ final class TrainingLoop {
     }
 
     /// Verifies that every rank holds bit-for-bit the same parameters: one all-reduce of the
-    /// maximum and minimum of a checksum.
+    /// maximum and minimum of their fingerprint.
     private func checkReplicasAgree() throws(TrainingError) {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for value in model.parameters {
-            hash = (hash ^ UInt64(value.bitPattern)) &* 0x0000_0100_0000_01B3
-        }
+        var fingerprint = FloatFingerprint()
+        fingerprint.add(model.parameters)
+        let hash = fingerprint.value
         // Doubles carry 53 bits exactly: compare the hash in two 32-bit halves.
         let halves = [Double(hash >> 32), Double(hash & 0xFFFF_FFFF)]
         var extremes = halves + halves.map { -$0 }
