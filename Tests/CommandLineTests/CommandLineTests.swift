@@ -24,15 +24,15 @@ struct CommandLineTests {
 
     @Test("evaluate scores a trained checkpoint on the whole test set")
     func evaluateCheckpoint() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mnist-ddp-cli-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let data = ProcessRunner.packageRoot.appendingPathComponent("data/mnist").path
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let data = ProcessRunner.shippedMNIST
         let train = try mnistDDP(["train", "--quiet", "--max-steps", "200", "--data-dir", data,
                                   "--checkpoint-dir", directory.path])
         #expect(train.status == 0, "\(train.output)")
         let trainedAccuracy = try #require(train.standardOutput.split(separator: "\n").first { $0.hasPrefix("test accuracy") })
 
-        let result = try mnistDDP(["evaluate", "--checkpoint", directory.path + "/step-000000200.safetensors", "--data-dir", data])
+        let result = try mnistDDP(["evaluate", "--checkpoint", directory.file("step-000000200.safetensors"), "--data-dir", data])
         #expect(result.status == 0, "\(result.output)")
         // The same weights on the same images: the same figures as training's final evaluation.
         #expect(result.standardOutput.contains(trainedAccuracy), "\(result.output)")
@@ -41,9 +41,10 @@ struct CommandLineTests {
 
     @Test("evaluate refuses a file that is not safetensors, naming it")
     func evaluateRefusesGarbage() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-model-\(UUID().uuidString)").path
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("not-a-model.safetensors")
         try Data("hello".utf8).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
         let result = try mnistDDP(["evaluate", "--checkpoint", path])
         #expect(result.status != 0)
         #expect(result.standardError.contains(path), "\(result.output)")

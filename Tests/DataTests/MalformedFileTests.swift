@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import TestSupport
 import Testing
 
 /// Each broken file is refused with the error that names its specific fault, whether the file is

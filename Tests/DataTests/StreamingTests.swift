@@ -1,4 +1,5 @@
 import Data
+import TestSupport
 import Testing
 
 /// Streaming a split batch by batch gives exactly what loading it whole gives, holding one batch.
@@ -26,6 +27,7 @@ struct StreamingTests {
     @Test(arguments: [false, true])
     func truncatedImagesFailAfterTheBatchesBeforeTheCut(compressed: Bool) throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         // Four 2×3 images announced, three and a half present.
         let images = Array(imagesFile(count: 4).dropLast(3))
         try directory.writeSplit(.test, images: images, labels: labelsFile(labels: [1, 2, 3, 4]), compressed: compressed)
@@ -38,6 +40,7 @@ struct StreamingTests {
 
     @Test func badLabelsStopTheStreamBeforeAnyBatch() throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         try directory.writeSplit(.test, images: imagesFile(count: 2), labels: labelsFile(labels: [1, 12]), compressed: false)
         var streamed = 0
         #expect(throws: IDXError.labelOutOfRange(path: directory.path + "/t10k-labels-idx1-ubyte", index: 1, value: 12)) {

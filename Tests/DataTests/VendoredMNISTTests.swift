@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("The vendored MNIST files")
@@ -68,6 +69,7 @@ struct VendoredMNISTTests {
 
     @Test func uncompressedFilesAreReadWhenNoGzipFileExists() throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         for stem in [MNISTSplit.test.imagesStem, MNISTSplit.test.labelsStem] {
             let compressed = try Data(contentsOf: URL(filePath: "\(mnistDirectory)/\(stem).gz"))
             try directory.write(gunzipped([UInt8](compressed)), to: stem)

@@ -19,9 +19,9 @@ struct MPICollectivesTests {
 struct GradientIdentityTests {
     @Test("ranks' all-reduced shares of a batch equal the single-process gradient of the whole batch", arguments: [2, 3])
     func shardedGradientEqualsWhole(ranks: Int) throws {
-        let data = ProcessRunner.packageRoot.appendingPathComponent("data/mnist").path
         let result = try ProcessRunner.mpirun(
-            ranks: ranks, try ProcessRunner.product("mpi-selftest"), ["gradient-identity", data], timeout: 120)
+            ranks: ranks, try ProcessRunner.product("mpi-selftest"), ["gradient-identity", ProcessRunner.shippedMNIST],
+            timeout: 120)
         #expect(!result.timedOut, "mpirun hung:\n\(result.output)")
         #expect(result.status == 0, "\(result.output)")
         for rank in 0..<ranks {

@@ -1,5 +1,6 @@
 import Foundation
 import SafeTensors
+import TestSupport
 import Testing
 
 // These tests check files against the reference implementation, Hugging Face's `safetensors`
@@ -37,13 +38,6 @@ private func runPython(_ script: String, arguments: [String] = []) throws -> Str
     return String(decoding: stdout, as: UTF8.self)
 }
 
-/// A fresh path in a new temporary directory, removed with `cleanUp`.
-private func temporaryFile(named name: String) throws -> (path: String, cleanUp: () -> Void) {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("safetensors-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    return (directory.appendingPathComponent(name).path, { try? FileManager.default.removeItem(at: directory) })
-}
-
 @Test func referenceWriterProducesTheSameBytesAsOurs() throws {
     // The reference orders tensors by alignment, then name; here both orders agree (I64 "a"
     // before F32 "b"), and one metadata key leaves no ordering choice, so the bytes must match.
@@ -62,8 +56,9 @@ private func temporaryFile(named name: String) throws -> (path: String, cleanUp:
 }
 
 @Test func referenceReaderLoadsOurFile() throws {
-    let (path, cleanUp) = try temporaryFile(named: "ours.safetensors")
-    defer { cleanUp() }
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    let path = directory.file("ours.safetensors")
     let weights = (0..<12).map { Float($0) / 8 - 0.75 }
     let bytes = SafeTensorsFile.serialize(
         [
@@ -107,8 +102,9 @@ private func temporaryFile(named name: String) throws -> (path: String, cleanUp:
 }
 
 @Test func ourReaderLoadsTheReferenceWritersFile() throws {
-    let (path, cleanUp) = try temporaryFile(named: "reference.safetensors")
-    defer { cleanUp() }
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    let path = directory.file("reference.safetensors")
     let script = """
         import sys, numpy as np
         from safetensors.numpy import save_file

@@ -20,6 +20,9 @@ public enum ProcessRunner {
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The real MNIST files shipped with the project.
+    public static let shippedMNIST = packageRoot.appendingPathComponent("data/mnist").path
+
     /// The folder holding the products of the current build (`.build/debug` or `.build/release`):
     /// the test runner itself lives there.
     public static let productsDirectory: URL = {
@@ -57,12 +60,10 @@ public enum ProcessRunner {
         if let workingDirectory { process.currentDirectoryURL = workingDirectory }
 
         // Files rather than pipes: a chatty child can never block on a full pipe buffer.
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("mnist-ddp-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("stdout")
-        let errURL = scratch.appendingPathComponent("stderr")
+        let scratch = try TemporaryDirectory()
+        defer { scratch.remove() }
+        let outURL = URL(fileURLWithPath: scratch.file("stdout"))
+        let errURL = URL(fileURLWithPath: scratch.file("stderr"))
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL)

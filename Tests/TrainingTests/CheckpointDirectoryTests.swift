@@ -1,14 +1,14 @@
 import Foundation
+import TestSupport
 import Testing
 import Training
 
 /// A new empty directory under the system's temporary directory; `body` runs with its path and
 /// the directory is removed afterwards.
 private func withScratchDirectory(_ body: (String) throws -> Void) throws {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoints-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    try body(url.path)
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    try body(directory.path)
 }
 
 private func contents(of path: String) throws -> [UInt8] {

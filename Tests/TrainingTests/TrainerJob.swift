@@ -4,16 +4,16 @@ import TestSupport
 
 /// One scratch directory for a test's training runs, and the ways to start and inspect them.
 struct TrainerJob {
-    let directory: URL
-    static let dataDirectory = ProcessRunner.packageRoot.appendingPathComponent("data/mnist").path
+    private let directory: TemporaryDirectory
+    static let dataDirectory = ProcessRunner.shippedMNIST
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("mnist-ddp-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try TemporaryDirectory()
     }
 
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    func path(_ name: String) -> String { directory.file(name) }
+
+    private var workingDirectory: URL { URL(fileURLWithPath: directory.path) }
 
     /// `mnist-ddp train` with `arguments`, alone (`ranks` nil) or under mpirun, reading the
     /// shipped data unless told otherwise, and writing only into this job's directory.
@@ -23,9 +23,9 @@ struct TrainerJob {
         if !arguments.contains("--checkpoint-dir") { full += ["--checkpoint-dir", path("checkpoints")] }
         let binary = try ProcessRunner.product("mnist-ddp")
         guard let ranks else {
-            return try ProcessRunner.run(binary, full, workingDirectory: directory, timeout: timeout)
+            return try ProcessRunner.run(binary, full, workingDirectory: workingDirectory, timeout: timeout)
         }
-        return try ProcessRunner.mpirun(ranks: ranks, binary, full, workingDirectory: directory, timeout: timeout)
+        return try ProcessRunner.mpirun(ranks: ranks, binary, full, workingDirectory: workingDirectory, timeout: timeout)
     }
 
     /// Every tensor of a safetensors file, as raw bytes, for bit-for-bit comparison.
@@ -47,5 +47,6 @@ struct TrainerJob {
         }
     }
 
-    func remove() { try? FileManager.default.removeItem(at: directory) }
+    /// Deletes the job's directory and everything its runs wrote.
+    func remove() { directory.remove() }
 }

@@ -1,35 +1,17 @@
 import CZlib
 import Data
 import Foundation
-
-/// The package root, found from this file's own path: Tests/DataTests/Support/DataFiles.swift.
-let packageRoot = URL(filePath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent()
-    .path(percentEncoded: false)
+import TestSupport
 
 /// The vendored MNIST files.
-let mnistDirectory = packageRoot + "data/mnist"
+let mnistDirectory = ProcessRunner.shippedMNIST
 
-/// A fresh directory that is removed when the value is released.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory
-            .appending(path: "DataTests-\(UUID().uuidString)").path(percentEncoded: false)
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
+extension TemporaryDirectory {
     /// Writes `bytes` to `name` in this directory, gzip'd first when `name` ends in `.gz`, and
     /// returns the file's path.
     @discardableResult
     func write(_ bytes: [UInt8], to name: String) throws -> String {
-        let path = "\(path)/\(name)"
+        let path = file(name)
         if name.hasSuffix(".gz") {
             try writeGzip(bytes, to: path)
         } else {
@@ -83,7 +65,8 @@ func writeGzip(_ bytes: [UInt8], to path: String) throws {
 /// The decompressed contents of a gzip stream, inflated by zlib itself through a scratch file.
 func gunzipped(_ compressed: [UInt8]) throws -> [UInt8] {
     let directory = try TemporaryDirectory()
-    let path = "\(directory.path)/scratch.gz"
+    defer { directory.remove() }
+    let path = directory.file("scratch.gz")
     try Data(compressed).write(to: URL(filePath: path))
     guard let file = gzopen(path, "rb") else { throw CocoaError(.fileReadUnknown) }
     defer { gzclose(file) }
