@@ -15,11 +15,13 @@ public struct TrainingSnapshot: Sendable, Equatable {
     public var trainingSamples: Int
     public var seed: UInt64
     public var shuffle: Bool
+    /// The run the state belongs to, which a resume continues.
+    public var runID: RunID
 
     public init(
         parameters: [Float], adamStep: Int, firstMoment: [Float], secondMoment: [Float],
         position: TrainingPosition, worldSize: Int, batchSizes: [Int], trainingSamples: Int,
-        seed: UInt64, shuffle: Bool
+        seed: UInt64, shuffle: Bool, runID: RunID
     ) {
         self.parameters = parameters
         self.adamStep = adamStep
@@ -31,6 +33,7 @@ public struct TrainingSnapshot: Sendable, Equatable {
         self.trainingSamples = trainingSamples
         self.seed = seed
         self.shuffle = shuffle
+        self.runID = runID
     }
 
     /// The epoch plan the snapshot's position was counted in.
@@ -70,6 +73,7 @@ public enum CheckpointFormat {
             "training_samples": String(snapshot.trainingSamples),
             "seed": String(snapshot.seed),
             "shuffle": String(snapshot.shuffle),
+            "run_id": snapshot.runID.description,
             "config": configuration.json,
             "checksum": checksum(of: snapshot),
         ]
@@ -98,35 +102,59 @@ public enum CheckpointFormat {
               let shuffle = file.metadata["shuffle"].flatMap(Bool.init),
               !batchSizes.isEmpty, batchSizes.allSatisfy({ $0 > 0 })
         else { throw incompatible("metadata \"seed\", \"shuffle\" or \"batch_sizes\" is missing or malformed") }
+        let parameters = try tensors(from: file, prefix: "")
+        let firstMoment = try tensors(from: file, prefix: firstMomentPrefix)
+        let secondMoment = try tensors(from: file, prefix: secondMomentPrefix)
+        let fingerprint = tensorFingerprint(parameters, firstMoment, secondMoment)
+        let runID: RunID
+        if let text = file.metadata["run_id"] {
+            guard let id = RunID(text) else {
+                throw incompatible("metadata \"run_id\" is \"\(text)\", expected 16 lowercase hexadecimal digits")
+            }
+            runID = id
+        } else {
+            // Written before runs had ids: the run goes on under an id its tensors determine,
+            // the same on every rank.
+            runID = RunID(value: fingerprint)
+        }
 
         let snapshot = TrainingSnapshot(
-            parameters: try tensors(from: file, prefix: ""),
+            parameters: parameters,
             adamStep: try integer("adam_step"),
-            firstMoment: try tensors(from: file, prefix: firstMomentPrefix),
-            secondMoment: try tensors(from: file, prefix: secondMomentPrefix),
+            firstMoment: firstMoment,
+            secondMoment: secondMoment,
             position: TrainingPosition(
                 step: try integer("step"), epoch: try integer("epoch"), stepInEpoch: try integer("step_in_epoch")),
             worldSize: try integer("world_size"),
             batchSizes: batchSizes,
             trainingSamples: try integer("training_samples"),
             seed: seed,
-            shuffle: shuffle
+            shuffle: shuffle,
+            runID: runID
         )
         guard snapshot.worldSize == batchSizes.count, snapshot.worldSize >= 1 else {
             throw incompatible("metadata \"world_size\" \(snapshot.worldSize) does not match its \(batchSizes.count) batch sizes")
         }
-        let expected = checksum(of: snapshot)
+        let expected = checksum(fingerprint)
         guard file.metadata["checksum"] == expected else {
             throw incompatible("checksum mismatch: metadata says \(file.metadata["checksum"] ?? "nothing"), tensor data gives \(expected); the file is corrupt")
         }
         return snapshot
     }
 
+    /// The run that wrote the checkpoint at `path`; nil when it is not a sound checkpoint of ours.
+    public static func runID(ofCheckpointAt path: String) -> RunID? {
+        try? decode(open(path)).runID
+    }
+
     /// The model weights of any safetensors file holding the six tensors under PyTorch's
     /// `state_dict` names and shapes as F32: our checkpoints, or one saved from the tutorial's
-    /// PyTorch model with `safetensors.torch.save_file(model.state_dict(), path)`.
+    /// PyTorch model with `safetensors.torch.save_file(model.state_dict(), path)`. A checkpoint
+    /// of ours is verified in full first, checksum included, as a resume verifies it.
     public static func modelParameters(contentsOf path: String) throws(TrainingError) -> [Float] {
-        try tensors(from: try open(path), prefix: "")
+        let file = try open(path)
+        if file.metadata["format"] == formatName { return try decode(file).parameters }
+        return try tensors(from: file, prefix: "")
     }
 
     /// The safetensors file at `path`, or the reason it is not one.
@@ -152,14 +180,22 @@ public enum CheckpointFormat {
         return values
     }
 
-    /// FNV-1a (64 bit) over the bit patterns of every tensor, in layout order, tagged with its
-    /// algorithm so a later format can change it.
+    /// The checksum metadata of `snapshot`'s tensors.
     static func checksum(of snapshot: TrainingSnapshot) -> String {
+        checksum(tensorFingerprint(snapshot.parameters, snapshot.firstMoment, snapshot.secondMoment))
+    }
+
+    /// A fingerprint as checksum metadata, tagged with its algorithm so a later format can change it.
+    private static func checksum(_ fingerprint: UInt64) -> String {
+        "fnv1a64:" + sixteenHexadecimalDigits(fingerprint)
+    }
+
+    /// FNV-1a (64 bit) over the bit patterns of every tensor, in layout order.
+    private static func tensorFingerprint(_ parameters: [Float], _ firstMoment: [Float], _ secondMoment: [Float]) -> UInt64 {
         var fingerprint = FloatFingerprint()
-        for values in [snapshot.parameters, snapshot.firstMoment, snapshot.secondMoment] {
+        for values in [parameters, firstMoment, secondMoment] {
             fingerprint.add(values)
         }
-        let hex = String(fingerprint.value, radix: 16)
-        return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+        return fingerprint.value
     }
 }

@@ -13,7 +13,8 @@ struct CheckpointFormatTests {
             firstMoment: (0..<ParameterLayout.count).map { Float($0) * 1e-4 },
             secondMoment: (0..<ParameterLayout.count).map { Float($0) * 1e-7 },
             position: TrainingPosition(step: 42, epoch: 1, stepInEpoch: 12),
-            worldSize: 3, batchSizes: [60, 60, 60], trainingSamples: 60_000, seed: 9, shuffle: true)
+            worldSize: 3, batchSizes: [60, 60, 60], trainingSamples: 60_000, seed: 9, shuffle: true,
+            runID: RunID("0123456789abcdef")!)
     }
 
     func decode(_ bytes: [UInt8]) throws -> TrainingSnapshot {
@@ -36,7 +37,7 @@ struct CheckpointFormatTests {
             #expect(file.entry(named: "optimizer.exp_avg_sq." + tensor.name)?.shape == tensor.shape)
         }
         #expect(file.tensors.count == 18)
-        for key in ["format_version", "step", "epoch", "seed", "world_size", "config", "checksum"] {
+        for key in ["format_version", "step", "epoch", "seed", "world_size", "run_id", "config", "checksum"] {
             #expect(file.metadata[key] != nil, "metadata lacks \(key)")
         }
     }
@@ -50,6 +51,51 @@ struct CheckpointFormatTests {
         } throws: { error in
             (error as? TrainingError)?.description.contains("checksum mismatch") == true
         }
+    }
+
+    /// `original` encoded, with its metadata changed by `edit`.
+    func encoded(_ original: TrainingSnapshot, editingMetadata edit: (inout [String: String]) -> Void) throws -> [UInt8] {
+        let file = try SafeTensorsFile(
+            bytes: CheckpointFormat.encode(original, configuration: TrainingConfiguration()), source: "test")
+        var metadata = file.metadata
+        edit(&metadata)
+        let tensors = try file.tensors.map { NamedTensor(name: $0.name, shape: $0.shape, floats: try file.floats(named: $0.name)) }
+        return SafeTensorsFile.serialize(tensors, metadata: metadata)
+    }
+
+    @Test("the run id is recorded and read back")
+    func runIDRecorded() throws {
+        let bytes = try encoded(snapshot()) { _ in }
+        #expect(try SafeTensorsFile(bytes: bytes, source: "test").metadata["run_id"] == "0123456789abcdef")
+        #expect(try decode(bytes).runID == RunID("0123456789abcdef"))
+    }
+
+    @Test("a malformed run id is refused, naming it", arguments: ["", "0123456789ABCDEF", "0123456789abcde", "0123456789abcdefa", "0123456789abcdeg", "-123456789abcdef"])
+    func malformedRunID(text: String) throws {
+        let bytes = try encoded(snapshot()) { $0["run_id"] = text }
+        #expect {
+            _ = try decode(bytes)
+        } throws: { error in
+            (error as? TrainingError)?.description.contains("metadata \"run_id\" is \"\(text)\"") == true
+        }
+    }
+
+    @Test("a checkpoint from before run ids loads, under an id its tensors determine")
+    func checkpointWithoutRunID() throws {
+        let original = snapshot()
+        var other = original
+        other.parameters[0] += 1
+        let first = try decode(encoded(original) { $0["run_id"] = nil })
+        #expect(first.parameters == original.parameters)
+        #expect(try decode(encoded(original) { $0["run_id"] = nil }).runID == first.runID)
+        #expect(try decode(encoded(other) { $0["run_id"] = nil }).runID != first.runID)
+    }
+
+    @Test("run ids are 16 hexadecimal digits from the system's random source, a new one each time")
+    func randomRunIDs() {
+        let ids = (0..<100).map { _ in RunID.random() }
+        #expect(Set(ids).count == 100)
+        #expect(ids.allSatisfy { RunID($0.description) == $0 && $0.description.count == 16 })
     }
 
     @Test("model weights alone are refused as a checkpoint to resume, with the reason")
