@@ -61,7 +61,7 @@ public final class Trainer {
     }
 
     /// Rank 0 checks everything it can before any rank trains (the checkpoint directory, the
-    /// metrics file, the checkpoint or weights to start from) and sends the starting state to
+    /// checkpoint or weights to start from, the metrics file) and sends the starting state to
     /// all: only rank 0 reads a checkpoint, so nodes need no shared disk.
     private func agreeOnStart(
         plan: EpochPlan, trainingSamples: Int
@@ -75,18 +75,61 @@ public final class Trainer {
         var startBytes: [UInt8] = []
         try communicator.collectively { () throws(TrainingError) in
             guard isRoot else { return }
+            let directory: CheckpointDirectory
             do throws(CheckpointDirectoryError) {
-                output.checkpoints = try CheckpointDirectory(creatingIfNeeded: configuration.checkpointDirectory)
+                directory = try CheckpointDirectory(creatingIfNeeded: configuration.checkpointDirectory)
+                output.directoryLock = try directory.lockForThisRun()
             } catch {
                 throw .checkpointDirectory(error)
             }
+            let start = try startingState(in: directory, plan: plan, trainingSamples: trainingSamples)
+            try prepare(directory, for: start.snapshot, holdingLock: output.directoryLock != nil)
+            output.checkpoints = directory
             output.metrics = try configuration.metricsPath.map { path throws(TrainingError) in try MetricsLog(path: path) }
-            startBytes = try initialCheckpointBytes(plan: plan, trainingSamples: trainingSamples)
+            startBytes = start.bytes
         }
         let received = communicator.broadcast(bytes: startBytes, root: 0)
         let start = try CheckpointFormat.decode(
             CheckpointFormat.open(bytes: received, source: "checkpoint received from rank 0"))
         return (start, output)
+    }
+
+    /// The checkpoint a run resumes, if any: `--resume`'s, or with `--auto-resume` the newest in
+    /// the directory when it holds one. A fresh run into a directory that holds checkpoints
+    /// needs `--overwrite`, lest it mix its checkpoints with another run's.
+    private func checkpointToResume(in directory: CheckpointDirectory) throws(TrainingError) -> String? {
+        do throws(CheckpointDirectoryError) {
+            if let resume = configuration.resume {
+                return try CheckpointDirectory.resolveCheckpoint(resume.isEmpty ? directory.path : resume)
+            }
+            guard let newest = try directory.newest(), !configuration.overwrite else { return nil }
+            guard configuration.autoResume else {
+                throw .holdsCheckpoints(directory: directory.path, newest: newest.path)
+            }
+            return newest.path
+        } catch {
+            throw .checkpointDirectory(error)
+        }
+    }
+
+    /// Readies the directory for the run that starts from `start`, once nothing can refuse it any
+    /// more: `--overwrite` deletes the checkpoints there, and the temporary files of interrupted
+    /// writes go. A resumed run refuses to train on over another run's checkpoint of a later step.
+    private func prepare(
+        _ directory: CheckpointDirectory, for start: TrainingSnapshot, holdingLock: Bool
+    ) throws(TrainingError) {
+        do throws(CheckpointDirectoryError) {
+            if configuration.overwrite {
+                try directory.removeAllCheckpoints()
+            } else if let ahead = try directory.checkpoints().first(where: {
+                $0.step > start.position.step && CheckpointFormat.runID(ofCheckpointAt: $0.path) != start.runID
+            }) {
+                throw .otherRunAhead(checkpoint: ahead.path, resumedStep: start.position.step)
+            }
+            try directory.removeStaleTemporaryFiles(holdingLock: holdingLock)
+        } catch {
+            throw .checkpointDirectory(error)
+        }
     }
 
     /// Each rank's shard of the training set. Rank 0 also reads the test set through once, so
@@ -111,20 +154,16 @@ public final class Trainer {
         }
     }
 
-    /// The state a run starts from, as checkpoint bytes for rank 0 to broadcast: the checkpoint
-    /// to resume, or fresh parameters (seeded, or another model's weights) and a fresh optimizer.
-    private func initialCheckpointBytes(plan: EpochPlan, trainingSamples: Int) throws(TrainingError) -> [UInt8] {
-        if let resume = configuration.resume {
-            let path: String
-            do {
-                path = try CheckpointDirectory.resolveResume(resume.isEmpty ? configuration.checkpointDirectory : resume)
-            } catch {
-                throw .checkpointDirectory(error)
-            }
+    /// The state a run starts from, and the checkpoint bytes for rank 0 to broadcast: the
+    /// checkpoint to resume, or fresh parameters (seeded, or another model's weights) and a fresh
+    /// optimizer under a new run id.
+    private func startingState(
+        in directory: CheckpointDirectory, plan: EpochPlan, trainingSamples: Int
+    ) throws(TrainingError) -> (snapshot: TrainingSnapshot, bytes: [UInt8]) {
+        if let path = try checkpointToResume(in: directory) {
             let file = try CheckpointFormat.open(path)
             // Decoded here too, so that a corrupt file stops the run before any rank trains.
-            _ = try CheckpointFormat.decode(file)
-            return file.bytes
+            return (try CheckpointFormat.decode(file), file.bytes)
         }
         let parameters: [Float]
         if let initFrom = configuration.initFrom {
@@ -138,8 +177,8 @@ public final class Trainer {
         let snapshot = TrainingSnapshot(
             parameters: parameters, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
             worldSize: plan.batchSizes.count, batchSizes: plan.batchSizes, trainingSamples: trainingSamples,
-            seed: configuration.seed, shuffle: configuration.shuffle)
-        return CheckpointFormat.encode(snapshot, configuration: configuration)
+            seed: configuration.seed, shuffle: configuration.shuffle, runID: .random())
+        return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration))
     }
 }
 

@@ -37,6 +37,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var keep = 3
     /// A checkpoint file, or a directory whose newest checkpoint to resume from.
     public var resume: String?
+    /// Resume from the newest checkpoint in the checkpoint directory when it holds one, and
+    /// start fresh when it holds none.
+    public var autoResume = false
+    /// Delete the checkpoints in the checkpoint directory and start fresh.
+    public var overwrite = false
     /// Model weights to start from, with a fresh optimizer.
     public var initFrom: String?
     public var shuffle = true
@@ -81,6 +86,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if let every = consistencyCheckEvery, every < 1 {
             throw refuse("--check-consistency must be at least 1 step, got \(every)")
         }
+        let starts = [(resume != nil, "--resume"), (autoResume, "--auto-resume"), (overwrite, "--overwrite")]
+            .filter(\.0).map(\.1)
+        if starts.count > 1 {
+            throw refuse("\(starts.joined(separator: " and ")) exclude each other: --resume continues the run in the checkpoint directory, --auto-resume continues it if there is one, --overwrite deletes it")
+        }
         if resume != nil && initFrom != nil {
             throw refuse("--resume and --init-from exclude each other: resume continues a run, init-from starts a new one")
         }
@@ -99,7 +109,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
             ("seed", .string(String(seed))), ("data_dir", .string(dataDirectory)),
             ("checkpoint_dir", .string(checkpointDirectory)), ("checkpoint_every", .integer(checkpointEvery)),
-            ("keep", .integer(keep)), ("resume", optional(resume)), ("init_from", optional(initFrom)),
+            ("keep", .integer(keep)), ("resume", optional(resume)), ("auto_resume", .bool(autoResume)),
+            ("overwrite", .bool(overwrite)), ("init_from", optional(initFrom)),
             ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),
             ("metrics", optional(metricsPath)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
             ("check_consistency", optional(consistencyCheckEvery)),

@@ -6,6 +6,8 @@ import Distributed
 struct RunOutput {
     var reporter: ProgressReporter
     var checkpoints: CheckpointDirectory?
+    /// Keeps other runs out of the checkpoint directory for as long as this one lasts.
+    var directoryLock: CheckpointDirectoryLock?
     var metrics: MetricsLog?
 }
 
@@ -22,6 +24,7 @@ final class TrainingLoop {
     /// The data order: a resumed run keeps the one it started with.
     private let seed: UInt64
     private let shuffle: Bool
+    private let runID: RunID
 
     private let model: SeedCNN
     private var optimizer: Adam
@@ -51,6 +54,7 @@ final class TrainingLoop {
         trainingSamples = plan.shards.last!.upperBound
         seed = start.seed
         shuffle = start.shuffle
+        runID = start.runID
 
         let model = SeedCNN(maxBatch: max(plan.largestBatch, 1))
         _ = model.parameters.update(fromContentsOf: start.parameters)
@@ -195,7 +199,7 @@ final class TrainingLoop {
             parameters: Array(model.parameters), adamStep: optimizer.step,
             firstMoment: optimizer.firstMoment, secondMoment: optimizer.secondMoment,
             position: position, worldSize: communicator.size, batchSizes: plan.batchSizes,
-            trainingSamples: trainingSamples, seed: seed, shuffle: shuffle)
+            trainingSamples: trainingSamples, seed: seed, shuffle: shuffle, runID: runID)
         let path = checkpoints.checkpointPath(forStep: position.step)
         do {
             try writeAtomically(CheckpointFormat.encode(snapshot, configuration: configuration), to: path)
@@ -203,7 +207,9 @@ final class TrainingLoop {
             throw .checkpointWrite(error)
         }
         do {
-            try checkpoints.prune(keepingNewest: configuration.keep)
+            try checkpoints.prune(keepingNewest: configuration.keep, latest: path) { [runID] in
+                CheckpointFormat.runID(ofCheckpointAt: $0.path) == runID
+            }
         } catch {
             throw .checkpointDirectory(error)
         }

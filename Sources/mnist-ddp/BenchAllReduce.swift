@@ -237,10 +237,3 @@ struct AllReduceBenchmarkResults: Encodable {
         return lines.joined(separator: "\n")
     }
 }
-
-/// This machine's host name.
-private func hostName() -> String {
-    var name = [CChar](repeating: 0, count: 256)
-    gethostname(&name, name.count - 1)
-    return name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-}

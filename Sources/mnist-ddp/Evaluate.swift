@@ -10,11 +10,13 @@ struct Evaluate: ParsableCommand {
         discussion: """
             Takes one of our checkpoints, or any safetensors file holding the model's six tensors \
             under PyTorch's state_dict names (conv1.weight … fc1.bias), such as one written by \
-            safetensors.torch.save_file(model.state_dict(), path).
+            safetensors.torch.save_file(model.state_dict(), path). A checkpoint of ours is verified \
+            (checksum included) before it is used.
             """
     )
 
-    @Option(help: ArgumentHelp("The safetensors file to evaluate.", valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "The safetensors file to evaluate, or a checkpoint directory to evaluate its newest checkpoint.", valueName: "path"))
     var checkpoint: String
 
     @Option(help: "Directory of the MNIST IDX files (.gz or raw). Default: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath).")
@@ -22,12 +24,18 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let directory = DataDirectory.resolve(option: dataDir, environment: environmentVariables())
-        do {
-            let parameters = try CheckpointFormat.modelParameters(contentsOf: checkpoint)
+        do throws(TrainingError) {
+            let path: String
+            do throws(CheckpointDirectoryError) {
+                path = try CheckpointDirectory.resolveCheckpoint(checkpoint)
+            } catch {
+                throw .checkpointDirectory(error)
+            }
+            let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
             let model = SeedCNN(maxBatch: 100)
             _ = model.parameters.update(fromContentsOf: parameters)
             let report = try TestSetEvaluator(directory: directory, batch: model.maxBatch).evaluate(model)
-            print("\(checkpoint): \(report.summaryLine)")
+            print("\(path): \(report.summaryLine)")
             print()
             print(report.formatted)
         } catch {

@@ -44,13 +44,19 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs between checkpoints; one is always written when training ends.")
     var checkpointEvery = 1
 
-    @Option(help: "How many of the newest checkpoints to keep.")
+    @Option(help: "How many of this run's newest checkpoints to keep; other runs' are never removed.")
     var keep = 3
 
     @Option(help: ArgumentHelp(
         "Resume from a checkpoint file, or from the newest in a directory (alone: in --checkpoint-dir).",
         valueName: "path"))
     var resume: String?
+
+    @Flag(help: "Resume from the newest checkpoint in --checkpoint-dir if it holds one, else start fresh (for requeued batch jobs).")
+    var autoResume = false
+
+    @Flag(help: "Delete the checkpoints in --checkpoint-dir and start fresh; without it a fresh run refuses a directory that holds checkpoints.")
+    var overwrite = false
 
     @Option(help: ArgumentHelp(
         "Start from the model weights of a safetensors file (ours or PyTorch's state_dict), with a fresh optimizer.",
@@ -93,6 +99,8 @@ struct Train: ParsableCommand {
         configuration.checkpointEvery = checkpointEvery
         configuration.keep = keep
         configuration.resume = resume
+        configuration.autoResume = autoResume
+        configuration.overwrite = overwrite
         configuration.initFrom = initFrom
         configuration.shuffle = !noShuffle
         configuration.maxSteps = maxSteps

@@ -39,6 +39,45 @@ struct CommandLineTests {
         #expect(result.standardOutput.contains("confusion matrix"))
     }
 
+    @Test("evaluate takes a checkpoint directory's newest checkpoint, as --resume does")
+    func evaluateDirectory() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let data = ProcessRunner.shippedMNIST
+        // Ten steps per epoch: checkpoints at steps 10 and 20.
+        let train = try mnistDDP(["train", "--quiet", "--max-steps", "20", "--global-batch-size", "6000",
+                                  "--data-dir", data, "--checkpoint-dir", directory.path])
+        #expect(train.status == 0, "\(train.output)")
+        let trainedAccuracy = try #require(train.standardOutput.split(separator: "\n").first { $0.hasPrefix("test accuracy") })
+
+        let result = try mnistDDP(["evaluate", "--checkpoint", directory.path, "--data-dir", data])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.standardOutput.hasPrefix(directory.file("step-000000020.safetensors") + ": " + trainedAccuracy),
+                "\(result.output)")
+    }
+
+    @Test("evaluate verifies a checkpoint's checksum and refuses a corrupt one")
+    func evaluateVerifiesChecksum() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let data = ProcessRunner.shippedMNIST
+        let train = try mnistDDP(["train", "--quiet", "--max-steps", "10", "--data-dir", data, "--checkpoint-dir", directory.path])
+        #expect(train.status == 0, "\(train.output)")
+        let path = directory.file("step-000000010.safetensors")
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        // A bit of the first fc1.weight's exponent: a model that still evaluates, wrongly.
+        let dataStart = 8 + (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])) as? [String: Any])
+        let offsets = try #require((header["fc1.weight"] as? [String: Any])?["data_offsets"] as? [Int])
+        bytes[dataStart + offsets[0] + 3] ^= 0x20
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let result = try mnistDDP(["evaluate", "--checkpoint", path, "--data-dir", data])
+        #expect(result.status != 0, "\(result.output)")
+        #expect(result.standardError.contains("\(path): checksum mismatch"), "\(result.output)")
+        #expect(!result.standardOutput.contains("test accuracy"), "\(result.output)")
+    }
+
     @Test("evaluate refuses a file that is not safetensors, naming it")
     func evaluateRefusesGarbage() throws {
         let directory = try TemporaryDirectory()

@@ -163,11 +163,103 @@ private func touch(_ path: String) {
             try writeAtomically([], to: directory.checkpointPath(forStep: step * 100))
         }
         touch("\(scratch)/notes.txt")
-        let removed = try directory.prune(keepingNewest: 2)
+        let latest = directory.checkpointPath(forStep: 500)
+        let removed = try directory.prune(keepingNewest: 2, latest: latest) { _ in true }
         #expect(removed.map(\.step) == [100, 200, 300])
         #expect(try entries(of: scratch) == ["notes.txt", "step-000000400.safetensors", "step-000000500.safetensors"])
-        #expect(try directory.prune(keepingNewest: 3).isEmpty)
+        #expect(try directory.prune(keepingNewest: 3, latest: latest) { _ in true }.isEmpty)
         #expect(try directory.checkpoints().map(\.step) == [400, 500])
+    }
+}
+
+@Test func pruningNeverTouchesAnotherRunsCheckpoints() throws {
+    try withScratchDirectory { scratch in
+        let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
+        for step in [100, 200, 300, 400] {
+            try writeAtomically([], to: directory.checkpointPath(forStep: step))
+        }
+        // Steps 100 and 300 belong to another run, 300 being newer than this run's 200.
+        let removed = try directory.prune(keepingNewest: 1, latest: directory.checkpointPath(forStep: 400)) {
+            [200, 400].contains($0.step)
+        }
+        #expect(removed.map(\.step) == [200])
+        #expect(try directory.checkpoints().map(\.step) == [100, 300, 400])
+    }
+}
+
+@Test func pruningKeepsTheCheckpointJustWrittenOverHigherStepsOfTheSameRun() throws {
+    try withScratchDirectory { scratch in
+        let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
+        // The run resumed from step 100 and has just written 150; its old 200 and 300 are stale.
+        for step in [100, 150, 200, 300] {
+            try writeAtomically([], to: directory.checkpointPath(forStep: step))
+        }
+        let latest = directory.checkpointPath(forStep: 150)
+        #expect(try directory.prune(keepingNewest: 1, latest: latest) { _ in true }.map(\.step) == [100, 200, 300])
+        #expect(try directory.checkpoints() == [Checkpoint(step: 150, path: latest)])
+    }
+}
+
+@Test func overwritingRemovesEveryCheckpointAndNothingElse() throws {
+    try withScratchDirectory { scratch in
+        let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
+        for step in [10, 20] {
+            try writeAtomically([], to: directory.checkpointPath(forStep: step))
+        }
+        for name in ["notes.txt", "step-12.safetensors", "model.safetensors"] {
+            touch("\(scratch)/\(name)")
+        }
+        #expect(try directory.removeAllCheckpoints().map(\.step) == [10, 20])
+        #expect(try entries(of: scratch) == ["model.safetensors", "notes.txt", "step-12.safetensors"])
+    }
+}
+
+/// Names like a checkpoint write's temporary files that are not: never removed.
+private let namesLikeTemporaryFiles = [
+    ".step-000000010.safetensors.tmp-", ".step-000000010.safetensors.tmp-12x", ".step-10.safetensors.tmp-12",
+    ".model.safetensors.tmp-12", "step-000000010.safetensors.tmp-12", ".step-000000010.safetensors.tmp-0", "notes.txt",
+]
+
+@Test func holdingTheLockEveryTemporaryCheckpointFileIsStale() throws {
+    try withScratchDirectory { scratch in
+        let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
+        // Ours is alive, 99999999 is above any pid_max: with the lock held no writer can be busy.
+        let temporaries = [".step-000000010.safetensors.tmp-\(getpid())", ".step-000000020.safetensors.tmp-99999999"]
+        for name in temporaries + namesLikeTemporaryFiles {
+            touch("\(scratch)/\(name)")
+        }
+        let removed = try directory.removeStaleTemporaryFiles(holdingLock: true)
+        #expect(removed.sorted() == temporaries.map { "\(scratch)/\($0)" }.sorted())
+        #expect(try entries(of: scratch) == namesLikeTemporaryFiles.sorted())
+    }
+}
+
+@Test func withoutTheLockOnlyTemporaryFilesOfEndedProcessesAreStale() throws {
+    try withScratchDirectory { scratch in
+        let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
+        let live = ".step-000000010.safetensors.tmp-\(getpid())"
+        let ended = ".step-000000020.safetensors.tmp-99999999"
+        for name in [live, ended] + namesLikeTemporaryFiles {
+            touch("\(scratch)/\(name)")
+        }
+        #expect(try directory.removeStaleTemporaryFiles(holdingLock: false) == ["\(scratch)/\(ended)"])
+        #expect(try entries(of: scratch) == ([live] + namesLikeTemporaryFiles).sorted())
+    }
+}
+
+@Test func aLockedDirectoryIsRefusedToAnotherRunNamingTheHolder() throws {
+    try withScratchDirectory { scratch in
+        let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
+        do {
+            let held = try #require(try directory.lockForThisRun())
+            withExtendedLifetime(held) {
+                let error = #expect(throws: CheckpointDirectoryError.self) { try directory.lockForThisRun() }
+                #expect(error == .inUse(directory: scratch, holder: "process \(getpid()) on \(hostName())"))
+                #expect(error?.description.contains("is in use by another run") == true)
+            }
+        }
+        // Released with its holder, the directory can be taken again.
+        #expect(try directory.lockForThisRun() != nil)
     }
 }
 
@@ -175,7 +267,7 @@ private func touch(_ path: String) {
     try withScratchDirectory { scratch in
         let path = "\(scratch)/anything.safetensors"
         touch(path)
-        let resolved = try CheckpointDirectory.resolveResume(path)
+        let resolved = try CheckpointDirectory.resolveCheckpoint(path)
         #expect(resolved == path)
     }
 }
@@ -186,21 +278,21 @@ private func touch(_ path: String) {
         for step in [900, 1000, 80] {
             try writeAtomically([], to: directory.checkpointPath(forStep: step))
         }
-        #expect(try CheckpointDirectory.resolveResume(scratch) == directory.checkpointPath(forStep: 1000))
+        #expect(try CheckpointDirectory.resolveCheckpoint(scratch) == directory.checkpointPath(forStep: 1000))
     }
 }
 
 @Test func resumingFromADirectoryWithoutCheckpointsFails() throws {
     try withScratchDirectory { scratch in
         touch("\(scratch)/notes.txt")
-        let error = #expect(throws: CheckpointDirectoryError.self) { try CheckpointDirectory.resolveResume(scratch) }
-        #expect(error == .noCheckpointToResume(directory: scratch))
-        #expect(error?.description == "cannot resume from \(scratch): it holds no step-NNNNNNNNN.safetensors checkpoint")
+        let error = #expect(throws: CheckpointDirectoryError.self) { try CheckpointDirectory.resolveCheckpoint(scratch) }
+        #expect(error == .noCheckpoint(directory: scratch))
+        #expect(error?.description == "\(scratch) holds no step-NNNNNNNNN.safetensors checkpoint")
     }
 }
 
 @Test func resumingFromAMissingPathFails() {
-    #expect(throws: CheckpointDirectoryError.cannotResume(from: "/nonexistent/ckpt", reason: "No such file or directory")) {
-        try CheckpointDirectory.resolveResume("/nonexistent/ckpt")
+    #expect(throws: CheckpointDirectoryError.cannotOpenCheckpoint(path: "/nonexistent/ckpt", reason: "No such file or directory")) {
+        try CheckpointDirectory.resolveCheckpoint("/nonexistent/ckpt")
     }
 }
