@@ -66,7 +66,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "SafeTensors", "CNN", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -1,3 +1,5 @@
+import Distributed
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

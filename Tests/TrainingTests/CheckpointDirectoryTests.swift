@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import TestSupport
 import Testing
