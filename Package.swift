@@ -1,13 +1,54 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// The hot loops (convolutions, pooling, Adam) are written with SIMD types; without a concrete
-/// target CPU, LLVM lowers their fused multiply-adds to `fmaf` calls (measured: 0.74 GFLOP/s
-/// instead of 56–111). `native` selects the build machine's vector width, which is what
-/// `scripts/setup.sh` builds for.
-let fastMath: [SwiftSetting] = [
-    .unsafeFlags(["-target-cpu", "native", "-enforce-exclusivity=unchecked"]),
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `MNIST_DDP_TARGET_CPU=native swift build …` compiles the code outside the dispatched kernels
+/// (Adam, the training loop) for the build machine's CPU, as `-target-cpu` names it; the binary
+/// then runs only on CPUs with that machine's instruction set. Unset (the default), the build
+/// runs on any x86-64 (or aarch64) CPU.
+let buildTargetCPU = getenv("MNIST_DDP_TARGET_CPU").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+
+/// Exclusivity checks cost the hot loops; the code that runs in them holds no overlapping accesses.
+let hotLoopFlags = ["-enforce-exclusivity=unchecked"]
+
+/// The code outside the dispatched kernels: the portable baseline unless the build asks for more.
+let portable: [SwiftSetting] = [.unsafeFlags(hotLoopFlags + (buildTargetCPU.map { ["-target-cpu", $0] } ?? []))]
+
+/// The kernel paths: the same sources (Sources/KernelSources, linked into each target's
+/// directory), compiled once per instruction set, with lanes as wide as its vector registers.
+/// `CNN` picks the best path the CPU runs at start-up. The baseline path is also the portable
+/// build's only path on other architectures (NEON on aarch64, which has FMA).
+struct KernelTarget {
+    let target: String
+    let targetCPU: String?
+    let defines: [String]
+}
+
+#if arch(x86_64)
+let kernelPaths = [
+    /// SSE2, which every x86-64 has: 4 lanes and no FMA, so multiply and add apart (a fused
+    /// multiply-add would become a call to `fmaf` per lane).
+    KernelTarget(target: "KernelsBaseline", targetCPU: buildTargetCPU, defines: ["LANES4", "UNFUSED_MULTIPLY_ADD"]),
+    /// Haswell and Zen 1–3: AVX2 + FMA, 16 ymm registers of 8 lanes.
+    KernelTarget(target: "KernelsAVX2", targetCPU: "haswell", defines: ["LANES8"]),
+    /// Skylake-SP and later, Zen 4 and later: 32 zmm registers of 16 lanes.
+    KernelTarget(target: "KernelsAVX512", targetCPU: "skylake-avx512", defines: ["LANES16"]),
 ]
+#else
+let kernelPaths = [KernelTarget(target: "KernelsBaseline", targetCPU: buildTargetCPU, defines: ["LANES4"])]
+#endif
+
+let kernelTargets: [Target] = kernelPaths.map { path in
+    .target(
+        name: path.target, dependencies: ["CNNKernelInterface"],
+        swiftSettings: path.defines.map { .define($0) }
+            + [.unsafeFlags(hotLoopFlags + (path.targetCPU.map { ["-target-cpu", $0] } ?? []))])
+}
 
 let package = Package(
     name: "mnist-ddp",
@@ -34,12 +75,19 @@ let package = Package(
         .target(name: "SeededRandom"),
         .target(name: "Distributed", dependencies: ["CMPI"]),
         .target(name: "Data", dependencies: ["CZlib", "SeededRandom"]),
-        .target(name: "CNN", dependencies: ["SeededRandom"], swiftSettings: fastMath),
+        .target(name: "CPUFeatures"),
+        .target(name: "CNNKernelInterface"),
+        .target(
+            name: "CNN",
+            dependencies: ["SeededRandom", "CNNKernelInterface", "CPUFeatures"]
+                + kernelPaths.map { .target(name: $0.target) },
+            swiftSettings: portable
+        ),
         .target(name: "SafeTensors"),
         .target(
             name: "Training",
             dependencies: ["Distributed", "Data", "CNN", "SafeTensors"],
-            swiftSettings: fastMath
+            swiftSettings: portable
         ),
 
         // Executables.
@@ -68,5 +116,5 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),
-    ]
+    ] + kernelTargets
 )

@@ -6,8 +6,12 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
+packages=(libopenmpi-dev openmpi-bin zlib1g-dev pkg-config)
+# qemu-user emulates older x86-64 CPUs (no AVX; AVX2 without AVX-512) for the tests that the
+# portable build runs on each with its best kernel path.
+if [ "$(uname -m)" = x86_64 ]; then packages+=(qemu-user); fi
 missing=()
-for package in libopenmpi-dev openmpi-bin zlib1g-dev pkg-config; do
+for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -78,6 +78,10 @@ public struct Adam: Sendable {
     }
 }
 
+/// Parameters updated together; the arithmetic is lanewise, so the width only sets the speed.
+private typealias Lanes = SIMD16<Float>
+private let laneCount = Lanes.scalarCount
+
 /// The first `valid` floats at `source` (zero beyond), as one vector.
 @inline(__always)
 private func loadLanes(_ source: UnsafeRawPointer, valid: Int) -> Lanes {

@@ -3,6 +3,7 @@ import Darwin
 #else
 import Glibc
 #endif
+import CNNKernelInterface
 import SeededRandom
 
 /// Measures the seed CNN's speed on this machine, for the CLI's `bench` command: the time and
@@ -28,6 +29,8 @@ public enum KernelBenchmark {
     }
 
     public struct Report: Sendable {
+        /// The instruction set the kernels ran in.
+        public let kernelPath: KernelPath
         public let batchSize: Int
         /// Every stage of the forward and backward pass in execution order, then Adam.
         public let kernels: [KernelResult]
@@ -35,7 +38,8 @@ public enum KernelBenchmark {
         public let trainStepSecondsPerBatch: Double
         /// The same in wall time, which includes any time the machine gave to other processes.
         public let trainStepWallSecondsPerBatch: Double
-        /// One core's peak, from a loop of independent register-resident FMAs.
+        /// One core's peak in `kernelPath`'s instruction set, from a loop of independent
+        /// register-resident FMAs.
         public let peakGigaflopsPerSecond: Double
 
         public var samplesPerSecond: Double { Double(batchSize) / trainStepSecondsPerBatch }
@@ -49,22 +53,22 @@ public enum KernelBenchmark {
     /// Useful FLOPs of one training sample: 0.58 M forward, 1.05 M backward.
     public static let trainingFlopsPerSample = Stage.allCases.reduce(0) { $0 + $1.flopsPerSample }
 
-    /// Runs `iterations` training steps on a batch of `batchSize` random images, `repeats` times,
-    /// once timing each kernel and once timing the whole step.
-    public static func run(batchSize: Int = 60, iterations: Int = 100, repeats: Int = 5) -> Report {
+    /// Runs `iterations` training steps on a batch of `batchSize` random images on `kernelPath`,
+    /// `repeats` times, once timing each kernel and once timing the whole step.
+    public static func run(
+        kernelPath: KernelPath = .active, batchSize: Int = 60, iterations: Int = 100, repeats: Int = 5
+    ) -> Report {
         precondition(batchSize > 0 && iterations > 0 && repeats > 0, "benchmark sizes must be positive")
         var generator = SeededGenerator(seed: 0)
         let images = (0..<batchSize * SeedCNN.pixelCount).map { _ in generator.nextUnitFloat() }
         let labels = (0..<batchSize).map { _ in Int32(generator.nextIndex(below: SeedCNN.classCount)) }
-        let network = SeedCNN(maxBatch: batchSize)
+        let network = SeedCNN(maxBatch: batchSize, kernelPath: kernelPath)
         network.initialize(seed: 0)
         var adam = Adam(parameterCount: ParameterLayout.count)
         func computeGradients() {
             network.computeGradients(images: images, labels: labels, count: batchSize, gradientScale: 1 / Float(batchSize))
         }
-        func updateParameters() {
-            adam.update(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients))
-        }
+        func updateParameters() { adam.update(network) }
 
         var bestStage = [Double](repeating: .infinity, count: Stage.allCases.count)
         var bestAdam = Double.infinity
@@ -103,50 +107,20 @@ public enum KernelBenchmark {
                     flopsPerBatch: Double(stage.flopsPerSample * batchSize))
             } + [KernelResult(name: "adam", secondsPerBatch: bestAdam, flopsPerBatch: 0)]
         return Report(
-            batchSize: batchSize, kernels: kernels, trainStepSecondsPerBatch: bestStep,
-            trainStepWallSecondsPerBatch: bestWallStep, peakGigaflopsPerSecond: measurePeakGigaflopsPerSecond())
+            kernelPath: kernelPath, batchSize: batchSize, kernels: kernels, trainStepSecondsPerBatch: bestStep,
+            trainStepWallSecondsPerBatch: bestWallStep, peakGigaflopsPerSecond: measurePeakGigaflopsPerSecond(
+                of: kernelPath, iterations: peakIterationsPerStep * iterations))
     }
 
-    /// One core's FMA peak: 12 independent chains of SIMD16 FMAs (enough to cover the FMA
-    /// latency) that never leave the registers, best of `repeats`.
-    public static func measurePeakGigaflopsPerSecond(iterations: Int = 20_000_000, repeats: Int = 3) -> Double {
-        var best = Double.infinity
-        for _ in 0..<repeats {
-            var sink: Float = 0
-            let time = cpuSeconds { sink = fmaChains(iterations: iterations, factor: 0.999_999, addend: 1e-7) }
-            // Keeps the loop alive; the chains converge to a finite value.
-            precondition(sink.isFinite, "FMA chains diverged")
-            best = min(best, time)
-        }
-        return Double(iterations * 12 * laneCount * 2) / best / 1e9
-    }
+    /// Rounds of the peak loop per training step timed: about as long (0.2 s per 100 steps).
+    static let peakIterationsPerStep = 200_000
 
-    @inline(never)
-    private static func fmaChains(iterations: Int, factor: Float, addend: Float) -> Float {
-        let factor = Lanes(repeating: factor)
-        let addend = Lanes(repeating: addend)
-        var chains = (
-            Lanes(repeating: 1), Lanes(repeating: 2), Lanes(repeating: 3), Lanes(repeating: 4),
-            Lanes(repeating: 5), Lanes(repeating: 6), Lanes(repeating: 7), Lanes(repeating: 8),
-            Lanes(repeating: 9), Lanes(repeating: 10), Lanes(repeating: 11), Lanes(repeating: 12)
-        )
-        for _ in 0..<iterations {
-            chains.0 = addend.addingProduct(chains.0, factor)
-            chains.1 = addend.addingProduct(chains.1, factor)
-            chains.2 = addend.addingProduct(chains.2, factor)
-            chains.3 = addend.addingProduct(chains.3, factor)
-            chains.4 = addend.addingProduct(chains.4, factor)
-            chains.5 = addend.addingProduct(chains.5, factor)
-            chains.6 = addend.addingProduct(chains.6, factor)
-            chains.7 = addend.addingProduct(chains.7, factor)
-            chains.8 = addend.addingProduct(chains.8, factor)
-            chains.9 = addend.addingProduct(chains.9, factor)
-            chains.10 = addend.addingProduct(chains.10, factor)
-            chains.11 = addend.addingProduct(chains.11, factor)
-        }
-        let sum = ((chains.0 + chains.1) + (chains.2 + chains.3)) + ((chains.4 + chains.5) + (chains.6 + chains.7))
-            + ((chains.8 + chains.9) + (chains.10 + chains.11))
-        return laneSum(sum)
+    /// One core's FMA peak in `kernelPath`'s instruction set: 12 independent chains of FMAs
+    /// (enough to cover the FMA latency) that never leave the registers, best of `repeats`.
+    public static func measurePeakGigaflopsPerSecond(
+        of kernelPath: KernelPath = .active, iterations: Int = 20_000_000, repeats: Int = 3
+    ) -> Double {
+        kernelPath.kernels.peakGigaflopsPerSecond(iterations: iterations, repeats: repeats)
     }
 
     private static func cpuSeconds(of body: () -> Void) -> Double {
@@ -158,20 +132,6 @@ public enum KernelBenchmark {
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
-}
-
-/// CPU seconds used so far by the calling thread.
-func threadCPUSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}
-
-/// CPU time accumulated per `Stage`.
-final class StageTimes {
-    private(set) var seconds = [Double](repeating: 0, count: Stage.allCases.count)
-
-    func add(_ duration: Double, to stage: Stage) { seconds[stage.rawValue] += duration }
 }
 
 extension Stage {

@@ -171,7 +171,7 @@ public final class Trainer {
         } else {
             let model = SeedCNN(maxBatch: 1)
             model.initialize(seed: configuration.seed)
-            parameters = Array(model.parameters)
+            parameters = model.withUnsafeParameters(Array.init)
         }
         let zeros = [Float](repeating: 0, count: ParameterLayout.count)
         let snapshot = TrainingSnapshot(

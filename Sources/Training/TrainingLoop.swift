@@ -57,7 +57,7 @@ final class TrainingLoop {
         runID = start.runID
 
         let model = SeedCNN(maxBatch: max(plan.largestBatch, 1))
-        _ = model.parameters.update(fromContentsOf: start.parameters)
+        model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: start.parameters) }
         self.model = model
         optimizer = Adam(parameterCount: ParameterLayout.count, learningRate: configuration.learningRate)
         optimizer.step = start.adamStep
@@ -148,14 +148,14 @@ final class TrainingLoop {
         lossSum[0] = model.computeGradients(
             images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))
         let t2 = monotonicSeconds()
-        communicator.allReduceSum(model.gradients)
+        model.withUnsafeMutableGradients { communicator.allReduceSum($0) }
         communicator.allReduceSum(&lossSum)
         let t3 = monotonicSeconds()
         // Every rank sees the same summed loss, so all stop here together, before the update.
         guard lossSum[0].isFinite else {
             throw .nonFiniteLoss(step: position.step + 1, epoch: position.epoch, loss: lossSum[0])
         }
-        optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients))
+        optimizer.update(model)
         let t4 = monotonicSeconds()
         times.data += t1 - t0
         times.compute += t2 - t1
@@ -196,7 +196,7 @@ final class TrainingLoop {
         guard let checkpoints = output.checkpoints else { return }
         let began = monotonicSeconds()
         let snapshot = TrainingSnapshot(
-            parameters: Array(model.parameters), adamStep: optimizer.step,
+            parameters: model.withUnsafeParameters(Array.init), adamStep: optimizer.step,
             firstMoment: optimizer.firstMoment, secondMoment: optimizer.secondMoment,
             position: position, worldSize: communicator.size, batchSizes: plan.batchSizes,
             trainingSamples: trainingSamples, seed: seed, shuffle: shuffle, runID: runID)
@@ -231,7 +231,7 @@ final class TrainingLoop {
     /// maximum and minimum of their fingerprint.
     private func checkReplicasAgree() throws(TrainingError) {
         var fingerprint = FloatFingerprint()
-        fingerprint.add(model.parameters)
+        model.withUnsafeParameters { fingerprint.add($0) }
         let hash = fingerprint.value
         // Doubles carry 53 bits exactly: compare the hash in two 32-bit halves.
         let halves = [Double(hash >> 32), Double(hash & 0xFFFF_FFFF)]
@@ -255,7 +255,8 @@ final class TrainingLoop {
             testReport: finalReport, steps: position.step, samples: samplesTrained,
             wallSeconds: monotonicSeconds() - startTime, trainingSeconds: times.training, times: times,
             peakResidentBytes: Int(peak[0]), worldSize: communicator.size, checkpointPath: lastCheckpoint.path,
-            startupSeconds: firstStepTime - startTime, communicatorStartSeconds: communicatorStartSeconds)
+            startupSeconds: firstStepTime - startTime, communicatorStartSeconds: communicatorStartSeconds,
+            kernelPath: model.kernelPath.rawValue)
         if let finalReport {
             try output.metrics?.write([
                 ("type", .string("summary")), ("test_accuracy", .number(finalReport.accuracy)),

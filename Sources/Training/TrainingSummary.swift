@@ -19,6 +19,8 @@ public struct TrainingSummary: Sendable {
     public var startupSeconds: Double
     /// The part of `startupSeconds` spent starting MPI (0 alone).
     public var communicatorStartSeconds: Double
+    /// The instruction set rank 0's kernels ran in (`KernelPath`).
+    public var kernelPath: String
 
     /// Samples per second through the training steps, evaluation and checkpoints excluded.
     public var samplesPerSecond: Double { trainingSeconds > 0 ? Double(samples) / trainingSeconds : 0 }
@@ -32,7 +34,7 @@ extension TrainingSummary {
         if let testReport {
             lines.append(testReport.summaryLine)
         }
-        lines.append("\(grouped(steps)) steps in all, \(grouped(samples)) samples trained on in this run by \(worldSize) rank\(worldSize == 1 ? "" : "s"): \(fixed(wallSeconds, 2)) s wall, \(grouped(Int(samplesPerSecond))) samples/s in training steps")
+        lines.append("\(grouped(steps)) steps in all, \(grouped(samples)) samples trained on in this run by \(worldSize) rank\(worldSize == 1 ? "" : "s"): \(fixed(wallSeconds, 2)) s wall, \(grouped(Int(samplesPerSecond))) samples/s in training steps (\(kernelPath) kernels)")
         let shares = times.parts.map { part in
             "\(part.name) \(fixed(part.seconds, 2)) s (\(fixed(100 * part.seconds / max(wallSeconds, 1e-9), 0))%)"
         }

@@ -13,6 +13,9 @@ struct BenchKernels: ParsableCommand {
             independent fused multiply-adds that never leave the registers. Times are the measuring \
             thread's CPU time (so other processes on a shared machine do not count), the best of \
             the repeats; the whole step is given in wall time as well.
+
+            The kernels run in the best instruction set this CPU supports (see --list-kernels), \
+            or in the one named by $\(KernelPath.environmentVariable).
             """
     )
 
@@ -27,6 +30,9 @@ struct BenchKernels: ParsableCommand {
 
     @OptionGroup var json: JSONOutput
 
+    @Flag(help: "Print the kernel paths this CPU runs, fastest (the default) first, one a line, and exit.")
+    var listKernels = false
+
     func validate() throws {
         for (name, value) in [("--batch-size", batchSize), ("--iterations", iterations), ("--repeats", repeats)]
         where value < 1 {
@@ -35,6 +41,10 @@ struct BenchKernels: ParsableCommand {
     }
 
     func run() throws {
+        if listKernels {
+            for path in KernelPath.supported { print(path) }
+            return
+        }
         let report = KernelBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats)
         let results = KernelBenchmarkResults(report, iterations: iterations, repeats: repeats)
         if json.printsTable { print(results.formatted) }
@@ -63,6 +73,7 @@ struct KernelBenchmarkResults: Encodable {
         let flopsPerSample: Int
     }
 
+    let kernelPath: String
     let batchSize: Int
     let iterations: Int
     let repeats: Int
@@ -74,6 +85,7 @@ struct KernelBenchmarkResults: Encodable {
     init(_ report: KernelBenchmark.Report, iterations: Int, repeats: Int) {
         let peak = report.peakGigaflopsPerSecond
         let kernelSeconds = report.kernels.reduce(0) { $0 + $1.secondsPerBatch }
+        kernelPath = report.kernelPath.rawValue
         batchSize = report.batchSize
         self.iterations = iterations
         self.repeats = repeats
@@ -102,9 +114,9 @@ struct KernelBenchmarkResults: Encodable {
             "training step", fixed(trainStep.microsecondsPerBatch, 1), fixed(trainStep.gflopsPerSecond, 1),
             fixed(100 * trainStep.fractionOfPeak, 1), "")
         return """
-            Kernels of one training step, batch \(batchSize), best of \(repeats) repeats of \(iterations) steps \
+            Kernels of one training step on the \(kernelPath) path, batch \(batchSize), best of \(repeats) repeats of \(iterations) steps \
             (thread CPU time)
-            Peak of one core (register-resident FMA loop): \(fixed(peakGflopsPerSecondOneCore, 1)) GFLOP/s
+            Peak of one core in that instruction set (register-resident FMA loop): \(fixed(peakGflopsPerSecondOneCore, 1)) GFLOP/s
 
             \(table.formatted)
 

@@ -33,7 +33,7 @@ struct Evaluate: ParsableCommand {
             }
             let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
             let model = SeedCNN(maxBatch: 100)
-            _ = model.parameters.update(fromContentsOf: parameters)
+            model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
             let report = try TestSetEvaluator(directory: directory, batch: model.maxBatch).evaluate(model)
             print("\(path): \(report.summaryLine)")
             print()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNN
 import Distributed
 
 #if canImport(Glibc)
@@ -26,6 +27,7 @@ struct MNISTDDP: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot(normalized(Array(CommandLine.arguments.dropFirst())))
+            checkKernelPath()
             try command.run()
         } catch {
             let code = exitCode(for: error)
@@ -36,6 +38,17 @@ struct MNISTDDP: ParsableCommand {
                 if !message.isEmpty { fputs("mnist-ddp: error: \(message)\n", stderr) }
             }
             terminate(code.rawValue)
+        }
+    }
+
+    /// Ends the process with one line if `MNIST_DDP_KERNELS` names a kernel path this CPU cannot
+    /// run. Every rank checks (and reports) its own CPU, since nodes of a cluster may differ.
+    static func checkKernelPath() {
+        do throws(KernelSelectionError) {
+            _ = try KernelPath.selected(forced: environmentVariables()[KernelPath.environmentVariable])
+        } catch {
+            fputs("mnist-ddp: error: \(error)\n", stderr)
+            terminate(ExitCode.failure.rawValue)
         }
     }
 

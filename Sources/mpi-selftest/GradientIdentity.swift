@@ -32,7 +32,7 @@ func checkGradientIdentity(_ communicator: MPICommunicator, dataDirectory: Strin
                 gradientScale: 1 / Float(batchSize))
         }
     }
-    communicator.allReduceSum(part.gradients)
+    part.withUnsafeMutableGradients { communicator.allReduceSum($0) }
     var loss = [partLoss]
     communicator.allReduceSum(&loss)
 
@@ -40,11 +40,13 @@ func checkGradientIdentity(_ communicator: MPICommunicator, dataDirectory: Strin
     if abs(loss[0] - wholeLoss) > 1e-6 * abs(wholeLoss) {
         failures.append("summed loss \(loss[0]) differs from the whole batch's \(wholeLoss)")
     }
+    let wholeGradients = whole.withUnsafeGradients(Array.init)
+    let partGradients = part.withUnsafeGradients(Array.init)
     for tensor in ParameterLayout.tensors {
         var difference = 0.0, reference = 0.0
         for index in tensor.range {
-            let expected = Double(whole.gradients[index])
-            difference += (Double(part.gradients[index]) - expected) * (Double(part.gradients[index]) - expected)
+            let expected = Double(wholeGradients[index])
+            difference += (Double(partGradients[index]) - expected) * (Double(partGradients[index]) - expected)
             reference += expected * expected
         }
         let relativeError = (difference / reference).squareRoot()

@@ -62,10 +62,10 @@ struct GoldenFixture: Decodable {
         }
     }
 
-    /// A network holding the golden initial parameters.
-    func network(maxBatch: Int = 8) -> SeedCNN {
-        let network = SeedCNN(maxBatch: maxBatch)
-        _ = network.parameters.update(fromContentsOf: Self.flatten(initialParams))
+    /// A network holding the golden initial parameters, running on `kernelPath`.
+    func network(maxBatch: Int = 8, kernelPath: KernelPath = .active) -> SeedCNN {
+        let network = SeedCNN(maxBatch: maxBatch, kernelPath: kernelPath)
+        network.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: Self.flatten(initialParams)) }
         return network
     }
 }
@@ -83,8 +83,17 @@ func relativeError<A: Collection<Float>, E: Collection<Float>>(_ actual: A, _ ex
 }
 
 extension SeedCNN {
-    /// The floats of `tensor` in `buffer` (laid out as `ParameterLayout`).
-    static func slice(_ buffer: UnsafeMutableBufferPointer<Float>, _ tensor: ParameterTensor) -> [Float] {
-        Array(buffer[tensor.range])
+    /// A copy of the parameters.
+    var parameterValues: [Float] { withUnsafeParameters(Array.init) }
+
+    /// A copy of the gradient of the last `computeGradients`.
+    var gradientValues: [Float] { withUnsafeGradients(Array.init) }
+
+    /// A copy of the logits of the first `count` samples of the last pass.
+    func logitValues(count: Int) -> [Float] { withUnsafeLogits { Array($0[0..<count * SeedCNN.classCount]) } }
+
+    /// The floats of `tensor` in `values` (laid out as `ParameterLayout`).
+    static func slice(_ values: [Float], _ tensor: ParameterTensor) -> [Float] {
+        Array(values[tensor.range])
     }
 }

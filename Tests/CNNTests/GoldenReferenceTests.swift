@@ -1,7 +1,8 @@
 import CNN
 import Testing
 
-/// Our network against PyTorch on the golden batch: every tensor within 1e-5 relative error.
+/// Our network against PyTorch on the golden batch, on every kernel path this CPU runs: every
+/// tensor within 1e-5 relative error.
 @Suite struct GoldenReferenceTests {
     let golden: GoldenFixture
     let tolerance = 1e-5
@@ -10,19 +11,21 @@ import Testing
         golden = try GoldenFixture.load()
     }
 
-    @Test func logitsAndLossMatchPyTorch() {
-        let network = golden.network()
+    @Test(arguments: KernelPath.supported)
+    func logitsAndLossMatchPyTorch(kernelPath: KernelPath) {
+        let network = golden.network(kernelPath: kernelPath)
         let lossSum = network.computeGradients(
             images: golden.batch.images.data, labels: golden.batch.labels, count: 8, gradientScale: 1.0 / 8)
-        let logitsError = relativeError(network.logits[0..<80], golden.logits.data)
+        let logitsError = relativeError(network.logitValues(count: 8), golden.logits.data)
         let lossError = abs(lossSum / 8 - Double(golden.loss)) / Double(golden.loss)
-        print("relative error logits \(logitsError), loss \(lossError)")
+        print("\(kernelPath): relative error logits \(logitsError), loss \(lossError)")
         #expect(logitsError <= tolerance)
         #expect(lossError <= tolerance)
     }
 
-    @Test func activationsMatchPyTorch() {
-        let network = golden.network()
+    @Test(arguments: KernelPath.supported)
+    func activationsMatchPyTorch(kernelPath: KernelPath) {
+        let network = golden.network(kernelPath: kernelPath)
         let images = golden.batch.images.data
         for sample in 0..<2 {
             let activations = images.withUnsafeBufferPointer {
@@ -36,25 +39,27 @@ import Testing
                 let reference = golden.activations[name]!.data
                 let perSample = reference.count / 2
                 let error = relativeError(values, reference[sample * perSample..<(sample + 1) * perSample])
-                print("relative error \(name) sample \(sample): \(error)")
+                print("\(kernelPath): relative error \(name) sample \(sample): \(error)")
                 #expect(error <= tolerance, "\(name), sample \(sample)")
             }
         }
     }
 
-    @Test func gradientsMatchPyTorch() {
-        let network = golden.network()
+    @Test(arguments: KernelPath.supported)
+    func gradientsMatchPyTorch(kernelPath: KernelPath) {
+        let network = golden.network(kernelPath: kernelPath)
         network.computeGradients(
             images: golden.batch.images.data, labels: golden.batch.labels, count: 8, gradientScale: 1.0 / 8)
         for tensor in ParameterLayout.tensors {
-            let error = relativeError(SeedCNN.slice(network.gradients, tensor), golden.grads[tensor.name]!.data)
-            print("relative error gradient \(tensor.name): \(error)")
+            let error = relativeError(SeedCNN.slice(network.gradientValues, tensor), golden.grads[tensor.name]!.data)
+            print("\(kernelPath): relative error gradient \(tensor.name): \(error)")
             #expect(error <= tolerance, "\(tensor.name)")
         }
     }
 
-    @Test func adamStepsMatchPyTorch() {
-        let network = golden.network()
+    @Test(arguments: KernelPath.supported)
+    func adamStepsMatchPyTorch(kernelPath: KernelPath) {
+        let network = golden.network(kernelPath: kernelPath)
         var adam = Adam(
             parameterCount: ParameterLayout.count, learningRate: golden.adam.lr,
             beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps)
@@ -63,18 +68,19 @@ import Testing
                 images: golden.batch.images.data, labels: golden.batch.labels, count: 8, gradientScale: 1.0 / 8)
             let lossError = abs(lossSum / 8 - Double(step.lossBeforeStep)) / Double(step.lossBeforeStep)
             #expect(lossError <= tolerance, "loss before step \(index + 1)")
-            adam.update(parameters: network.parameters, gradients: UnsafeBufferPointer(network.gradients))
+            adam.update(network)
             for tensor in ParameterLayout.tensors {
-                let error = relativeError(SeedCNN.slice(network.parameters, tensor), step.params[tensor.name]!.data)
-                print("relative error after Adam step \(index + 1) \(tensor.name): \(error)")
+                let error = relativeError(SeedCNN.slice(network.parameterValues, tensor), step.params[tensor.name]!.data)
+                print("\(kernelPath): relative error after Adam step \(index + 1) \(tensor.name): \(error)")
                 #expect(error <= tolerance, "\(tensor.name) after step \(index + 1)")
             }
         }
         #expect(adam.step == 3)
     }
 
-    @Test func evaluationAgreesWithTrainingPassAndArgmax() {
-        let network = golden.network()
+    @Test(arguments: KernelPath.supported)
+    func evaluationAgreesWithTrainingPassAndArgmax(kernelPath: KernelPath) {
+        let network = golden.network(kernelPath: kernelPath)
         var predictions = [Int32](repeating: -1, count: 8)
         let evaluation = network.evaluate(
             images: golden.batch.images.data, labels: golden.batch.labels, count: 8, predictions: &predictions)

@@ -15,7 +15,7 @@ import Testing
             network.computeGradients(images: batch.images, labels: batch.labels, count: batch.count, gradientScale: 1)
         }
         let centre = lossSum()
-        let analytic = Array(network.gradients)
+        let analytic = network.gradientValues
 
         var generator = SeededGenerator(seed: 5, stream: [UInt64(tensor.range.lowerBound)])
         let coordinates = (0..<8).map { _ in tensor.range.lowerBound + generator.nextIndex(below: tensor.range.count) }
@@ -23,12 +23,13 @@ import Testing
         // 1e-3 (a loss quantum of 2.4e-7 over 3e-4); a longer step crosses more kinks.
         let step: Float = 3e-4
         let numeric = coordinates.map { coordinate in
-            let original = network.parameters[coordinate]
-            network.parameters[coordinate] = original + step
+            func setParameter(_ value: Float) { network.withUnsafeMutableParameters { $0[coordinate] = value } }
+            let original = network.parameterValues[coordinate]
+            setParameter(original + step)
             let forward = (lossSum() - centre) / Double(step)
-            network.parameters[coordinate] = original - step
+            setParameter(original - step)
             let backward = (centre - lossSum()) / Double(step)
-            network.parameters[coordinate] = original
+            setParameter(original)
             // A step can cross a ReLU or max-pool kink, where the slope jumps by up to 10%; it
             // is rarely crossed on both sides, so the one-sided quotient on the smooth side is
             // the one that measures the derivative at this point.

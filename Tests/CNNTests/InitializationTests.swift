@@ -6,7 +6,7 @@ import Testing
         let network = SeedCNN(maxBatch: 1)
         network.initialize(seed: 42)
         for tensor in ParameterLayout.tensors {
-            let values = SeedCNN.slice(network.parameters, tensor)
+            let values = SeedCNN.slice(network.parameterValues, tensor)
             let bound = Float(1 / Double(tensor.fanIn).squareRoot())
             #expect(values.allSatisfy { abs($0) <= bound }, "\(tensor.name) outside ±\(bound)")
             // A uniform draw of ≥ 8 values spans well over a third of the range on each side.
@@ -26,10 +26,10 @@ import Testing
         first.initialize(seed: 7)
         again.initialize(seed: 7)
         other.initialize(seed: 8)
-        #expect(Array(first.parameters) == Array(again.parameters))
+        #expect(first.parameterValues == again.parameterValues)
         for tensor in ParameterLayout.tensors {
             #expect(
-                SeedCNN.slice(first.parameters, tensor) != SeedCNN.slice(other.parameters, tensor),
+                SeedCNN.slice(first.parameterValues, tensor) != SeedCNN.slice(other.parameterValues, tensor),
                 "\(tensor.name) equal for seeds 7 and 8")
         }
     }

@@ -3,18 +3,10 @@ import Darwin
 #else
 import Glibc
 #endif
+import CNNKernelInterface
 
-// The network runs on blocks of 16 samples with the sample as the SIMD lane: every activation
-// element is one `Lanes` vector holding that element for all 16 samples. Every layer then becomes
-// a loop of scalar weight × vector FMAs with no edge cases in the vector dimension, whatever the
-// image and channel sizes, and the weights are shared by all lanes exactly as they are by all
-// samples. Forward and backward of each layer sit next to each other below.
-
-/// One activation element for each of the 16 samples of a lane block.
-typealias Lanes = SIMD16<Float>
-
-/// Samples per lane block.
-let laneCount = 16
+// Forward and backward of each layer sit next to each other below; Lanes.swift says what a
+// lane is.
 
 /// Where a stack of feature planes lives in a buffer of `Lanes`: `channels` planes of
 /// `height`×`width` elements, row-major, each plane surrounded by `border` elements that stay zero
@@ -34,21 +26,6 @@ struct PlaneLayout {
     func index(channel: Int, row: Int, column: Int) -> Int {
         channel * planeStride + (row + border) * rowStride + column + border
     }
-}
-
-/// The sum of the 16 lanes, as a fixed tree so that the result never depends on the compiler.
-@inline(__always)
-func laneSum(_ value: Lanes) -> Float {
-    let eight = value.lowHalf + value.highHalf
-    let four = eight.lowHalf + eight.highHalf
-    let two = four.lowHalf + four.highHalf
-    return two[0] + two[1]
-}
-
-/// The lanewise maximum, written as a select because `pointwiseMax` is compiled lane by lane.
-@inline(__always)
-func maximum(_ a: Lanes, _ b: Lanes) -> Lanes {
-    a.replacing(with: b, where: a .< b)
 }
 
 // MARK: - 3×3 convolution, stride 1, padding 1
@@ -93,13 +70,13 @@ struct PixelRun {
     @inline(__always)
     mutating func addProducts(_ weight: Float, _ inputs: UnsafePointer<Lanes>) {
         let weight = Lanes(repeating: weight)
-        p0 = p0.addingProduct(weight, inputs[0])
-        p1 = p1.addingProduct(weight, inputs[1])
-        p2 = p2.addingProduct(weight, inputs[2])
-        p3 = p3.addingProduct(weight, inputs[3])
-        p4 = p4.addingProduct(weight, inputs[4])
-        p5 = p5.addingProduct(weight, inputs[5])
-        p6 = p6.addingProduct(weight, inputs[6])
+        p0 = multiplyAdd(p0, weight, inputs[0])
+        p1 = multiplyAdd(p1, weight, inputs[1])
+        p2 = multiplyAdd(p2, weight, inputs[2])
+        p3 = multiplyAdd(p3, weight, inputs[3])
+        p4 = multiplyAdd(p4, weight, inputs[4])
+        p5 = multiplyAdd(p5, weight, inputs[5])
+        p6 = multiplyAdd(p6, weight, inputs[6])
     }
 
     /// target[p] = self[p], through ReLU if asked.
@@ -170,9 +147,9 @@ struct TapRow {
     /// self[kx] += gradient · inputs[kx] for the 3 taps.
     @inline(__always)
     mutating func addProducts(_ gradient: Lanes, _ inputs: UnsafePointer<Lanes>) {
-        left = left.addingProduct(gradient, inputs[0])
-        middle = middle.addingProduct(gradient, inputs[1])
-        right = right.addingProduct(gradient, inputs[2])
+        left = multiplyAdd(left, gradient, inputs[0])
+        middle = multiplyAdd(middle, gradient, inputs[1])
+        right = multiplyAdd(right, gradient, inputs[2])
     }
 
     /// target[kx] += the lane sum of self[kx].
@@ -302,20 +279,21 @@ func linearForward(
         let row = weights + j * inputs
         var sums = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
         for k in stride(from: 0, to: inputs, by: 4) {
-            sums.0 = sums.0.addingProduct(Lanes(repeating: row[k]), input[k])
-            sums.1 = sums.1.addingProduct(Lanes(repeating: row[k + 1]), input[k + 1])
-            sums.2 = sums.2.addingProduct(Lanes(repeating: row[k + 2]), input[k + 2])
-            sums.3 = sums.3.addingProduct(Lanes(repeating: row[k + 3]), input[k + 3])
+            sums.0 = multiplyAdd(sums.0, Lanes(repeating: row[k]), input[k])
+            sums.1 = multiplyAdd(sums.1, Lanes(repeating: row[k + 1]), input[k + 1])
+            sums.2 = multiplyAdd(sums.2, Lanes(repeating: row[k + 2]), input[k + 2])
+            sums.3 = multiplyAdd(sums.3, Lanes(repeating: row[k + 3]), input[k + 3])
         }
         output[j] = Lanes(repeating: bias[j]) + ((sums.0 + sums.1) + (sums.2 + sums.3))
     }
 }
 
 /// din[k] = Σ_j w[j][k] · dout[j];  dw[j][k] += Σ_lanes dout[j] · in[k];  db[j] += Σ_lanes dout[j]
-/// input, inputGradient: [inputs], a multiple of 16; outputGradient: [outputs];
-/// weights, weightGradient: [outputs][inputs]; scratch: 32 lane vectors.
-/// The weight gradient sums over lanes, across the vector: each 16×16 tile of the input (16
-/// inputs × 16 lanes) is transposed so that the sum runs over broadcast scalars of dout instead.
+/// input, inputGradient: [inputs], a multiple of laneCount; outputGradient: [outputs];
+/// weights, weightGradient: [outputs][inputs]; scratch: 2·laneCount lane vectors.
+/// The weight gradient sums over lanes, across the vector: each square tile of the input
+/// (laneCount inputs × laneCount lanes) is transposed so that the sum runs over broadcast scalars
+/// of dout instead.
 func linearBackward(
     input: UnsafePointer<Lanes>, inputs: Int, outputGradient: UnsafePointer<Lanes>, outputs: Int,
     weights: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Lanes>,
@@ -330,43 +308,26 @@ func linearBackward(
         for j in 0..<outputs {
             let gradient = outputGradient[j]
             let row = weights + j * inputs + k
-            sums.0 = sums.0.addingProduct(Lanes(repeating: row[0]), gradient)
-            sums.1 = sums.1.addingProduct(Lanes(repeating: row[1]), gradient)
-            sums.2 = sums.2.addingProduct(Lanes(repeating: row[2]), gradient)
-            sums.3 = sums.3.addingProduct(Lanes(repeating: row[3]), gradient)
+            sums.0 = multiplyAdd(sums.0, Lanes(repeating: row[0]), gradient)
+            sums.1 = multiplyAdd(sums.1, Lanes(repeating: row[1]), gradient)
+            sums.2 = multiplyAdd(sums.2, Lanes(repeating: row[2]), gradient)
+            sums.3 = multiplyAdd(sums.3, Lanes(repeating: row[3]), gradient)
         }
         (inputGradient[k], inputGradient[k + 1], inputGradient[k + 2], inputGradient[k + 3]) = sums
     }
-    let laneGradients = UnsafeRawPointer(outputGradient).assumingMemoryBound(to: Float.self)  // [outputs][16]
+    let laneGradients = UnsafeRawPointer(outputGradient).assumingMemoryBound(to: Float.self)  // [outputs][laneCount]
     let tile = scratch
     for first in stride(from: 0, to: inputs, by: laneCount) {
         tile.update(from: input + first, count: laneCount)
-        transpose16x16(tile, scratch: scratch + laneCount)  // tile[lane] = input[first..<first+16] of that lane
+        transposeLanes(tile, scratch: scratch + laneCount)  // tile[lane] = that lane's input[first..<first+laneCount]
         for j in 0..<outputs {
             var sum = Lanes.zero
             for lane in 0..<laneCount {
-                sum = sum.addingProduct(Lanes(repeating: laneGradients[j * laneCount + lane]), tile[lane])
+                sum = multiplyAdd(sum, Lanes(repeating: laneGradients[j * laneCount + lane]), tile[lane])
             }
             let target = UnsafeMutableRawPointer(weightGradient + j * inputs + first)
             target.storeBytes(of: target.loadUnaligned(as: Lanes.self) + sum, as: Lanes.self)
         }
-    }
-}
-
-/// Transposes in place the 16×16 matrix whose rows are `matrix[0..<16]`; scratch: 16 lane vectors.
-/// Each pass is a perfect unshuffle of the 256 elements (evens first), which rotates their 8-bit
-/// index right by one bit; four passes swap its row and column nibbles.
-func transpose16x16(_ matrix: UnsafeMutablePointer<Lanes>, scratch: UnsafeMutablePointer<Lanes>) {
-    var source = matrix
-    var target = scratch
-    for _ in 0..<4 {
-        for pair in 0..<laneCount / 2 {
-            let first = source[2 * pair]
-            let second = source[2 * pair + 1]
-            target[pair] = Lanes(lowHalf: first.evenHalf, highHalf: second.evenHalf)
-            target[laneCount / 2 + pair] = Lanes(lowHalf: first.oddHalf, highHalf: second.oddHalf)
-        }
-        swap(&source, &target)
     }
 }
 
@@ -378,16 +339,16 @@ func transpose16x16(_ matrix: UnsafeMutablePointer<Lanes>, scratch: UnsafeMutabl
 /// backward do, from log-probabilities.
 /// logits, logitGradient: [10]; labels: one class per lane, any value in unused lanes.
 func softmaxCrossEntropy(
-    logits: UnsafePointer<Lanes>, labels: SIMD16<Int32>,
+    logits: UnsafePointer<Lanes>, labels: LaneLabels,
     logitGradient: UnsafeMutablePointer<Lanes>?, gradientScale: Lanes
 ) -> Lanes {
     var largest = logits[0]
-    for j in 1..<SeedCNN.classCount { largest = maximum(largest, logits[j]) }
+    for j in 1..<NetworkShape.classCount { largest = maximum(largest, logits[j]) }
     var sumOfExponentials = Lanes.zero
-    for j in 0..<SeedCNN.classCount { sumOfExponentials += lanewise(logits[j] - largest, expf) }
+    for j in 0..<NetworkShape.classCount { sumOfExponentials += lanewise(logits[j] - largest, expf) }
     let logSumExponentials = lanewise(sumOfExponentials, logf)
     var loss = Lanes.zero
-    for j in 0..<SeedCNN.classCount {
+    for j in 0..<NetworkShape.classCount {
         let logProbability = (logits[j] - largest) - logSumExponentials
         let isLabel = labels .== Int32(j)
         loss.replace(with: -logProbability, where: isLabel)
@@ -401,10 +362,10 @@ func softmaxCrossEntropy(
 
 /// Per lane, the class with the largest logit (the first one on ties, as `torch.argmax`).
 /// logits: [10].
-func predictedClasses(logits: UnsafePointer<Lanes>) -> SIMD16<Int32> {
+func predictedClasses(logits: UnsafePointer<Lanes>) -> LaneLabels {
     var best = logits[0]
-    var classes = SIMD16<Int32>.zero
-    for j in 1..<SeedCNN.classCount {
+    var classes = LaneLabels.zero
+    for j in 1..<NetworkShape.classCount {
         let better = logits[j] .> best
         best.replace(with: logits[j], where: better)
         classes.replace(with: Int32(j), where: better)

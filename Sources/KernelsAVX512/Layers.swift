@@ -1,0 +1,1 @@
+../KernelSources/Layers.swift
