@@ -31,15 +31,17 @@ struct PlaneLayout {
 // MARK: - 3×3 convolution, stride 1, padding 1
 
 /// Rearranges weights [outputs][inputs][3][3] into the order `conv3x3Forward` reads them:
-/// [outputs/2][inputs·9 taps][2], so that the weights of one tap for one pair of outputs are
-/// adjacent. With `transposedAndFlipped`, packs the convolution that maps output gradients back to
-/// input gradients instead: its outputs are the original inputs and its kernel is rotated by 180°.
+/// [outputs/T][inputs·9 taps][T] for tiles of T = `ConvolutionTile.outputs` channels, so that the
+/// weights of one tap for the outputs of a tile are adjacent. With `transposedAndFlipped`, packs
+/// the convolution that maps output gradients back to input gradients instead: its outputs are
+/// the original inputs and its kernel is rotated by 180°.
 func packConvolutionWeights(
     _ weights: UnsafePointer<Float>, outputs: Int, inputs: Int, transposedAndFlipped: Bool,
     into packed: UnsafeMutablePointer<Float>
 ) {
     let packedOutputs = transposedAndFlipped ? inputs : outputs
     let packedInputs = transposedAndFlipped ? outputs : inputs
+    let tileOutputs = ConvolutionTile.outputs
     for packedOutput in 0..<packedOutputs {
         for packedInput in 0..<packedInputs {
             for tap in 0..<9 {
@@ -47,19 +49,24 @@ func packConvolutionWeights(
                     transposedAndFlipped
                     ? (packedInput * inputs + packedOutput) * 9 + (8 - tap)
                     : (packedOutput * inputs + packedInput) * 9 + tap
-                let pair = packedOutput / 2
-                packed[((pair * packedInputs + packedInput) * 9 + tap) * 2 + packedOutput % 2] = weights[source]
+                let (tile, slot) = packedOutput.quotientAndRemainder(dividingBy: tileOutputs)
+                packed[((tile * packedInputs + packedInput) * 9 + tap) * tileOutputs + slot] = weights[source]
             }
         }
     }
 }
 
+/// The convolution's register tile for this instruction set (see `conv3x3Forward`).
+#if LANES16
+typealias ConvolutionTile = TwoOutputsBySevenPixels
+#else
+typealias ConvolutionTile = FourOutputsByTwoPixels
+#endif
+
 /// Seven neighbouring output pixels of one channel, accumulated in registers (named fields, so
 /// the compiler never leaves them in memory).
 struct PixelRun {
     var p0, p1, p2, p3, p4, p5, p6: Lanes
-
-    static let count = 7
 
     init(startingAt start: Float) {
         let start = Lanes(repeating: start)
@@ -82,59 +89,135 @@ struct PixelRun {
     /// target[p] = self[p], through ReLU if asked.
     @inline(__always)
     func store(to target: UnsafeMutablePointer<Lanes>, applyReLU: Bool) {
-        func put(_ value: Lanes, at p: Int) {
-            target[p] = applyReLU ? value.replacing(with: 0, where: value .< 0) : value
-        }
-        put(p0, at: 0)
-        put(p1, at: 1)
-        put(p2, at: 2)
-        put(p3, at: 3)
-        put(p4, at: 4)
-        put(p5, at: 5)
-        put(p6, at: 6)
+        target[0] = rectified(p0, applyReLU)
+        target[1] = rectified(p1, applyReLU)
+        target[2] = rectified(p2, applyReLU)
+        target[3] = rectified(p3, applyReLU)
+        target[4] = rectified(p4, applyReLU)
+        target[5] = rectified(p5, applyReLU)
+        target[6] = rectified(p6, applyReLU)
     }
 }
 
+/// 2 output channels × 7 neighbouring pixels: 14 accumulators, for 32 registers (AVX-512). Each
+/// broadcast weight feeds 7 FMAs and each input load 2; the 9 inputs of a kernel row stay in
+/// registers too. (Broadcasts compete with the FMAs for the vector units, so few outputs and many
+/// pixels beat the reverse, as measured against 8 outputs × 2 pixels.)
+struct TwoOutputsBySevenPixels {
+    static let outputs = 2
+    static let pixels = 7
+
+    var first, second: PixelRun
+
+    /// Output o's accumulators start at bias[o], or 0.
+    @inline(__always)
+    init(bias: UnsafePointer<Float>?) {
+        first = PixelRun(startingAt: bias?[0] ?? 0)
+        second = PixelRun(startingAt: bias?[1] ?? 0)
+    }
+
+    /// self[o][p] += weights[o] · inputs[p]
+    @inline(__always)
+    mutating func addProducts(_ weights: UnsafePointer<Float>, _ inputs: UnsafePointer<Lanes>) {
+        first.addProducts(weights[0], inputs)
+        second.addProducts(weights[1], inputs)
+    }
+
+    /// target[o · planeStride + p] = self[o][p], through ReLU if asked.
+    @inline(__always)
+    func store(to target: UnsafeMutablePointer<Lanes>, planeStride: Int, applyReLU: Bool) {
+        first.store(to: target, applyReLU: applyReLU)
+        second.store(to: target + planeStride, applyReLU: applyReLU)
+    }
+}
+
+/// 4 output channels × 2 neighbouring pixels: 8 accumulators, for 16 registers (AVX2, SSE2): with
+/// the 4 inputs a kernel row's 3 taps share and a broadcast they fit, where 2 × 7 spills (on the
+/// AVX2 path conv2 forward ran at 50 % of peak with 2 × 7, 78 % with 4 × 2). 8 independent FMA
+/// chains also cover the FMA latency of two FMA units.
+struct FourOutputsByTwoPixels {
+    static let outputs = 4
+    static let pixels = 2
+
+    var a0, a1, b0, b1, c0, c1, d0, d1: Lanes
+
+    /// Output o's accumulators start at bias[o], or 0.
+    @inline(__always)
+    init(bias: UnsafePointer<Float>?) {
+        let (a, b, c, d) = bias.map { (Lanes(repeating: $0[0]), Lanes(repeating: $0[1]), Lanes(repeating: $0[2]), Lanes(repeating: $0[3])) }
+            ?? (.zero, .zero, .zero, .zero)
+        (a0, a1, b0, b1, c0, c1, d0, d1) = (a, a, b, b, c, c, d, d)
+    }
+
+    /// self[o][p] += weights[o] · inputs[p]
+    @inline(__always)
+    mutating func addProducts(_ weights: UnsafePointer<Float>, _ inputs: UnsafePointer<Lanes>) {
+        let (left, right) = (inputs[0], inputs[1])
+        let a = Lanes(repeating: weights[0])
+        a0 = multiplyAdd(a0, a, left)
+        a1 = multiplyAdd(a1, a, right)
+        let b = Lanes(repeating: weights[1])
+        b0 = multiplyAdd(b0, b, left)
+        b1 = multiplyAdd(b1, b, right)
+        let c = Lanes(repeating: weights[2])
+        c0 = multiplyAdd(c0, c, left)
+        c1 = multiplyAdd(c1, c, right)
+        let d = Lanes(repeating: weights[3])
+        d0 = multiplyAdd(d0, d, left)
+        d1 = multiplyAdd(d1, d, right)
+    }
+
+    /// target[o · planeStride + p] = self[o][p], through ReLU if asked.
+    @inline(__always)
+    func store(to target: UnsafeMutablePointer<Lanes>, planeStride: Int, applyReLU: Bool) {
+        (target[0], target[1]) = (rectified(a0, applyReLU), rectified(a1, applyReLU))
+        (target[planeStride], target[planeStride + 1]) = (rectified(b0, applyReLU), rectified(b1, applyReLU))
+        (target[2 * planeStride], target[2 * planeStride + 1]) = (rectified(c0, applyReLU), rectified(c1, applyReLU))
+        (target[3 * planeStride], target[3 * planeStride + 1]) = (rectified(d0, applyReLU), rectified(d1, applyReLU))
+    }
+}
+
+/// max(value, 0) if `applyReLU`, else value.
+@inline(__always)
+func rectified(_ value: Lanes, _ applyReLU: Bool) -> Lanes {
+    applyReLU ? value.replacing(with: 0, where: value .< 0) : value
+}
+
 /// out[o][y][x] = bias[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[i][y+ky−1][x+kx−1], then ReLU if asked.
-/// input: `inputLayout` with border 1; output: `outputLayout` of the same height and width, an even
-/// number of channels and a width that is a multiple of 7; packedWeights: [outputs/2][inputs·9][2];
-/// bias: [outputs].
-/// A pair of outputs × a `PixelRun` of 7 pixels keeps 14 accumulators in registers: each broadcast
-/// weight feeds 7 FMAs and each input load 2. (Broadcasts compete with the FMAs for the vector
-/// units, so few outputs and many pixels beat the reverse, as measured against 8 outputs × 2
-/// pixels.)
+/// input: `inputLayout` with border 1; output: `outputLayout` of the same height and width, with
+/// channels and width multiples of the tile's; packedWeights: [outputs/T][inputs·9][T] for tiles
+/// of T outputs; bias: [outputs].
+/// Each tile of outputs × neighbouring pixels is accumulated in registers over all inputs and taps.
 func conv3x3Forward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     output: UnsafeMutablePointer<Lanes>, outputLayout: PlaneLayout,
     packedWeights: UnsafePointer<Float>, bias: UnsafePointer<Float>?, applyReLU: Bool
 ) {
+    let (tileOutputs, tilePixels) = (ConvolutionTile.outputs, ConvolutionTile.pixels)
     precondition(
-        inputLayout.border == 1 && outputLayout.channels % 2 == 0 && outputLayout.width % PixelRun.count == 0)
+        inputLayout.border == 1 && outputLayout.channels % tileOutputs == 0 && outputLayout.width % tilePixels == 0)
     let tapCount = inputLayout.channels * 9
-    for pair in 0..<outputLayout.channels / 2 {
-        let pairWeights = packedWeights + pair * tapCount * 2
-        let (first, second) = (pair * 2, pair * 2 + 1)
+    for tile in 0..<outputLayout.channels / tileOutputs {
+        let tileWeights = packedWeights + tile * tapCount * tileOutputs
+        let firstOutput = tile * tileOutputs
         for y in 0..<outputLayout.height {
-            for x in stride(from: 0, to: outputLayout.width, by: PixelRun.count) {
+            for x in stride(from: 0, to: outputLayout.width, by: tilePixels) {
                 // In padded coordinates the window of output (y, x) starts at input (y, x).
                 let window = input + y * inputLayout.rowStride + x
-                var firstSums = PixelRun(startingAt: bias?[first] ?? 0)
-                var secondSums = PixelRun(startingAt: bias?[second] ?? 0)
-                var weights = pairWeights
+                var sums = ConvolutionTile(bias: bias.map { $0 + firstOutput })
+                var weights = tileWeights
                 for i in 0..<inputLayout.channels {
                     for ky in 0..<3 {
                         let row = window + i * inputLayout.planeStride + ky * inputLayout.rowStride
                         for kx in 0..<3 {
-                            firstSums.addProducts(weights[0], row + kx)
-                            secondSums.addProducts(weights[1], row + kx)
-                            weights += 2
+                            sums.addProducts(weights, row + kx)
+                            weights += tileOutputs
                         }
                     }
                 }
-                firstSums.store(
-                    to: output + outputLayout.index(channel: first, row: y, column: x), applyReLU: applyReLU)
-                secondSums.store(
-                    to: output + outputLayout.index(channel: second, row: y, column: x), applyReLU: applyReLU)
+                sums.store(
+                    to: output + outputLayout.index(channel: firstOutput, row: y, column: x),
+                    planeStride: outputLayout.planeStride, applyReLU: applyReLU)
             }
         }
     }
@@ -165,14 +248,37 @@ struct TapRow {
 /// input: `inputLayout` with border 1; outputGradient: `outputLayout`, a multiple of 4 channels;
 /// weightGradient: [outputs][inputs][3][3]; biasGradient: [outputs].
 /// (The input gradient is `conv3x3Forward` with transposed, flipped weights.)
-/// A block of 4 outputs × the 3 taps of one kernel row keeps 12 accumulators in registers; each
-/// pixel's 7 loads feed 12 FMAs.
 func conv3x3WeightBackward(
     input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
     outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout,
     weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>
 ) {
     precondition(inputLayout.border == 1 && outputLayout.channels % 4 == 0)
+    #if LANES16
+    conv3x3WeightBackwardByKernelRows(
+        input: input, inputLayout: inputLayout, outputGradient: outputGradient, outputLayout: outputLayout,
+        weightGradient: weightGradient)
+    #else
+    conv3x3WeightBackwardByKernels(
+        input: input, inputLayout: inputLayout, outputGradient: outputGradient, outputLayout: outputLayout,
+        weightGradient: weightGradient)
+    #endif
+    for o in 0..<outputLayout.channels {
+        var sum = Lanes.zero
+        for y in 0..<outputLayout.height {
+            let row = outputGradient + outputLayout.index(channel: o, row: y, column: 0)
+            for x in 0..<outputLayout.width { sum += row[x] }
+        }
+        biasGradient[o] += laneSum(sum)
+    }
+}
+
+/// The weight gradient for 32 registers (AVX-512): a block of 4 outputs × the 3 taps of one
+/// kernel row keeps 12 accumulators in registers; each pixel's 7 loads feed 12 FMAs.
+func conv3x3WeightBackwardByKernelRows(
+    input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
+    outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout, weightGradient: UnsafeMutablePointer<Float>
+) {
     let inputs = inputLayout.channels
     let plane = outputLayout.planeStride
     for block in 0..<outputLayout.channels / 4 {
@@ -198,13 +304,37 @@ func conv3x3WeightBackward(
             }
         }
     }
+}
+
+/// The weight gradient for 16 registers (AVX2, SSE2), where 12 accumulators and their operands
+/// spill: one output's whole 3×3 kernel for one input keeps 9 accumulators in registers, beside
+/// the gradient that feeds all 9 FMAs of a pixel; each input is read straight into its one FMA.
+/// (AVX2 path, conv2: 61 % of peak, against 49 % for 4 outputs × a kernel row.)
+func conv3x3WeightBackwardByKernels(
+    input: UnsafePointer<Lanes>, inputLayout: PlaneLayout,
+    outputGradient: UnsafePointer<Lanes>, outputLayout: PlaneLayout, weightGradient: UnsafeMutablePointer<Float>
+) {
+    let inputs = inputLayout.channels
+    let rowStride = inputLayout.rowStride
     for o in 0..<outputLayout.channels {
-        var sum = Lanes.zero
-        for y in 0..<outputLayout.height {
-            let row = outputGradient + outputLayout.index(channel: o, row: y, column: 0)
-            for x in 0..<outputLayout.width { sum += row[x] }
+        let gradientPlane = outputGradient + outputLayout.index(channel: o, row: 0, column: 0)
+        for i in 0..<inputs {
+            var sums = (TapRow(), TapRow(), TapRow())
+            for y in 0..<outputLayout.height {
+                let window = input + i * inputLayout.planeStride + y * rowStride
+                let gradientRow = gradientPlane + y * outputLayout.rowStride
+                for x in 0..<outputLayout.width {
+                    let gradient = gradientRow[x]
+                    sums.0.addProducts(gradient, window + x)
+                    sums.1.addProducts(gradient, window + rowStride + x)
+                    sums.2.addProducts(gradient, window + 2 * rowStride + x)
+                }
+            }
+            let target = weightGradient + (o * inputs + i) * 9
+            sums.0.addLaneSums(to: target)
+            sums.1.addLaneSums(to: target + 3)
+            sums.2.addLaneSums(to: target + 6)
         }
-        biasGradient[o] += laneSum(sum)
     }
 }
 
