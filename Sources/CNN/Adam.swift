@@ -10,9 +10,9 @@ import Glibc
 ///     v ← β₂ v + (1−β₂) g²
 ///     p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)
 ///
+/// The learning rate is given to each update, so a schedule can change it from step to step.
 /// The state (`step`, `firstMoment`, `secondMoment`) is public so a checkpoint can restore it.
 public struct Adam: Sendable {
-    public let learningRate: Float
     public let beta1: Float
     public let beta2: Float
     public let epsilon: Float
@@ -25,11 +25,7 @@ public struct Adam: Sendable {
     public var secondMoment: [Float]
 
     /// An optimizer at step 0 with zero moments for `parameterCount` parameters.
-    public init(
-        parameterCount: Int, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-        epsilon: Float = 1e-8
-    ) {
-        self.learningRate = learningRate
+    public init(parameterCount: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -37,9 +33,12 @@ public struct Adam: Sendable {
         secondMoment = Array(repeating: 0, count: parameterCount)
     }
 
-    /// One update of `parameters` from `gradients` (both `parameterCount` floats), in one pass.
+    /// One update of `parameters` from `gradients` (both `parameterCount` floats) at
+    /// `learningRate`, in one pass. The parameters in `frozen` (ascending, disjoint ranges) are
+    /// skipped: neither they nor their moments change.
     public mutating func update(
-        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>
+        parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, learningRate: Float,
+        frozen: [Range<Int>] = []
     ) {
         precondition(
             parameters.count == firstMoment.count && gradients.count == firstMoment.count,
@@ -52,27 +51,34 @@ public struct Adam: Sendable {
         let secondDecay = Lanes(repeating: beta2)
         let secondWeight = Lanes(repeating: 1 - beta2)
         let epsilon = Lanes(repeating: epsilon)
-        let count = parameters.count
         firstMoment.withUnsafeMutableBufferPointer { firstMoment in
             secondMoment.withUnsafeMutableBufferPointer { secondMoment in
                 let p = UnsafeMutableRawPointer(parameters.baseAddress!)
                 let g = UnsafeRawPointer(gradients.baseAddress!)
                 let m = UnsafeMutableRawPointer(firstMoment.baseAddress!)
                 let v = UnsafeMutableRawPointer(secondMoment.baseAddress!)
-                for start in stride(from: 0, to: count, by: laneCount) {
-                    let offset = start * MemoryLayout<Float>.stride
-                    let valid = min(laneCount, count - start)
-                    let gradient = loadLanes(g + offset, valid: valid)
-                    var first = loadLanes(m + offset, valid: valid)
-                    var second = loadLanes(v + offset, valid: valid)
-                    first += firstWeight * (gradient - first)
-                    second = second * secondDecay + secondWeight * gradient * gradient
-                    let denominator = second.squareRoot() / correction2Root + epsilon
-                    let parameter = loadLanes(p + offset, valid: valid) - stepSize * first / denominator
-                    storeLanes(first, m + offset, valid: valid)
-                    storeLanes(second, v + offset, valid: valid)
-                    storeLanes(parameter, p + offset, valid: valid)
+                func updateParameters(_ range: Range<Int>) {
+                    for start in stride(from: range.lowerBound, to: range.upperBound, by: laneCount) {
+                        let offset = start * MemoryLayout<Float>.stride
+                        let valid = min(laneCount, range.upperBound - start)
+                        let gradient = loadLanes(g + offset, valid: valid)
+                        var first = loadLanes(m + offset, valid: valid)
+                        var second = loadLanes(v + offset, valid: valid)
+                        first += firstWeight * (gradient - first)
+                        second = second * secondDecay + secondWeight * gradient * gradient
+                        let denominator = second.squareRoot() / correction2Root + epsilon
+                        let parameter = loadLanes(p + offset, valid: valid) - stepSize * first / denominator
+                        storeLanes(first, m + offset, valid: valid)
+                        storeLanes(second, v + offset, valid: valid)
+                        storeLanes(parameter, p + offset, valid: valid)
+                    }
                 }
+                var start = 0
+                for range in frozen {
+                    updateParameters(start..<max(start, range.lowerBound))
+                    start = range.upperBound
+                }
+                updateParameters(start..<parameters.count)
             }
         }
     }

@@ -68,7 +68,7 @@ public enum KernelBenchmark {
         func computeGradients() {
             network.computeGradients(images: images, labels: labels, count: batchSize, gradientScale: 1 / Float(batchSize))
         }
-        func updateParameters() { adam.update(network) }
+        func updateParameters() { adam.update(network, learningRate: 1e-3) }
 
         var bestStage = [Double](repeating: .infinity, count: Stage.allCases.count)
         var bestAdam = Double.infinity

@@ -12,6 +12,10 @@ public typealias LayerActivations = CNNKernelInterface.LayerActivations
 /// Every buffer is allocated once, for up to `maxBatch` samples, so training steps never allocate.
 /// Not thread-safe: one instance per thread.
 public final class SeedCNN {
+    /// The parameters, one 1×28×28 image in, 10 classes out.
+    public static let modelDescription = ModelDescription(
+        tensors: ParameterLayout.tensors, inputShape: [1, NetworkShape.imageSide, NetworkShape.imageSide],
+        classCount: NetworkShape.classCount)
     public static let imageSide = NetworkShape.imageSide
     public static let classCount = NetworkShape.classCount
     static let pixelCount = NetworkShape.pixelCount
@@ -161,10 +165,13 @@ public final class SeedCNN {
 }
 
 extension Adam {
-    /// One update of `model`'s parameters from its gradients.
-    public mutating func update(_ model: SeedCNN) {
+    /// One update of `model`'s parameters from its gradients at `learningRate`, leaving the
+    /// parameters in `frozen` (ascending, disjoint ranges) as they are.
+    public mutating func update(_ model: SeedCNN, learningRate: Float, frozen: [Range<Int>] = []) {
         model.withUnsafeMutableParameters { parameters in
-            model.withUnsafeGradients { gradients in update(parameters: parameters, gradients: gradients) }
+            model.withUnsafeGradients { gradients in
+                update(parameters: parameters, gradients: gradients, learningRate: learningRate, frozen: frozen)
+            }
         }
     }
 }

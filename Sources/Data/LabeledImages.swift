@@ -34,16 +34,46 @@ public struct LabeledImages: Sendable {
         positions: some Collection<Int>
     ) {
         let imageSize = pixelsPerImage
+        fillBatch(images: images, labels: batchLabels, positions: positions) { source, _, destination in
+            for pixel in 0 ..< imageSize {
+                destination[pixel] = Float(source[pixel]) / 255
+            }
+        }
+    }
+
+    /// As `fillBatch(images:labels:positions:)`, but each image is written by `transform`, which
+    /// is told the sample's index within the whole split: the hook through which training (and
+    /// only training) changes its samples.
+    public func fillBatch(
+        images: UnsafeMutablePointer<Float>, labels batchLabels: UnsafeMutablePointer<Int32>,
+        positions: some Collection<Int>, transform: some SampleTransform
+    ) {
+        fillBatch(images: images, labels: batchLabels, positions: positions) { source, index, destination in
+            transform.write(pixels: source, rows: rows, columns: columns, sampleIndex: index, into: destination)
+        }
+    }
+
+    private func fillBatch(
+        images: UnsafeMutablePointer<Float>, labels batchLabels: UnsafeMutablePointer<Int32>,
+        positions: some Collection<Int>,
+        writeImage: (_ source: UnsafePointer<UInt8>, _ sampleIndex: Int, _ destination: UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let imageSize = pixelsPerImage
         pixels.withUnsafeBufferPointer { pixels in
             for (slot, position) in positions.enumerated() {
                 precondition((0 ..< count).contains(position), "sample \(position) is outside the \(count) held")
-                let source = pixels.baseAddress! + position * imageSize
-                let destination = images + slot * imageSize
-                for pixel in 0 ..< imageSize {
-                    destination[pixel] = Float(source[pixel]) / 255
-                }
+                writeImage(pixels.baseAddress! + position * imageSize, firstIndex + position, images + slot * imageSize)
                 batchLabels[slot] = Int32(labels[position])
             }
         }
     }
+}
+
+/// Writes a training image as the model sees it, from its bytes, in place of plain byte/255
+/// scaling (augmentation). It must not allocate: it runs for every sample of every step.
+public protocol SampleTransform {
+    /// Writes `rows × columns` floats to `image` from the `rows × columns` bytes at `pixels` of
+    /// the sample at `sampleIndex` in its split.
+    func write(
+        pixels: UnsafePointer<UInt8>, rows: Int, columns: Int, sampleIndex: Int, into image: UnsafeMutablePointer<Float>)
 }

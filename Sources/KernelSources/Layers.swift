@@ -467,7 +467,7 @@ func linearBackward(
 /// dlogits[j] = (softmax(logits)[j] − [j = label]) · gradientScale, which is 0 in lanes whose
 /// scale is 0 (samples missing from a partial block). Computed as PyTorch's log_softmax and its
 /// backward do, from log-probabilities.
-/// logits, logitGradient: [10]; labels: one class per lane, any value in unused lanes.
+/// logits, logitGradient: [classCount]; labels: one class per lane, any value in unused lanes.
 func softmaxCrossEntropy(
     logits: UnsafePointer<Lanes>, labels: LaneLabels,
     logitGradient: UnsafeMutablePointer<Lanes>?, gradientScale: Lanes

@@ -3,7 +3,7 @@ import SafeTensors
 
 /// Everything a run needs to continue exactly where another stopped.
 public struct TrainingSnapshot: Sendable, Equatable {
-    /// The model, in `ParameterLayout` order.
+    /// The model, in the order of `Network.modelDescription.tensors`.
     public var parameters: [Float]
     public var adamStep: Int
     public var firstMoment: [Float]
@@ -56,7 +56,7 @@ public enum CheckpointFormat {
         var tensors: [NamedTensor] = []
         for (prefix, values) in [("", snapshot.parameters), (firstMomentPrefix, snapshot.firstMoment),
                                  (secondMomentPrefix, snapshot.secondMoment)] {
-            for tensor in ParameterLayout.tensors {
+            for tensor in Network.modelDescription.tensors {
                 tensors.append(NamedTensor(
                     name: prefix + tensor.name, shape: tensor.shape, floats: Array(values[tensor.range])))
             }
@@ -168,8 +168,8 @@ public enum CheckpointFormat {
     }
 
     private static func tensors(from file: SafeTensorsFile, prefix: String) throws(TrainingError) -> [Float] {
-        var values = [Float](repeating: 0, count: ParameterLayout.count)
-        for tensor in ParameterLayout.tensors {
+        var values = [Float](repeating: 0, count: Network.modelDescription.parameterCount)
+        for tensor in Network.modelDescription.tensors {
             do {
                 let floats = try file.floats(named: prefix + tensor.name, shape: tensor.shape)
                 values.replaceSubrange(tensor.range, with: floats)

@@ -2,12 +2,15 @@
 /// confusion-matrix counts with precision, recall and F1.
 public struct ClassificationReport: Sendable, Equatable {
     public let classCount: Int
+    /// The set scored, as the report names it: "test", "validation".
+    public let setName: String
     /// `confusion[truth][predicted]` counts samples.
     public private(set) var confusion: [[Int]]
     public private(set) var lossSum = 0.0
 
-    public init(classCount: Int) {
+    public init(classCount: Int, setName: String) {
         self.classCount = classCount
+        self.setName = setName
         confusion = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
     }
 
@@ -43,7 +46,7 @@ public struct ClassificationReport: Sendable, Equatable {
 
     /// Accuracy and loss in one line.
     public var summaryLine: String {
-        "test accuracy \(fixed(accuracy * 100, 2))%  test loss \(fixed(meanLoss, 4))  (\(grouped(sampleCount)) images)"
+        "\(setName) accuracy \(fixed(accuracy * 100, 2))%  \(setName) loss \(fixed(meanLoss, 4))  (\(grouped(sampleCount)) images)"
     }
 
     /// The per-class table and the confusion matrix, as printed at the end of training.

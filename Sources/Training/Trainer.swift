@@ -147,7 +147,8 @@ public final class Trainer {
                 }
                 return shard
             }
-            for size in sizes where size.rows != SeedCNN.imageSide || size.columns != SeedCNN.imageSide {
+            let shape = Network.modelDescription.inputShape
+            for size in sizes where size.rows != shape[1] || size.columns != shape[2] {
                 throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
             }
             return shard
@@ -169,11 +170,11 @@ public final class Trainer {
         if let initFrom = configuration.initFrom {
             parameters = try CheckpointFormat.modelParameters(contentsOf: initFrom)
         } else {
-            let model = SeedCNN(maxBatch: 1)
+            let model = Network(maxBatch: 1)
             model.initialize(seed: configuration.seed)
             parameters = model.withUnsafeParameters(Array.init)
         }
-        let zeros = [Float](repeating: 0, count: ParameterLayout.count)
+        let zeros = [Float](repeating: 0, count: Network.modelDescription.parameterCount)
         let snapshot = TrainingSnapshot(
             parameters: parameters, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
             worldSize: plan.batchSizes.count, batchSizes: plan.batchSizes, trainingSamples: trainingSamples,

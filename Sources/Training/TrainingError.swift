@@ -24,7 +24,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .invalidOption(let message): message
         case .data(let error): error.description
         case .wrongImageSize(let directory, let rows, let columns):
-            "\(directory): images are \(rows)×\(columns), the model takes \(SeedCNN.imageSide)×\(SeedCNN.imageSide)"
+            "\(directory): images are \(rows)×\(columns), the model takes \(Network.modelDescription.inputShape[1])×\(Network.modelDescription.inputShape[2])"
         case .checkpointFile(let error): error.description
         case .checkpointDirectory(let error): error.description
         case .checkpointWrite(let error): error.description

@@ -18,7 +18,8 @@ final class TrainingLoop {
     private let communicator: any Communicator
     private let plan: EpochPlan
     private let shard: LabeledImages
-    private let evaluator: TestSetEvaluator?
+    private let evaluator: Evaluator?
+    private let testSet: MNISTTestSet
     private let output: RunOutput
     private let trainingSamples: Int
     /// The data order: a resumed run keeps the one it started with.
@@ -26,7 +27,7 @@ final class TrainingLoop {
     private let shuffle: Bool
     private let runID: RunID
 
-    private let model: SeedCNN
+    private let model: Network
     private var optimizer: Adam
     private var position: TrainingPosition
     /// One batch of this rank's samples, refilled every step.
@@ -56,16 +57,17 @@ final class TrainingLoop {
         shuffle = start.shuffle
         runID = start.runID
 
-        let model = SeedCNN(maxBatch: max(plan.largestBatch, 1))
+        let model = Network(maxBatch: max(plan.largestBatch, 1))
         model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: start.parameters) }
         self.model = model
-        optimizer = Adam(parameterCount: ParameterLayout.count, learningRate: configuration.learningRate)
+        optimizer = Adam(parameterCount: Network.modelDescription.parameterCount)
         optimizer.step = start.adamStep
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment
         position = start.position.mapped(from: start.epochPlan, to: plan)
         evaluator = communicator.rank == 0
-            ? TestSetEvaluator(directory: configuration.dataDirectory, batch: model.maxBatch) : nil
+            ? Evaluator(model: Network.modelDescription, batch: model.maxBatch) : nil
+        testSet = MNISTTestSet(directory: configuration.dataDirectory)
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)
         lastCheckpoint = (position.step, nil)
@@ -155,7 +157,7 @@ final class TrainingLoop {
         guard lossSum[0].isFinite else {
             throw .nonFiniteLoss(step: position.step + 1, epoch: position.epoch, loss: lossSum[0])
         }
-        optimizer.update(model)
+        optimizer.update(model, learningRate: configuration.learningRate)
         let t4 = monotonicSeconds()
         times.data += t1 - t0
         times.compute += t2 - t1
@@ -221,7 +223,7 @@ final class TrainingLoop {
     private func evaluate() throws(TrainingError) -> ClassificationReport? {
         guard let evaluator else { return nil }
         let began = monotonicSeconds()
-        let report = try evaluator.evaluate(model)
+        let report = try evaluator.evaluate(model, on: testSet)
         times.evaluation += monotonicSeconds() - began
         lastEvaluation = (position.step, report)
         return report

@@ -32,9 +32,10 @@ struct Evaluate: ParsableCommand {
                 throw .checkpointDirectory(error)
             }
             let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
-            let model = SeedCNN(maxBatch: 100)
+            let model = Network(maxBatch: 100)
             model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
-            let report = try TestSetEvaluator(directory: directory, batch: model.maxBatch).evaluate(model)
+            let report = try Evaluator(model: Network.modelDescription, batch: model.maxBatch)
+                .evaluate(model, on: MNISTTestSet(directory: directory))
             print("\(path): \(report.summaryLine)")
             print()
             print(report.formatted)

@@ -61,14 +61,14 @@ import Testing
     func adamStepsMatchPyTorch(kernelPath: KernelPath) {
         let network = golden.network(kernelPath: kernelPath)
         var adam = Adam(
-            parameterCount: ParameterLayout.count, learningRate: golden.adam.lr,
+            parameterCount: ParameterLayout.count,
             beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps)
         for (index, step) in golden.adam.steps.enumerated() {
             let lossSum = network.computeGradients(
                 images: golden.batch.images.data, labels: golden.batch.labels, count: 8, gradientScale: 1.0 / 8)
             let lossError = abs(lossSum / 8 - Double(step.lossBeforeStep)) / Double(step.lossBeforeStep)
             #expect(lossError <= tolerance, "loss before step \(index + 1)")
-            adam.update(network)
+            adam.update(network, learningRate: golden.adam.lr)
             for tensor in ParameterLayout.tensors {
                 let error = relativeError(SeedCNN.slice(network.parameterValues, tensor), step.params[tensor.name]!.data)
                 print("\(kernelPath): relative error after Adam step \(index + 1) \(tensor.name): \(error)")

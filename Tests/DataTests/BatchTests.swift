@@ -43,4 +43,23 @@ struct BatchTests {
                 shard.pixels[position * 784 ..< (position + 1) * 784].map { Float($0) / 255 }))
         }
     }
+
+    /// Writes 1000 × the sample's index plus its byte, an integer a float holds exactly.
+    struct IndexStamp: SampleTransform {
+        func write(
+            pixels: UnsafePointer<UInt8>, rows: Int, columns: Int, sampleIndex: Int, into image: UnsafeMutablePointer<Float>
+        ) {
+            for pixel in 0 ..< rows * columns { image[pixel] = Float(sampleIndex * 1000 + Int(pixels[pixel])) }
+        }
+    }
+
+    @Test func aTransformWritesEachImageKnowingItsIndexInTheSplit() {
+        let shard = LabeledImages(
+            rows: 2, columns: 2, firstIndex: 500, pixels: [1, 2, 3, 4, 5, 6, 7, 8], labels: [4, 7])
+        var images = [Float](repeating: .nan, count: 8)
+        var labels = [Int32](repeating: -1, count: 2)
+        shard.fillBatch(images: &images, labels: &labels, positions: [1, 0], transform: IndexStamp())
+        #expect(labels == [7, 4])
+        #expect(images == [501_005, 501_006, 501_007, 501_008, 500_001, 500_002, 500_003, 500_004])
+    }
 }

@@ -85,7 +85,7 @@ struct TrainingConfigurationTests {
 struct ClassificationReportTests {
     @Test("precision, recall and F1 follow from the confusion matrix")
     func perClassFigures() {
-        var report = ClassificationReport(classCount: 2)
+        var report = ClassificationReport(classCount: 2, setName: "test")
         // Truth 0: 3 right, 1 taken for 1. Truth 1: 2 right, 2 taken for 0.
         for (truth, predicted, times) in [(0, 0, 3), (0, 1, 1), (1, 1, 2), (1, 0, 2)] {
             for _ in 0..<times { report.record(truth: truth, predicted: predicted) }
