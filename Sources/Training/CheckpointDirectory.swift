@@ -79,6 +79,10 @@ public struct CheckpointDirectory: Sendable {
         guard unlink(probe) == 0 else { throw .notWritable(directory: self.path, reason: systemErrorText()) }
     }
 
+    /// The file a run with a validation split keeps its best model in: a checkpoint like the
+    /// others, but never pruned, and named apart so that resuming never picks it.
+    public static let bestModelFileName = "best.safetensors"
+
     /// The file name of the checkpoint after `step`.
     public static func fileName(forStep step: Int) -> String {
         precondition(step >= 0, "training steps count from 0")

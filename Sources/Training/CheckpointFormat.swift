@@ -17,12 +17,15 @@ public struct TrainingSnapshot: Sendable, Equatable {
     public var shuffle: Bool
     /// The run the state belongs to, which a resume continues.
     public var runID: RunID
+    /// The best validation accuracy the run has seen so far, the one `best.safetensors` holds.
+    public var bestValidationAccuracy: Double?
 
     public init(
         parameters: [Float], adamStep: Int, firstMoment: [Float], secondMoment: [Float],
         position: TrainingPosition, worldSize: Int, batchSizes: [Int], trainingSamples: Int,
-        seed: UInt64, shuffle: Bool, runID: RunID
+        seed: UInt64, shuffle: Bool, runID: RunID, bestValidationAccuracy: Double? = nil
     ) {
+        self.bestValidationAccuracy = bestValidationAccuracy
         self.parameters = parameters
         self.adamStep = adamStep
         self.firstMoment = firstMoment
@@ -61,7 +64,7 @@ public enum CheckpointFormat {
                     name: prefix + tensor.name, shape: tensor.shape, floats: Array(values[tensor.range])))
             }
         }
-        let metadata = [
+        var metadata = [
             "format": formatName,
             "format_version": version,
             "step": String(snapshot.position.step),
@@ -77,6 +80,7 @@ public enum CheckpointFormat {
             "config": configuration.json,
             "checksum": checksum(of: snapshot),
         ]
+        if let best = snapshot.bestValidationAccuracy { metadata["best_validation_accuracy"] = String(best) }
         return SafeTensorsFile.serialize(tensors, metadata: metadata)
     }
 
@@ -118,6 +122,13 @@ public enum CheckpointFormat {
             runID = RunID(value: fingerprint)
         }
 
+        var bestValidationAccuracy: Double?
+        if let text = file.metadata["best_validation_accuracy"] {
+            guard let accuracy = Double(text), (0...1).contains(accuracy) else {
+                throw incompatible("metadata \"best_validation_accuracy\" is \"\(text)\", expected a number in [0, 1]")
+            }
+            bestValidationAccuracy = accuracy
+        }
         let snapshot = TrainingSnapshot(
             parameters: parameters,
             adamStep: try integer("adam_step"),
@@ -130,7 +141,8 @@ public enum CheckpointFormat {
             trainingSamples: try integer("training_samples"),
             seed: seed,
             shuffle: shuffle,
-            runID: runID
+            runID: runID,
+            bestValidationAccuracy: bestValidationAccuracy
         )
         guard snapshot.worldSize == batchSizes.count, snapshot.worldSize >= 1 else {
             throw incompatible("metadata \"world_size\" \(snapshot.worldSize) does not match its \(batchSizes.count) batch sizes")

@@ -35,28 +35,32 @@ public final class Trainer {
     public func run() throws(TrainingError) -> TrainingSummary {
         let worldSize = communicator.size
         try configuration.validate(worldSize: worldSize)
-        let trainingSamples = try countTrainingSamples()
+        let (trainingSamples, heldOut) = try countTrainingSamples()
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         let (start, output) = try agreeOnStart(plan: plan, trainingSamples: trainingSamples)
-        let shard = try loadData(plan: plan)
+        let (shard, validationSet) = try loadData(plan: plan, validation: trainingSamples ..< trainingSamples + heldOut)
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
-            shard: shard, output: output)
+            shard: shard, validationSet: validationSet, output: output)
         try loop.trainUntilDone()
         return try loop.finish(startTime: startTime, communicatorStartSeconds: communicatorStartSeconds)
     }
 
-    /// The size of the training set, read from its headers by every rank; refuses a world with
-    /// more ranks than samples.
-    private func countTrainingSamples() throws(TrainingError) -> Int {
+    /// The samples of the training file trained on and those held out after them for
+    /// validation, from its headers, read by every rank; refuses a world with more ranks than
+    /// samples to train on.
+    private func countTrainingSamples() throws(TrainingError) -> (training: Int, heldOut: Int) {
         try communicator.collectively { () throws(TrainingError) in
-            let count = try dataError { () throws(IDXError) in
+            let total = try dataError { () throws(IDXError) in
                 try MNISTDataset.sampleCount(of: .train, in: configuration.dataDirectory)
             }
+            let heldOut = configuration.validationSplit?.heldOut(of: total) ?? 0
+            let count = total - heldOut
             guard communicator.size <= count else {
-                throw .invalidOption("\(communicator.size) ranks for \(count) training samples: every rank needs at least one")
+                let held = heldOut > 0 ? " (\(heldOut) of \(total) held out by --validation-split)" : ""
+                throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
-            return count
+            return (count, heldOut)
         }
     }
 
@@ -132,26 +136,30 @@ public final class Trainer {
         }
     }
 
-    /// Each rank's shard of the training set. Rank 0 also reads the test set through once, so
-    /// that a broken test file stops the run before the first step rather than at the first
-    /// evaluation; it streams the test set again at each evaluation rather than hold it.
-    private func loadData(plan: EpochPlan) throws(TrainingError) -> LabeledImages {
+    /// Each rank's shard of the training set, and on rank 0 the `validation` samples held out
+    /// after it. Rank 0 also reads the test set through once, so that a broken test file stops
+    /// the run before the first step rather than at the first evaluation; it streams the test set
+    /// again at each evaluation rather than hold it.
+    private func loadData(
+        plan: EpochPlan, validation: Range<Int>
+    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?) {
         try communicator.collectively { () throws(TrainingError) in
             let directory = configuration.dataDirectory
             var sizes: [(rows: Int, columns: Int)] = []
-            let shard = try dataError { () throws(IDXError) in
+            let loaded = try dataError { () throws(IDXError) in
                 let shard = try MNISTDataset.load(.train, from: directory, samples: plan.shards[communicator.rank])
                 sizes.append((shard.rows, shard.columns))
-                if isRoot {
-                    try MNISTDataset.stream(.test, from: directory, batchSize: 100) { sizes.append(($0.rows, $0.columns)) }
-                }
-                return shard
+                guard isRoot else { return (shard, nil as HeldOutSet?) }
+                try MNISTDataset.stream(.test, from: directory, batchSize: 100) { sizes.append(($0.rows, $0.columns)) }
+                guard !validation.isEmpty else { return (shard, nil) }
+                let held = try MNISTDataset.load(.train, from: directory, samples: validation)
+                return (shard, HeldOutSet(held, name: "validation", location: directory))
             }
             let shape = Network.modelDescription.inputShape
             for size in sizes where size.rows != shape[1] || size.columns != shape[2] {
                 throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
             }
-            return shard
+            return loaded
         }
     }
 

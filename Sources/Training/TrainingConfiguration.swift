@@ -1,3 +1,5 @@
+import CNN
+
 /// How many samples each rank takes per optimizer step.
 public enum BatchSize: Sendable, Equatable {
     /// Every rank takes this many samples per step (PyTorch DDP's convention), so the global
@@ -23,11 +25,50 @@ public enum BatchSize: Sendable, Equatable {
     }
 }
 
+/// The samples held out of the end of the training file to choose between models, the same on
+/// every world size and seed (Keras's `validation_split`).
+public enum ValidationSplit: Sendable, Equatable {
+    /// A share in (0, 1) of the training file.
+    case fraction(Double)
+    /// A number of samples.
+    case count(Int)
+
+    /// The number of samples held out of `total`: as Keras, the file is cut at ⌊total·(1 − x)⌋.
+    public func heldOut(of total: Int) -> Int {
+        switch self {
+        case .fraction(let share): total - Int(Double(total) * (1 - share))
+        case .count(let count): count
+        }
+    }
+}
+
+/// The bounds of the random turn and shift applied to each training image (`--augment`).
+public struct Augmentation: Sendable, Equatable {
+    public var maxRotationDegrees: Float = 10
+    public var maxShift: Float = 2
+
+    public init(maxRotationDegrees: Float = 10, maxShift: Float = 2) {
+        self.maxRotationDegrees = maxRotationDegrees
+        self.maxShift = maxShift
+    }
+}
+
 /// Everything that decides what a training run computes and where it writes.
 public struct TrainingConfiguration: Sendable, Equatable {
     public var epochs = 10
     public var batchSize = BatchSize.perRank(60)
     public var learningRate: Float = 1e-3
+    /// How the rate decays after the warm-up.
+    public var learningRateDecay = LearningRateDecay.constant
+    /// Updates of linear warm-up from 0 to the rate.
+    public var warmupSteps = 0
+    /// `step` decay: updates between multiplications of the rate by `learningRateGamma`.
+    public var learningRateStepEvery = 1000
+    public var learningRateGamma: Float = 0.1
+    /// The linear scaling rule: the rate times the number of ranks.
+    public var scaleLearningRate = false
+    /// Parameter tensors (`conv1.weight`) or layers (`conv1`, all its tensors) left untrained.
+    public var frozen: [String] = []
     public var seed: UInt64 = 0
     public var dataDirectory = "data/mnist"
     public var checkpointDirectory = "checkpoints"
@@ -54,6 +95,14 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Steps between progress records.
     public var logEvery = 100
     public var quiet = false
+    /// The last samples of the training file, held out to be evaluated alongside the test set
+    /// and to choose `best.safetensors`; nil to train on all of them.
+    public var validationSplit: ValidationSplit?
+    /// Random turns and shifts of the training images; nil to train on them as they are.
+    public var augmentation: Augmentation?
+    /// Whether rank 0 scores the test set (each evaluation and at the end); a grid search holds
+    /// it back until it has chosen its best model.
+    public var evaluatesTestSet = true
     /// Steps between checks that every rank holds the same parameters; nil for none.
     public var consistencyCheckEvery: Int?
 
@@ -77,6 +126,33 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         guard learningRate.isFinite, learningRate > 0 else {
             throw refuse("--lr must be a positive finite number, got \(learningRate)")
+        }
+        guard warmupSteps >= 0 else { throw refuse("--warmup-steps must not be negative, got \(warmupSteps)") }
+        guard learningRateStepEvery >= 1 else {
+            throw refuse("--lr-step-every must be at least 1 update, got \(learningRateStepEvery)")
+        }
+        guard learningRateGamma.isFinite, learningRateGamma > 0 else {
+            throw refuse("--lr-gamma must be a positive finite number, got \(learningRateGamma)")
+        }
+        for name in frozen where Self.frozenTensors([name]).isEmpty {
+            let names = Network.modelDescription.tensors.map(\.name).joined(separator: ", ")
+            throw refuse("--freeze \(name): the model has no such layer or tensor (it has \(names))")
+        }
+        switch validationSplit {
+        case .fraction(let share) where !(share > 0 && share < 1):
+            throw refuse("--validation-split must be a fraction in (0, 1) or a sample count, got \(share)")
+        case .count(let count) where count < 1:
+            throw refuse("--validation-split must hold out at least 1 sample, got \(count)")
+        default: break
+        }
+        if let augmentation {
+            // Much beyond 45° a digit starts to read as another (a 6 turned over is a 9).
+            guard (0...45).contains(augmentation.maxRotationDegrees) else {
+                throw refuse("--augment-rotation must be between 0 and 45 degrees, got \(augmentation.maxRotationDegrees)")
+            }
+            guard (0...8).contains(augmentation.maxShift) else {
+                throw refuse("--augment-shift must be between 0 and 8 pixels, got \(augmentation.maxShift)")
+            }
         }
         guard checkpointEvery >= 1 else { throw refuse("--checkpoint-every must be at least 1 epoch, got \(checkpointEvery)") }
         guard keep >= 1 else { throw refuse("--keep must be at least 1, got \(keep)") }
@@ -114,6 +190,35 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),
             ("metrics", optional(metricsPath)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
             ("check_consistency", optional(consistencyCheckEvery)),
+            ("lr_schedule", .string(learningRateDecay.rawValue)), ("warmup_steps", .integer(warmupSteps)),
+            ("lr_step_every", .integer(learningRateStepEvery)), ("lr_gamma", .float(learningRateGamma)),
+            ("scale_lr", .bool(scaleLearningRate)), ("validation_split", validationSplitJSON),
+            ("augment", augmentation.map { .object([
+                ("rotation_degrees", .float($0.maxRotationDegrees)), ("shift_pixels", .float($0.maxShift)),
+            ]) } ?? .null), ("freeze", .array(frozen.map(JSONValue.string))),
         ]).json
+    }
+
+    private var validationSplitJSON: JSONValue {
+        switch validationSplit {
+        case nil: .null
+        case .fraction(let share): .number(share)
+        case .count(let count): .integer(count)
+        }
+    }
+
+    /// The tensors `names` freeze: each name is a tensor's, or a layer's (the part before the dot).
+    static func frozenTensors(_ names: [String]) -> [ParameterTensor] {
+        Network.modelDescription.tensors.filter { tensor in
+            names.contains { $0 == tensor.name || $0 + "." == tensor.name.prefix($0.count + 1) }
+        }
+    }
+
+    /// The rate of every update of a run whose epochs take `stepsPerEpoch` updates on `worldSize` ranks.
+    public func learningRateSchedule(stepsPerEpoch: Int, worldSize: Int) -> LearningRateSchedule {
+        LearningRateSchedule(
+            base: learningRate * Float(scaleLearningRate ? worldSize : 1), decay: learningRateDecay,
+            warmupSteps: warmupSteps, stepEvery: learningRateStepEvery, gamma: learningRateGamma,
+            totalSteps: epochs * stepsPerEpoch)
     }
 }

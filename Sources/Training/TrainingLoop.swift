@@ -20,6 +20,10 @@ final class TrainingLoop {
     private let shard: LabeledImages
     private let evaluator: Evaluator?
     private let testSet: MNISTTestSet
+    /// The held-out samples, on rank 0 when `--validation-split` is given.
+    private let validationSet: HeldOutSet?
+    private var bestValidationAccuracy: Double?
+    /// Where this run wrote its best model, if it did.
     private let output: RunOutput
     private let trainingSamples: Int
     /// The data order: a resumed run keeps the one it started with.
@@ -29,6 +33,11 @@ final class TrainingLoop {
 
     private let model: Network
     private var optimizer: Adam
+    private let schedule: LearningRateSchedule
+    /// The parameters `--freeze` keeps as they are, in ascending order.
+    private let frozen: [Range<Int>]
+    /// The learning rate of the last update.
+    private var learningRate: Float = 0
     private var position: TrainingPosition
     /// One batch of this rank's samples, refilled every step.
     private let images: UnsafeMutablePointer<Float>
@@ -40,13 +49,16 @@ final class TrainingLoop {
     private let firstStepTime: Double
     private var samplesTrained = 0
     private var lastCheckpoint: (step: Int, path: String?)
-    private var lastEvaluation: (step: Int, report: ClassificationReport)?
+    private var bestModelPath: String?
+    private var lastEvaluation: (step: Int, reports: Evaluations)?
     private var isRoot: Bool { communicator.rank == 0 }
 
     init(
         configuration: TrainingConfiguration, communicator: any Communicator, plan: EpochPlan,
-        start: TrainingSnapshot, shard: LabeledImages, output: RunOutput
+        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, output: RunOutput
     ) {
+        self.validationSet = validationSet
+        bestValidationAccuracy = start.bestValidationAccuracy
         self.configuration = configuration
         self.communicator = communicator
         self.plan = plan
@@ -61,6 +73,8 @@ final class TrainingLoop {
         model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: start.parameters) }
         self.model = model
         optimizer = Adam(parameterCount: Network.modelDescription.parameterCount)
+        schedule = configuration.learningRateSchedule(stepsPerEpoch: plan.stepsPerEpoch, worldSize: communicator.size)
+        frozen = TrainingConfiguration.frozenTensors(configuration.frozen).map { $0.range }
         optimizer.step = start.adamStep
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment
@@ -105,8 +119,11 @@ final class TrainingLoop {
         var epochSamples = 0
         var window = (start: epochStart, samples: 0)
 
+        let augmentation = configuration.augmentation.map {
+            RandomAffine(maxRotationDegrees: $0.maxRotationDegrees, maxShift: $0.maxShift, seed: seed, epoch: position.epoch)
+        }
         while position.stepInEpoch < plan.stepsPerEpoch && position.step < maxSteps {
-            let (lossSum, samples) = try step(order: order)
+            let (lossSum, samples) = try step(order: order, augmentation: augmentation)
             epochLoss += lossSum
             epochSamples += samples
             window.samples += samples
@@ -125,7 +142,7 @@ final class TrainingLoop {
             if output.reporter.isLogStep(position.step) {
                 try output.metrics?.write([
                     ("type", .string("step")), ("step", .integer(position.step)),
-                    ("epoch", .integer(position.epoch + 1)), ("loss", .number(loss)),
+                    ("epoch", .integer(position.epoch + 1)), ("loss", .number(loss)), ("lr", .float(learningRate)),
                     ("samples_per_second", .number(rate)), ("elapsed_seconds", .number(now - firstStepTime)),
                 ])
                 window = (now, 0)
@@ -141,14 +158,23 @@ final class TrainingLoop {
     /// One optimizer step: this rank's batch, its gradient, the all-reduce into the exact mean
     /// over every sample of the global step, and the Adam update every rank takes alike.
     /// Returns the summed loss over the global batch and its number of samples.
-    private func step(order: EpochOrder) throws(TrainingError) -> (lossSum: Double, samples: Int) {
+    private func step(
+        order: EpochOrder, augmentation: RandomAffine?
+    ) throws(TrainingError) -> (lossSum: Double, samples: Int) {
         let t0 = monotonicSeconds()
         let local = plan.positions(step: position.stepInEpoch, rank: communicator.rank)
-        shard.fillBatch(images: images, labels: labels, positions: order.positions[local])
+        if let augmentation {
+            shard.fillBatch(images: images, labels: labels, positions: order.positions[local], transform: augmentation)
+        } else {
+            shard.fillBatch(images: images, labels: labels, positions: order.positions[local])
+        }
         let globalCount = plan.globalSampleCount(step: position.stepInEpoch)
         let t1 = monotonicSeconds()
         lossSum[0] = model.computeGradients(
             images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))
+        model.withUnsafeMutableGradients { gradients in
+            for range in frozen { gradients[range].update(repeating: 0) }
+        }
         let t2 = monotonicSeconds()
         model.withUnsafeMutableGradients { communicator.allReduceSum($0) }
         communicator.allReduceSum(&lossSum)
@@ -157,7 +183,8 @@ final class TrainingLoop {
         guard lossSum[0].isFinite else {
             throw .nonFiniteLoss(step: position.step + 1, epoch: position.epoch, loss: lossSum[0])
         }
-        optimizer.update(model, learningRate: configuration.learningRate)
+        learningRate = schedule.rate(ofUpdate: position.step + 1)
+        optimizer.update(model, learningRate: learningRate, frozen: frozen)
         let t4 = monotonicSeconds()
         times.data += t1 - t0
         times.compute += t2 - t1
@@ -173,7 +200,7 @@ final class TrainingLoop {
         let epochNumber = position.epoch + 1
         position.epoch += 1
         position.stepInEpoch = 0
-        let report = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
+        let evaluations = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
             ? try evaluate() : nil
         if epochNumber % configuration.checkpointEvery == 0 { try saveCheckpoint() }
 
@@ -184,9 +211,10 @@ final class TrainingLoop {
             ("train_loss", .number(loss)), ("epoch_seconds", .number(trainingSeconds)),
             ("samples_per_second", .number(rate)), ("samples", .integer(samples)),
         ]
-        if let report {
-            line += "  test loss \(fixed(report.meanLoss, 4))  test accuracy \(fixed(report.accuracy * 100, 2))%"
-            record += [("test_loss", .number(report.meanLoss)), ("test_accuracy", .number(report.accuracy))]
+        for report in evaluations?.all ?? [] {
+            let name = report.setName
+            line += "  \(name) loss \(fixed(report.meanLoss, 4))  \(name) accuracy \(fixed(report.accuracy * 100, 2))%"
+            record += [("\(name)_loss", .number(report.meanLoss)), ("\(name)_accuracy", .number(report.accuracy))]
         }
         line += "  \(fixed(wallSeconds, 2)) s  \(grouped(Int(rate))) samples/s"
         output.reporter.epochFinished(line)
@@ -197,14 +225,9 @@ final class TrainingLoop {
     private func saveCheckpoint() throws(TrainingError) {
         guard let checkpoints = output.checkpoints else { return }
         let began = monotonicSeconds()
-        let snapshot = TrainingSnapshot(
-            parameters: model.withUnsafeParameters(Array.init), adamStep: optimizer.step,
-            firstMoment: optimizer.firstMoment, secondMoment: optimizer.secondMoment,
-            position: position, worldSize: communicator.size, batchSizes: plan.batchSizes,
-            trainingSamples: trainingSamples, seed: seed, shuffle: shuffle, runID: runID)
         let path = checkpoints.checkpointPath(forStep: position.step)
         do {
-            try writeAtomically(CheckpointFormat.encode(snapshot, configuration: configuration), to: path)
+            try writeAtomically(CheckpointFormat.encode(snapshot(), configuration: configuration), to: path)
         } catch {
             throw .checkpointWrite(error)
         }
@@ -219,14 +242,46 @@ final class TrainingLoop {
         times.checkpoint += monotonicSeconds() - began
     }
 
-    /// The test-set report of the current model, on rank 0.
-    private func evaluate() throws(TrainingError) -> ClassificationReport? {
+    /// Everything a resume needs to go on from here.
+    private func snapshot() -> TrainingSnapshot {
+        TrainingSnapshot(
+            parameters: model.withUnsafeParameters(Array.init), adamStep: optimizer.step,
+            firstMoment: optimizer.firstMoment, secondMoment: optimizer.secondMoment,
+            position: position, worldSize: communicator.size, batchSizes: plan.batchSizes,
+            trainingSamples: trainingSamples, seed: seed, shuffle: shuffle, runID: runID,
+            bestValidationAccuracy: bestValidationAccuracy)
+    }
+
+    /// Rank 0's reports on the current model: the validation split when one is held out, and
+    /// the test set unless a search holds it back. A validation accuracy better than any before
+    /// in this run (resumes included) saves the model as the best.
+    private func evaluate() throws(TrainingError) -> Evaluations? {
         guard let evaluator else { return nil }
         let began = monotonicSeconds()
-        let report = try evaluator.evaluate(model, on: testSet)
+        var evaluations = Evaluations()
+        if let validationSet { evaluations.validation = try evaluator.evaluate(model, on: validationSet) }
+        if configuration.evaluatesTestSet { evaluations.test = try evaluator.evaluate(model, on: testSet) }
         times.evaluation += monotonicSeconds() - began
-        lastEvaluation = (position.step, report)
-        return report
+        lastEvaluation = (position.step, evaluations)
+        if let accuracy = evaluations.validation?.accuracy, accuracy > bestValidationAccuracy ?? -1 {
+            bestValidationAccuracy = accuracy
+            try saveBestModel()
+        }
+        return evaluations
+    }
+
+    /// Rank 0 writes the current state as `best.safetensors`, atomically; it is never pruned.
+    private func saveBestModel() throws(TrainingError) {
+        guard let checkpoints = output.checkpoints else { return }
+        let began = monotonicSeconds()
+        let path = checkpoints.path + "/" + CheckpointDirectory.bestModelFileName
+        do {
+            try writeAtomically(CheckpointFormat.encode(snapshot(), configuration: configuration), to: path)
+        } catch {
+            throw .checkpointWrite(error)
+        }
+        bestModelPath = path
+        times.checkpoint += monotonicSeconds() - began
     }
 
     /// Verifies that every rank holds bit-for-bit the same parameters: one all-reduce of the
@@ -250,19 +305,23 @@ final class TrainingLoop {
         // A run that took no step since its last checkpoint (or since the one it resumed) has
         // nothing new to save.
         if lastCheckpoint.step != position.step || position.step == 0 { try saveCheckpoint() }
-        let finalReport = lastEvaluation?.step == position.step ? lastEvaluation?.report : try evaluate()
+        let final = lastEvaluation?.step == position.step ? lastEvaluation?.reports : try evaluate()
         var peak = [Double(peakResidentBytes())]
         communicator.allReduceMax(&peak)
         let summary = TrainingSummary(
-            testReport: finalReport, steps: position.step, samples: samplesTrained,
+            testReport: final?.test, validationReport: final?.validation, bestModelPath: bestModelPath,
+            bestValidationAccuracy: bestValidationAccuracy, steps: position.step, samples: samplesTrained,
             wallSeconds: monotonicSeconds() - startTime, trainingSeconds: times.training, times: times,
             peakResidentBytes: Int(peak[0]), worldSize: communicator.size, checkpointPath: lastCheckpoint.path,
             startupSeconds: firstStepTime - startTime, communicatorStartSeconds: communicatorStartSeconds,
             kernelPath: model.kernelPath.rawValue)
-        if let finalReport {
-            try output.metrics?.write([
-                ("type", .string("summary")), ("test_accuracy", .number(finalReport.accuracy)),
-                ("test_loss", .number(finalReport.meanLoss)), ("wall_seconds", .number(summary.wallSeconds)),
+        if let metrics = output.metrics {
+            var record: [(String, JSONValue)] = [("type", .string("summary"))]
+            for report in final?.all ?? [] {
+                record += [("\(report.setName)_accuracy", .number(report.accuracy)), ("\(report.setName)_loss", .number(report.meanLoss))]
+            }
+            try metrics.write(record + [
+                ("wall_seconds", .number(summary.wallSeconds)),
                 ("training_seconds", .number(summary.trainingSeconds)),
                 ("samples_per_second", .number(summary.samplesPerSecond)),
                 ("epoch_seconds", .number(Double(trainingSamples) / max(summary.samplesPerSecond, 1e-9))),

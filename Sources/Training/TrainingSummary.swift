@@ -1,7 +1,21 @@
+/// The reports of one evaluation, on rank 0: each set scored, nil for a set that was not.
+public struct Evaluations: Sendable {
+    public var validation: ClassificationReport?
+    public var test: ClassificationReport?
+
+    /// The reports there are, validation first.
+    var all: [ClassificationReport] { [validation, test].compactMap { $0 } }
+}
+
 /// What a finished run reports.
 public struct TrainingSummary: Sendable {
     /// The test-set evaluation of the final model (rank 0 only).
     public var testReport: ClassificationReport?
+    /// The final model's score on the held-out validation samples (rank 0, with `--validation-split`).
+    public var validationReport: ClassificationReport?
+    /// Where the model of the best validation accuracy was saved, and that accuracy (rank 0).
+    public var bestModelPath: String?
+    public var bestValidationAccuracy: Double?
     public var steps: Int
     /// Samples trained on by all ranks together in this run.
     public var samples: Int
@@ -31,8 +45,8 @@ extension TrainingSummary {
     /// memory, the checkpoint; with `verbose`, the per-class table and confusion matrix too.
     public func formatted(verbose: Bool) -> String {
         var lines: [String] = []
-        if let testReport {
-            lines.append(testReport.summaryLine)
+        for report in [validationReport, testReport].compactMap({ $0 }) {
+            lines.append(report.summaryLine)
         }
         lines.append("\(grouped(steps)) steps in all, \(grouped(samples)) samples trained on in this run by \(worldSize) rank\(worldSize == 1 ? "" : "s"): \(fixed(wallSeconds, 2)) s wall, \(grouped(Int(samplesPerSecond))) samples/s in training steps (\(kernelPath) kernels)")
         let shares = times.parts.map { part in
@@ -42,6 +56,9 @@ extension TrainingSummary {
         lines.append("start-up \(fixed(startupSeconds, 3)) s to the first step" + (communicatorStartSeconds > 0 ? " (MPI_Init \(fixed(communicatorStartSeconds, 3)) s)" : ""))
         lines.append("peak memory \(fixed(Double(peakResidentBytes) / 1_048_576, 1)) MiB (largest rank)")
         if let checkpointPath { lines.append("checkpoint \(checkpointPath)") }
+        if let bestModelPath, let bestValidationAccuracy {
+            lines.append("best model \(bestModelPath) (validation accuracy \(fixed(bestValidationAccuracy * 100, 2))%)")
+        }
         if verbose, let testReport {
             lines.append("")
             lines.append(testReport.formatted)

@@ -32,6 +32,42 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("lr"), help: "Adam's learning rate.")
     var learningRate: Float = 1e-3
 
+    @Option(name: .customLong("lr-schedule"), help: ArgumentHelp(
+        "How the learning rate decays after the warm-up: constant, cosine (to 0 at the last update of --epochs) or step (× --lr-gamma every --lr-step-every updates).",
+        valueName: "schedule"))
+    var learningRateDecay = LearningRateDecay.constant
+
+    @Option(help: "Updates of linear warm-up from 0 to --lr: update s of the first N uses lr·s/N.")
+    var warmupSteps = 0
+
+    @Option(name: .customLong("lr-step-every"), help: "For --lr-schedule step: updates between multiplications by --lr-gamma.")
+    var learningRateStepEvery = 1000
+
+    @Option(name: .customLong("lr-gamma"), help: "For --lr-schedule step: the factor applied every --lr-step-every updates.")
+    var learningRateGamma: Float = 0.1
+
+    @Flag(name: .customLong("scale-lr"), help: "Multiply --lr by the number of ranks (the linear scaling rule for large global batches). Off by default.")
+    var scaleLearningRate = false
+
+    @Option(help: ArgumentHelp(
+        "Layers or parameter tensors to leave as they start (gradients zeroed, skipped by Adam), comma-separated: conv1,conv2 keeps a pretrained feature extractor. None by default.",
+        valueName: "names"))
+    var freeze: String?
+
+    @Option(help: ArgumentHelp(
+        "Hold out the last samples of the training file, a fraction in (0, 1) or a count, to be scored alongside the test set; the best model by their accuracy is kept as best.safetensors. Off by default.",
+        valueName: "x"))
+    var validationSplit: ValidationSplit?
+
+    @Flag(help: "Turn and shift each training image at random every time it is drawn (never mirrored); validation and test images are left as they are. Off by default.")
+    var augment = false
+
+    @Option(help: "With --augment: the largest turn, in degrees either way.")
+    var augmentRotation: Float = 10
+
+    @Option(help: "With --augment: the largest shift, in pixels along each axis.")
+    var augmentShift: Float = 2
+
     @Option(help: "Seed of the initial parameters and of the data order.")
     var seed: UInt64 = 0
 
@@ -93,6 +129,15 @@ struct Train: ParsableCommand {
         configuration.epochs = epochs
         configuration.batchSize = globalBatchSize.map(BatchSize.global) ?? .perRank(batchSize)
         configuration.learningRate = learningRate
+        configuration.validationSplit = validationSplit
+        configuration.augmentation = augment
+            ? Augmentation(maxRotationDegrees: augmentRotation, maxShift: augmentShift) : nil
+        configuration.learningRateDecay = learningRateDecay
+        configuration.warmupSteps = warmupSteps
+        configuration.learningRateStepEvery = learningRateStepEvery
+        configuration.learningRateGamma = learningRateGamma
+        configuration.scaleLearningRate = scaleLearningRate
+        configuration.frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
         configuration.seed = seed
         configuration.dataDirectory = DataDirectory.resolve(option: dataDir, environment: environment)
         configuration.checkpointDirectory = checkpointDir
@@ -145,6 +190,21 @@ struct Train: ParsableCommand {
                 communicator.abort(code: 1)
             }
             throw ExitCode.failure
+        }
+    }
+}
+
+extension LearningRateDecay: ExpressibleByArgument {}
+
+extension ValidationSplit: ExpressibleByArgument {
+    /// A count (`6000`) or a fraction (`0.1`); the range is checked with the other options.
+    public init?(argument: String) {
+        if let count = Int(argument) {
+            self = .count(count)
+        } else if let share = Double(argument) {
+            self = .fraction(share)
+        } else {
+            return nil
         }
     }
 }

@@ -77,7 +77,7 @@ import Testing
         for index in frozen {
             #expect(parameters[index] == 0.25 && adam.firstMoment[index] == 0 && adam.secondMoment[index] == 0)
         }
-        let trained = (0..<37).filter { !frozen.contains($0) && gradientSteps.contains { steps in steps[$0] != 0 } }
+        let trained = (0..<37).filter { index in !frozen.contains(index) && gradientSteps.contains { $0[index] != 0 } }
         #expect(trained.allSatisfy { parameters[$0] != 0.25 })
     }
 }
