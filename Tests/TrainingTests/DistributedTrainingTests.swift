@@ -44,12 +44,15 @@ struct DistributedTrainingTests {
         #expect(first.count == 18 && first == second)
     }
 
-    @Test("stopping at a checkpoint and resuming ends bit-identical to the uninterrupted run")
-    func resumeIsExact() throws {
+    @Test(
+        "stopping at a checkpoint and resuming ends bit-identical to the uninterrupted run, with or without --augment",
+        arguments: [[], ["--augment"]])
+    func resumeIsExact(augment: [String]) throws {
         let job = try TrainerJob()
         defer { job.remove() }
-        // 50 steps per epoch: the resumed run crosses an epoch boundary, reshuffling on the way.
-        let common = ["--batch-size", "600", "--eval-every", "10"]
+        // 50 steps per epoch: the resumed run crosses an epoch boundary, reshuffling (and with
+        // --augment drawing new turns and shifts) on the way.
+        let common = ["--batch-size", "600", "--eval-every", "10"] + augment
         let whole = try job.train(ranks: 2, common + ["--max-steps", "80", "--checkpoint-dir", job.path("whole")])
         #expect(whole.status == 0, "\(whole.output)")
         let stopped = try job.train(ranks: 2, common + ["--max-steps", "30", "--checkpoint-dir", job.path("parts")])
