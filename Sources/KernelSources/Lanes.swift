@@ -6,8 +6,8 @@
 //
 // This file is compiled once per instruction set (see Package.swift), and a vector of lanes is
 // exactly one register of it: 16 floats for AVX-512, 8 for AVX2, 4 for SSE2 and NEON. The
-// micro-kernels' register blocking (accumulators × lanes) thus fits each register file the same
-// way: 14 accumulators and 2 broadcasts fill AVX2's and SSE2's 16 registers and leave AVX-512 room.
+// micro-kernels' register blocking is chosen per register file (32 registers for AVX-512, 16 for
+// the others): see `ConvolutionTile` and `conv3x3WeightBackward`.
 
 #if LANES16
 /// One activation element for each sample of a lane block.
