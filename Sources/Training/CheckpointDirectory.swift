@@ -121,12 +121,19 @@ public struct CheckpointDirectory: Sendable {
         return Array(stale)
     }
 
-    /// Removes every checkpoint in the directory (for `--overwrite`) and returns them.
+    /// The best model a run with a validation split saved here, if there is one.
+    public func bestModel() -> String? {
+        let path = "\(path)/\(Self.bestModelFileName)"
+        return access(path, F_OK) == 0 ? path : nil
+    }
+
+    /// Removes every checkpoint in the directory and the best model (for `--overwrite`), and
+    /// returns their paths.
     @discardableResult
-    public func removeAllCheckpoints() throws(CheckpointDirectoryError) -> [Checkpoint] {
-        let all = try checkpoints()
-        for checkpoint in all {
-            try remove(checkpoint.path)
+    public func removeAllCheckpoints() throws(CheckpointDirectoryError) -> [String] {
+        let all = try checkpoints().map(\.path) + [bestModel()].compactMap { $0 }
+        for file in all {
+            try remove(file)
         }
         return all
     }
@@ -151,12 +158,14 @@ public struct CheckpointDirectory: Sendable {
     }
 
     /// The process that was writing, when `name` is a temporary file of `writeAtomically` for a
-    /// checkpoint (`.step-000000100.safetensors.tmp-PID`); nil for any other name.
+    /// checkpoint or the best model (`.step-000000100.safetensors.tmp-PID`,
+    /// `.best.safetensors.tmp-PID`); nil for any other name.
     private static func writingProcess(ofTemporaryFile name: String) -> pid_t? {
         guard name.hasPrefix("."), let dash = name.lastIndex(of: "-") else { return nil }
         let target = name[name.index(after: name.startIndex)..<dash]
         let digits = name[name.index(after: dash)...]
-        guard target.hasSuffix(".tmp"), step(fromFileName: String(target.dropLast(".tmp".count))) != nil,
+        let written = String(target.dropLast(".tmp".count))
+        guard target.hasSuffix(".tmp"), step(fromFileName: written) != nil || written == bestModelFileName,
               !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
               let process = pid_t(digits), process > 0
         else { return nil }

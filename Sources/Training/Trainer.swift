@@ -99,18 +99,20 @@ public final class Trainer {
     }
 
     /// The checkpoint a run resumes, if any: `--resume`'s, or with `--auto-resume` the newest in
-    /// the directory when it holds one. A fresh run into a directory that holds checkpoints
-    /// needs `--overwrite`, lest it mix its checkpoints with another run's.
+    /// the directory when it holds one. A fresh run into a directory that holds checkpoints (or
+    /// a best model) needs `--overwrite`, lest it mix its checkpoints with another run's.
     private func checkpointToResume(in directory: CheckpointDirectory) throws(TrainingError) -> String? {
         do throws(CheckpointDirectoryError) {
             if let resume = configuration.resume {
                 return try CheckpointDirectory.resolveCheckpoint(resume.isEmpty ? directory.path : resume)
             }
-            guard let newest = try directory.newest(), !configuration.overwrite else { return nil }
-            guard configuration.autoResume else {
-                throw .holdsCheckpoints(directory: directory.path, newest: newest.path)
+            if configuration.overwrite { return nil }
+            let newest = try directory.newest()
+            if configuration.autoResume { return newest?.path }
+            if let held = newest?.path ?? directory.bestModel() {
+                throw .holdsCheckpoints(directory: directory.path, newest: held)
             }
-            return newest.path
+            return nil
         } catch {
             throw .checkpointDirectory(error)
         }

@@ -201,16 +201,18 @@ private func touch(_ path: String) {
     }
 }
 
-@Test func overwritingRemovesEveryCheckpointAndNothingElse() throws {
+@Test func overwritingRemovesEveryCheckpointAndTheBestModelAndNothingElse() throws {
     try withScratchDirectory { scratch in
         let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
         for step in [10, 20] {
             try writeAtomically([], to: directory.checkpointPath(forStep: step))
         }
-        for name in ["notes.txt", "step-12.safetensors", "model.safetensors"] {
+        for name in ["notes.txt", "step-12.safetensors", "model.safetensors", CheckpointDirectory.bestModelFileName] {
             touch("\(scratch)/\(name)")
         }
-        #expect(try directory.removeAllCheckpoints().map(\.step) == [10, 20])
+        #expect(try directory.removeAllCheckpoints() == [10, 20].map(directory.checkpointPath(forStep:)) + [
+            "\(scratch)/\(CheckpointDirectory.bestModelFileName)",
+        ])
         #expect(try entries(of: scratch) == ["model.safetensors", "notes.txt", "step-12.safetensors"])
     }
 }
@@ -219,13 +221,16 @@ private func touch(_ path: String) {
 private let namesLikeTemporaryFiles = [
     ".step-000000010.safetensors.tmp-", ".step-000000010.safetensors.tmp-12x", ".step-10.safetensors.tmp-12",
     ".model.safetensors.tmp-12", "step-000000010.safetensors.tmp-12", ".step-000000010.safetensors.tmp-0", "notes.txt",
+    ".best.safetensors.tmp-", ".best.json.tmp-12",
 ]
 
 @Test func holdingTheLockEveryTemporaryCheckpointFileIsStale() throws {
     try withScratchDirectory { scratch in
         let directory = try CheckpointDirectory(creatingIfNeeded: scratch)
         // Ours is alive, 99999999 is above any pid_max: with the lock held no writer can be busy.
-        let temporaries = [".step-000000010.safetensors.tmp-\(getpid())", ".step-000000020.safetensors.tmp-99999999"]
+        let temporaries = [
+            ".step-000000010.safetensors.tmp-\(getpid())", ".step-000000020.safetensors.tmp-99999999", ".best.safetensors.tmp-42",
+        ]
         for name in temporaries + namesLikeTemporaryFiles {
             touch("\(scratch)/\(name)")
         }

@@ -151,6 +151,18 @@ extension TrainingFailureTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: kept)) == before)
     }
 
+    @Test("a fresh run into a directory holding another run's best model is refused, naming it")
+    func freshRunOverABestModel() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let best = job.path("checkpoints/\(CheckpointDirectory.bestModelFileName)")
+        try FileManager.default.createDirectory(atPath: job.path("checkpoints"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: best, contents: Data([1, 2, 3]))
+        let result = try job.train(ranks: 2, ["--max-steps", "10"], timeout: Self.promptly)
+        expectFailure(result, mentioning: [best, "--resume", "--overwrite"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: best)) == Data([1, 2, 3]))
+    }
+
     @Test("options that decide the start differently are refused together", arguments: [
         ["--resume", "--overwrite"], ["--resume", "--auto-resume"], ["--auto-resume", "--overwrite"],
     ])
