@@ -70,6 +70,13 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        /// libpng's calls wrapped in C so that its longjmp error handling never crosses Swift frames.
+        .target(name: "PNGCodec", dependencies: ["CLibPNG"]),
 
         // Libraries, each ignorant of the others except where listed.
         .target(name: "SeededRandom"),
@@ -84,6 +91,8 @@ let package = Package(
             swiftSettings: portable
         ),
         .target(name: "SafeTensors"),
+        /// PNG files, MNIST-style preprocessing, drawing: knows nothing of the model or of MPI.
+        .target(name: "Imaging", dependencies: ["PNGCodec"]),
         .target(
             name: "Training",
             dependencies: ["Distributed", "Data", "CNN", "SafeTensors"],
@@ -95,6 +104,7 @@ let package = Package(
             name: "mnist-ddp",
             dependencies: [
                 "Training",
+                "Imaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -104,7 +114,7 @@ let package = Package(
 
         // Tests.
         /// Launches built executables (alone or under mpirun) with a time limit, for the tests.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "CZlib", "TestSupport"]),
@@ -115,6 +125,7 @@ let package = Package(
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["Imaging", "Data", "TestSupport"]),
     ] + kernelTargets
 )
