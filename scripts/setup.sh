@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(libopenmpi-dev openmpi-bin zlib1g-dev pkg-config)
+packages=(libopenmpi-dev openmpi-bin zlib1g-dev libpng-dev pkg-config)
 # qemu-user emulates older x86-64 CPUs (no AVX; AVX2 without AVX-512) for the tests that the
 # portable build runs on each with its best kernel path.
 if [ "$(uname -m)" = x86_64 ]; then packages+=(qemu-user); fi
@@ -18,6 +18,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Fashion-MNIST for `--dataset fashion-mnist`: optional, so a system without the package still
+# builds and tests (those tests then say they are skipped).
+if ! dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q "install ok installed"; then
+    echo "setup: installing dataset-fashion-mnist"
+    { as_root apt-get update -qq \
+        && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+        || echo "setup: dataset-fashion-mnist could not be installed; --dataset fashion-mnist will not work" >&2
 fi
 
 # Python's safetensors and numpy let the tests read our checkpoints with the reference reader.

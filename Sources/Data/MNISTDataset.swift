@@ -119,3 +119,12 @@ public enum MNISTDataset {
         }
     }
 }
+
+extension MNISTDataset {
+    /// Every image of one IDX images file (`.gz` or raw), for classifying images that come
+    /// without labels.
+    public static func images(contentsOf path: String) throws(IDXError) -> (rows: Int, columns: Int, pixels: [UInt8]) {
+        let file = try IDXFile(path: path, kind: .images)
+        return (file.dimensions[1], file.dimensions[2], try file.readItems(0 ..< file.itemCount))
+    }
+}

@@ -1,4 +1,5 @@
 import CNN
+import Data
 import SafeTensors
 
 /// Everything a run needs to continue exactly where another stopped.
@@ -78,6 +79,8 @@ public enum CheckpointFormat {
             "shuffle": String(snapshot.shuffle),
             "run_id": snapshot.runID.description,
             "config": configuration.json,
+            "dataset": configuration.dataset.name,
+            "class_names": JSONValue.array(configuration.dataset.classNames.map(JSONValue.string)).json,
             "checksum": checksum(of: snapshot),
         ]
         if let best = snapshot.bestValidationAccuracy { metadata["best_validation_accuracy"] = String(best) }
@@ -159,12 +162,37 @@ public enum CheckpointFormat {
         try? decode(open(path)).runID
     }
 
+    /// The dataset a checkpoint of ours was trained on, from its metadata; MNIST for one written
+    /// before datasets were recorded.
+    public static func dataset(of file: SafeTensorsFile) throws(TrainingError) -> Dataset {
+        let name = file.metadata["dataset"] ?? Dataset.mnist.name
+        guard let dataset = Dataset.named(name) else {
+            throw .incompatibleCheckpoint(
+                path: file.source,
+                reason: "trained on the unknown dataset \"\(name)\" (known: \(Dataset.all.map(\.name).joined(separator: ", ")))")
+        }
+        return dataset
+    }
+
+    /// Refuses to continue from or score `file` on `dataset` when the checkpoint was trained on
+    /// another.
+    public static func requireDataset(_ dataset: Dataset, of file: SafeTensorsFile) throws(TrainingError) {
+        let trainedOn = try self.dataset(of: file)
+        guard trainedOn == dataset else {
+            throw .datasetMismatch(path: file.source, trainedOn: trainedOn.name, requested: dataset.name)
+        }
+    }
+
     /// The model weights of any safetensors file holding the six tensors under PyTorch's
     /// `state_dict` names and shapes as F32: our checkpoints, or one saved from the tutorial's
     /// PyTorch model with `safetensors.torch.save_file(model.state_dict(), path)`. A checkpoint
     /// of ours is verified in full first, checksum included, as a resume verifies it.
     public static func modelParameters(contentsOf path: String) throws(TrainingError) -> [Float] {
-        let file = try open(path)
+        try modelParameters(of: try open(path))
+    }
+
+    /// The model weights of an opened safetensors file, as `modelParameters(contentsOf:)`.
+    public static func modelParameters(of file: SafeTensorsFile) throws(TrainingError) -> [Float] {
         if file.metadata["format"] == formatName { return try decode(file).parameters }
         return try tensors(from: file, prefix: "")
     }

@@ -4,13 +4,21 @@ public struct ClassificationReport: Sendable, Equatable {
     public let classCount: Int
     /// The set scored, as the report names it: "test", "validation".
     public let setName: String
+    /// The name of each class, by label, as reports show them.
+    public let classNames: [String]
     /// `confusion[truth][predicted]` counts samples.
     public private(set) var confusion: [[Int]]
     public private(set) var lossSum = 0.0
 
+    /// A report naming each class by its label's number.
     public init(classCount: Int, setName: String) {
-        self.classCount = classCount
+        self.init(classNames: (0 ..< classCount).map(String.init), setName: setName)
+    }
+
+    public init(classNames: [String], setName: String) {
+        self.classNames = classNames
         self.setName = setName
+        classCount = classNames.count
         confusion = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
     }
 
@@ -51,18 +59,26 @@ public struct ClassificationReport: Sendable, Equatable {
 
     /// The per-class table and the confusion matrix, as printed at the end of training.
     public var formatted: String {
-        var lines = ["class  precision  recall  f1      support"]
+        let nameWidth = max(5, classNames.map(\.count).max() ?? 0)
+        var lines = [pad("class", nameWidth) + "  precision  recall  f1      support"]
         for label in 0..<classCount {
             lines.append(
-                pad(String(label), 5) + "  " + pad(fixed(precision(label), 4), 9) + "  "
+                pad(classNames[label], nameWidth) + "  " + pad(fixed(precision(label), 4), 9) + "  "
                     + pad(fixed(recall(label), 4), 6) + "  " + pad(fixed(f1(label), 4), 6) + "  "
                     + pad(String(confusion[label].reduce(0, +)), 7))
         }
         lines.append("")
         lines.append("confusion matrix (rows: true class, columns: predicted class)")
-        lines.append("     " + (0..<classCount).map { pad(String($0), 5) }.joined())
+        // Columns by number; rows by number and, where the names are more than numbers, name.
+        let named = classNames != (0 ..< classCount).map(String.init)
+        let rowWidth = named ? 4 + nameWidth : 3
+        func rowLabel(_ label: Int) -> String {
+            named ? pad(String(label), 2) + "  " + classNames[label] + String(repeating: " ", count: nameWidth - classNames[label].count)
+                : pad(String(label), 3)
+        }
+        lines.append(String(repeating: " ", count: rowWidth + 2) + (0..<classCount).map { pad(String($0), 5) }.joined())
         for label in 0..<classCount {
-            lines.append(pad(String(label), 3) + "  " + confusion[label].map { pad(String($0), 5) }.joined())
+            lines.append(rowLabel(label) + "  " + confusion[label].map { pad(String($0), 5) }.joined())
         }
         return lines.joined(separator: "\n")
     }

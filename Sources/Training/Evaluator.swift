@@ -52,15 +52,18 @@ public struct HeldOutSet: EvaluationSet {
 /// Images go in as they are: no training-time transform ever touches them.
 public final class Evaluator {
     public let model: ModelDescription
+    /// How reports name each class.
+    public let classNames: [String]
     private let batch: Int
     private let images: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<Int32>
     private let predictions: UnsafeMutablePointer<Int32>
 
     /// An evaluator for models described by `model`, `batch` images at a time (at most the
-    /// network's `maxBatch`).
-    public init(model: ModelDescription, batch: Int) {
+    /// network's `maxBatch`), naming the classes `classNames` (by default their numbers).
+    public init(model: ModelDescription, batch: Int, classNames: [String]? = nil) {
         self.model = model
+        self.classNames = classNames ?? (0 ..< model.classCount).map(String.init)
         self.batch = batch
         images = .allocate(capacity: batch * model.inputSize)
         labels = .allocate(capacity: batch)
@@ -76,7 +79,7 @@ public final class Evaluator {
     /// Accuracy, mean loss and per-class figures of `network` on every sample of `set`.
     public func evaluate(_ network: Network, on set: some EvaluationSet) throws(TrainingError) -> ClassificationReport {
         precondition(network.maxBatch >= batch, "the network takes \(network.maxBatch) samples at once, not \(batch)")
-        var report = ClassificationReport(classCount: model.classCount, setName: set.name)
+        var report = ClassificationReport(classNames: classNames, setName: set.name)
         var wrongSize: (rows: Int, columns: Int)?
         try dataError { () throws(IDXError) in
             try set.forEachBatch(of: batch) { samples, positions in

@@ -2,7 +2,7 @@ import SafeTensors
 
 /// The JSON our metrics records and checkpoint metadata hold, written by hand so that the
 /// trainer needs no Foundation (whose ICU data alone would cost every rank megabytes of memory).
-enum JSONValue {
+public enum JSONValue {
     case number(Double)
     /// A float written with its shortest exact decimal form (0.001, not 0.0010000000474974513).
     case float(Float)
@@ -14,7 +14,7 @@ enum JSONValue {
     /// Keys keep their order.
     case object([(String, JSONValue)])
 
-    var json: String {
+    public var json: String {
         switch self {
         case .number(let value): value.isFinite ? String(value) : "null"
         case .float(let value): value.isFinite ? String(value) : "null"

@@ -174,7 +174,9 @@ public final class Trainer {
         if let path = try checkpointToResume(in: directory) {
             let file = try CheckpointFormat.open(path)
             // Decoded here too, so that a corrupt file stops the run before any rank trains.
-            return (try CheckpointFormat.decode(file), file.bytes)
+            let snapshot = try CheckpointFormat.decode(file)
+            try CheckpointFormat.requireDataset(configuration.dataset, of: file)
+            return (snapshot, file.bytes)
         }
         let parameters: [Float]
         if let initFrom = configuration.initFrom {

@@ -1,4 +1,5 @@
 import CNN
+import Data
 
 /// How many samples each rank takes per optimizer step.
 public enum BatchSize: Sendable, Equatable {
@@ -70,6 +71,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Parameter tensors (`conv1.weight`) or layers (`conv1`, all its tensors) left untrained.
     public var frozen: [String] = []
     public var seed: UInt64 = 0
+    /// What the data is: recorded in checkpoints, which then refuse to continue on another.
+    public var dataset = Dataset.mnist
     public var dataDirectory = "data/mnist"
     public var checkpointDirectory = "checkpoints"
     /// Epochs between checkpoints; a checkpoint is always written when training ends.
@@ -183,7 +186,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         return JSONValue.object([
             ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
-            ("seed", .string(String(seed))), ("data_dir", .string(dataDirectory)),
+            ("seed", .string(String(seed))), ("dataset", .string(dataset.name)), ("data_dir", .string(dataDirectory)),
             ("checkpoint_dir", .string(checkpointDirectory)), ("checkpoint_every", .integer(checkpointEvery)),
             ("keep", .integer(keep)), ("resume", optional(resume)), ("auto_resume", .bool(autoResume)),
             ("overwrite", .bool(overwrite)), ("init_from", optional(initFrom)),

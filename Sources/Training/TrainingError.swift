@@ -13,6 +13,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case checkpointWrite(AtomicWriteError)
     /// A file that is valid safetensors but not a checkpoint or model of ours.
     case incompatibleCheckpoint(path: String, reason: String)
+    /// A checkpoint used with another dataset than the one it was trained on.
+    case datasetMismatch(path: String, trainedOn: String, requested: String)
     case metricsFile(path: String, reason: String)
     case nonFiniteLoss(step: Int, epoch: Int, loss: Double)
     case parametersDiverged(step: Int)
@@ -29,6 +31,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .checkpointDirectory(let error): error.description
         case .checkpointWrite(let error): error.description
         case .incompatibleCheckpoint(let path, let reason): "\(path): \(reason)"
+        case .datasetMismatch(let path, let trainedOn, let requested):
+            "\(path) was trained on \(trainedOn), not \(requested); give --dataset \(trainedOn) to use it"
         case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
         case .nonFiniteLoss(let step, let epoch, let loss):
             "training diverged: loss is \(loss) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it"

@@ -80,7 +80,8 @@ final class TrainingLoop {
         optimizer.secondMoment = start.secondMoment
         position = start.position.mapped(from: start.epochPlan, to: plan)
         evaluator = communicator.rank == 0
-            ? Evaluator(model: Network.modelDescription, batch: model.maxBatch) : nil
+            ? Evaluator(model: Network.modelDescription, batch: model.maxBatch, classNames: configuration.dataset.classNames)
+            : nil
         testSet = MNISTTestSet(directory: configuration.dataDirectory)
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)

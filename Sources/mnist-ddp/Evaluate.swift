@@ -19,24 +19,21 @@ struct Evaluate: ParsableCommand {
         "The safetensors file to evaluate, or a checkpoint directory to evaluate its newest checkpoint.", valueName: "path"))
     var checkpoint: String
 
-    @Option(help: "Directory of the MNIST IDX files (.gz or raw). Default: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath).")
+    @Option(help: "mnist or fashion-mnist; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (mnist for a weights-only file).")
+    var dataset: Dataset?
+
+    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
     var dataDir: String?
 
     func run() throws {
-        let directory = DataDirectory.resolve(option: dataDir, environment: environmentVariables())
+        let (trained, dataset) = try loadModel(checkpoint, dataset: dataset)
+        let directory = dataset.directory(option: dataDir, environment: environmentVariables())
         do throws(TrainingError) {
-            let path: String
-            do throws(CheckpointDirectoryError) {
-                path = try CheckpointDirectory.resolveCheckpoint(checkpoint)
-            } catch {
-                throw .checkpointDirectory(error)
-            }
-            let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
             let model = Network(maxBatch: 100)
-            model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
-            let report = try Evaluator(model: Network.modelDescription, batch: model.maxBatch)
+            model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: trained.parameters) }
+            let report = try Evaluator(model: Network.modelDescription, batch: model.maxBatch, classNames: dataset.classNames)
                 .evaluate(model, on: MNISTTestSet(directory: directory))
-            print("\(path): \(report.summaryLine)")
+            print("\(trained.path): \(report.summaryLine)")
             print()
             print(report.formatted)
         } catch {

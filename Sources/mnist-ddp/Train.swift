@@ -71,7 +71,10 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the initial parameters and of the data order.")
     var seed: UInt64 = 0
 
-    @Option(help: "Directory of the MNIST IDX files (.gz or raw). Default: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath).")
+    @Option(help: "The data: mnist, or fashion-mnist (Debian's dataset-fashion-mnist). A resumed checkpoint must have been trained on the same.")
+    var dataset: Dataset = .mnist
+
+    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
     var dataDir: String?
 
     @Option(help: "Where rank 0 writes checkpoints.")
@@ -139,7 +142,8 @@ struct Train: ParsableCommand {
         configuration.scaleLearningRate = scaleLearningRate
         configuration.frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
         configuration.seed = seed
-        configuration.dataDirectory = DataDirectory.resolve(option: dataDir, environment: environment)
+        configuration.dataset = dataset
+        configuration.dataDirectory = dataset.directory(option: dataDir, environment: environment)
         configuration.checkpointDirectory = checkpointDir
         configuration.checkpointEvery = checkpointEvery
         configuration.keep = keep

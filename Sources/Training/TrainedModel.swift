@@ -1,0 +1,79 @@
+import CNN
+import Data
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Model weights to classify with, and the dataset they were trained on where the file says.
+public struct TrainedModel: Sendable {
+    /// The file the weights came from.
+    public let path: String
+    /// In `ParameterLayout` order.
+    public let parameters: [Float]
+    /// The checkpoint's dataset; nil for a weights-only file (PyTorch's state_dict), which does
+    /// not say.
+    public let trainedOn: Dataset?
+
+    /// Loads a checkpoint of ours, verified in full (checksum included); the newest checkpoint
+    /// in a directory; or any safetensors file holding the model's six tensors.
+    public static func load(_ pathOrDirectory: String) throws(TrainingError) -> TrainedModel {
+        let path: String
+        do { path = try CheckpointDirectory.resolveCheckpoint(pathOrDirectory) } catch { throw .checkpointDirectory(error) }
+        let file = try CheckpointFormat.open(path)
+        let ours = file.metadata["format"] == CheckpointFormat.formatName
+        return TrainedModel(
+            path: path, parameters: try CheckpointFormat.modelParameters(of: file),
+            trainedOn: ours ? try CheckpointFormat.dataset(of: file) : nil)
+    }
+
+    /// The dataset to work on: `requested` when given (refused if the checkpoint was trained on
+    /// another), else the checkpoint's own, else MNIST.
+    public func dataset(requested: Dataset?) throws(TrainingError) -> Dataset {
+        if let requested, let trainedOn, requested != trainedOn {
+            throw .datasetMismatch(path: path, trainedOn: trainedOn.name, requested: requested.name)
+        }
+        return requested ?? trainedOn ?? .mnist
+    }
+}
+
+/// The class probabilities a model gives 28×28 images.
+public final class Classifier {
+    private let model: Network
+    private let inputs: UnsafeMutablePointer<Float>
+    private static let pixels = Network.modelDescription.inputSize
+    private static let classCount = Network.modelDescription.classCount
+
+    public init(parameters: [Float], batch: Int = 100) {
+        model = Network(maxBatch: batch)
+        model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
+        inputs = .allocate(capacity: batch * Self.pixels)
+    }
+
+    deinit { inputs.deallocate() }
+
+    /// For each image (784 bytes, row-major, 0 for background to 255 for full ink, scaled to
+    /// byte/255 as in training), the softmax of the model's logits.
+    public func probabilities(of images: [[UInt8]]) -> [[Double]] {
+        var result: [[Double]] = []
+        result.reserveCapacity(images.count)
+        for first in stride(from: 0, to: images.count, by: model.maxBatch) {
+            let batch = images[first ..< min(first + model.maxBatch, images.count)]
+            for (slot, image) in batch.enumerated() {
+                precondition(image.count == Self.pixels, "an image of \(image.count) bytes, not \(Self.pixels)")
+                for pixel in 0 ..< Self.pixels { inputs[slot * Self.pixels + pixel] = Float(image[pixel]) / 255 }
+            }
+            model.forward(images: inputs, count: batch.count)
+            for slot in 0 ..< batch.count {
+                let logits = model.withUnsafeLogits { $0[slot * Self.classCount ..< (slot + 1) * Self.classCount].map(Double.init) }
+                let largest = logits.max()!
+                let exponentials = logits.map { exp($0 - largest) }
+                let total = exponentials.reduce(0, +)
+                result.append(exponentials.map { $0 / total })
+            }
+        }
+        return result
+    }
+}
