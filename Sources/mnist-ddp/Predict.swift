@@ -1,0 +1,140 @@
+import ArgumentParser
+import Data
+import Imaging
+import Training
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+@preconcurrency import Darwin
+#endif
+
+/// `mnist-ddp predict`: classifies image files with saved weights.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify PNG images (or the images of IDX files) with saved model weights.",
+        discussion: """
+            Each image is prepared as MNIST's were: made grey; inverted when its border is light \
+            (dark ink on paper); cropped to the ink; scaled so that its longer side is 20 pixels, \
+            keeping its shape, by area averaging; and placed in a 28×28 frame with its centre of \
+            mass at the centre. A photo of a digit works, not only a 28×28 crop. PNG files of \
+            any kind are read (grey, RGB, palette, with or without alpha, 8 or 16 bits); \
+            transparency is shown over white.
+
+            Prints one line per image, `PATH: 7 (99.2 %)`, then the next two guesses. A file \
+            that cannot be read or used gets an error line and the others are still classified; \
+            the exit status is then non-zero.
+            """
+    )
+
+    @Option(help: ArgumentHelp(
+        "A checkpoint, a directory of checkpoints (the newest is used), or a safetensors file of the model's weights.",
+        valueName: "path"))
+    var checkpoint: String
+
+    @Option(help: "The class names to use: mnist or fashion-mnist. Default: the checkpoint's dataset (mnist for a weights-only file).")
+    var dataset: Dataset?
+
+    @Flag(help: "Take the images as they are: 28×28, bright ink on black, like MNIST's own.")
+    var raw = false
+
+    @Flag(help: "The files are IDX image files (.gz or raw); each of their images is classified, named PATH[i].")
+    var index = false
+
+    @Flag(help: "Print a JSON array of {path, prediction, class, probabilities} (or {path, error}) instead of lines.")
+    var json = false
+
+    @Option(help: ArgumentHelp(
+        "Write each 28×28 image the model saw to this directory, as NAME.png (IDX images: NAME-i.png).", valueName: "dir"))
+    var savePreprocessed: String?
+
+    @Argument(help: ArgumentHelp("The images: PNG files, or IDX image files with --index.", valueName: "image"))
+    var images: [String]
+
+    /// One image to classify, or why there is none.
+    struct Input {
+        let name: String
+        /// Where to save it with --save-preprocessed.
+        let fileName: String
+        let outcome: Result<Bitmap, Failure>
+    }
+
+    func run() throws {
+        let (model, dataset) = try loadModel(checkpoint, dataset: dataset)
+        if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
+            throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))")
+        }
+        var inputs = images.flatMap(read)
+        if let savePreprocessed {
+            inputs = inputs.map { input in
+                guard case .success(let image) = input.outcome else { return input }
+                do throws(Failure) {
+                    try writePNG(image, to: savePreprocessed + "/" + input.fileName)
+                    return input
+                } catch {
+                    return Input(name: input.name, fileName: input.fileName, outcome: .failure(error))
+                }
+            }
+        }
+
+        let prepared = inputs.compactMap { try? $0.outcome.get().samples }
+        var probabilities = Classifier(parameters: model.parameters).probabilities(of: prepared).makeIterator()
+        var records: [JSONValue] = []
+        var failed = false
+        for input in inputs {
+            switch input.outcome {
+            case .failure(let failure):
+                failed = true
+                fputs("mnist-ddp: error: \(failure.message)\n", stderr)
+                records.append(.object([("path", .string(input.name)), ("error", .string(failure.message))]))
+            case .success:
+                let classes = probabilities.next()!
+                let ranked = classes.indices.sorted { classes[$0] > classes[$1] }
+                func guess(_ label: Int) -> String { "\(dataset.classNames[label]) (\(fixed(classes[label] * 100, 1)) %)" }
+                if !json {
+                    print("\(input.name): \(guess(ranked[0])), then \(guess(ranked[1])), \(guess(ranked[2]))")
+                }
+                records.append(.object([
+                    ("path", .string(input.name)), ("prediction", .integer(ranked[0])),
+                    ("class", .string(dataset.classNames[ranked[0]])),
+                    ("probabilities", .array(classes.map(JSONValue.number))),
+                ]))
+            }
+        }
+        if json { print(JSONValue.array(records).json) }
+        if failed { throw ExitCode.failure }
+    }
+
+    /// The images of one file, each prepared for the model (or the reason it cannot be).
+    func read(_ path: String) -> [Input] {
+        let stem = String(path.split(separator: "/").last ?? "image").split(separator: ".").first.map(String.init) ?? "image"
+        func failed(_ message: String) -> [Input] {
+            [Input(name: path, fileName: "", outcome: .failure(Failure(message: message)))]
+        }
+        guard index else {
+            do {
+                return [prepare(try PNG.read(path), name: path, fileName: stem + ".png")]
+            } catch {
+                return failed(error.description)
+            }
+        }
+        let file: (rows: Int, columns: Int, pixels: [UInt8])
+        do { file = try MNISTDataset.images(contentsOf: path) } catch { return failed(error.description) }
+        let size = file.rows * file.columns
+        return (0 ..< file.pixels.count / size).map { item in
+            let image = Bitmap(width: file.columns, height: file.rows, channels: 1,
+                               samples: Array(file.pixels[item * size ..< (item + 1) * size]))
+            return prepare(image, name: "\(path)[\(item)]", fileName: "\(stem)-\(item).png")
+        }
+    }
+
+    /// `image` as the model takes it: preprocessed as MNIST was, or as it is with --raw.
+    func prepare(_ image: Bitmap, name: String, fileName: String) -> Input {
+        do {
+            let prepared = raw ? try MNISTPreprocessing.raw(image) : try MNISTPreprocessing.normalize(image)
+            return Input(name: name, fileName: fileName, outcome: .success(prepared))
+        } catch {
+            return Input(name: name, fileName: fileName, outcome: .failure(Failure(message: "\(name): \(error)")))
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Data
+import Foundation
+import Imaging
+import Testing
+import TestSupport
+
+/// `mnist-ddp show` and `scripts/plot-metrics.sh`: the pictures.
+@Suite("pictures: show and plot-metrics", .serialized)
+struct ShowTests {
+    func mnistDDP(_ arguments: [String]) throws -> ProcessResult {
+        try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: 120)
+    }
+
+    /// Whether any pixel of an RGB image is exactly `colour`.
+    func contains(_ image: Bitmap, _ colour: Colour) -> Bool {
+        stride(from: 0, to: image.samples.count, by: 3).contains {
+            image.samples[$0] == colour.red && image.samples[$0 + 1] == colour.green && image.samples[$0 + 2] == colour.blue
+        }
+    }
+
+    @Test("show draws the first images of the test set as a PNG sized for a screen")
+    func gridSize() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("grid.png")
+        let result = try mnistDDP(["show", "--output", output, "--count", "16", "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        let grid = try PNG.read(output)
+        // 8 columns of 28×3 = 84 px images, 10 px apart, 12 px margins: 24 + 8·94 − 10 wide; a
+        // title line of 24 px, then 2 rows of a 20 px label, 2 px, the image and 10 px.
+        #expect(grid.width == 766 && grid.height == 24 + 24 + 2 * 116 - 10 && grid.channels == 3)
+        #expect(!contains(grid, .red), "no predictions, so nothing marked wrong")
+    }
+
+    @Test("show --misclassified holds every mistake and nothing else, the most confident first, marked in red")
+    func misclassifiedHoldsOnlyMistakes() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let checkpoint = try TrainedMNIST.checkpoint()
+        let output = directory.file("wrong.png")
+        let result = try mnistDDP(["show", "--output", output, "--checkpoint", checkpoint, "--misclassified",
+                                   "--count", "10000", "--json", "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
+
+        // As many as evaluate counts wrong on the same weights.
+        let evaluate = try mnistDDP(["evaluate", "--checkpoint", checkpoint, "--data-dir", ProcessRunner.shippedMNIST])
+        let accuracy = try #require(evaluate.standardOutput.firstMatch(of: /test accuracy ([0-9.]+)%/).flatMap { Double($0.1) })
+        #expect(shown.count == 10_000 - Int((accuracy * 100).rounded()), "\(evaluate.output)")
+
+        let labels = try MNISTDataset.load(.test, from: ProcessRunner.shippedMNIST).labels
+        for item in shown {
+            let index = try #require(item["index"] as? Int)
+            #expect(item["label"] as? Int == Int(labels[index]))
+            #expect(item["prediction"] as? Int != item["label"] as? Int)
+        }
+        let confidences = shown.compactMap { $0["confidence"] as? Double }
+        #expect(confidences.count == shown.count && confidences == confidences.sorted(by: >))
+        #expect(contains(try PNG.read(output), .red))
+    }
+
+    @Test("show --confusion draws the confusion matrix")
+    func confusion() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("confusion.png")
+        let result = try mnistDDP(["show", "--output", output, "--checkpoint", try TrainedMNIST.checkpoint(),
+                                   "--confusion", "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        let picture = try PNG.read(output)
+        #expect(picture.width > 600 && picture.height > 600, "ten 60 px squares each way")
+    }
+
+    @Test("show --misclassified without weights is refused in one line")
+    func misclassifiedNeedsCheckpoint() throws {
+        let result = try mnistDDP(["show", "--output", "/tmp/never.png", "--misclassified"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("--misclassified needs --checkpoint"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never.png"))
+    }
+
+    @Test("plot-metrics.sh draws the curves of several metrics files into one PNG")
+    func plotMetrics() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let metrics = try TrainedMNIST.run.get().metrics
+        let second = directory.file("second-run.jsonl")
+        try FileManager.default.copyItem(atPath: metrics, toPath: second)
+        let output = directory.file("curves.png")
+        let result = try ProcessRunner.run(
+            ProcessRunner.packageRoot.appendingPathComponent("scripts/plot-metrics.sh").path,
+            [metrics, second, output], timeout: 300)
+        #expect(result.status == 0, "\(result.output)")
+        let plot = try PNG.read(output)
+        #expect(plot.width == 1500 && plot.height == 480)
+    }
+}
