@@ -17,7 +17,7 @@ struct CommandLineTests {
     func helpListsSubcommands() throws {
         let result = try mnistDDP(["--help"])
         #expect(result.status == 0)
-        for subcommand in ["train", "evaluate", "bench"] {
+        for subcommand in ["train", "evaluate", "predict", "show", "bench"] {
             #expect(result.standardOutput.contains("  \(subcommand) "), "\(result.output)")
         }
     }

@@ -25,11 +25,6 @@ struct PredictTests {
         return samples.pixels
     }
 
-    func write(_ bytes: [UInt8], _ name: String, in directory: TemporaryDirectory) throws -> String {
-        let path = directory.file(name)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
 
     @Test("every PNG colour type and bit depth is read and classified alike")
     func everyVariant() throws {
@@ -37,7 +32,7 @@ struct PredictTests {
         defer { directory.remove() }
         let digit = try firstTestImage()
         let paths = try PNGFixture.Variant.allCases.map { variant in
-            try write(PNGFixture.png(grey: digit, width: 28, variant: variant), "\(variant).png", in: directory)
+            try directory.writeFile(PNGFixture.png(grey: digit, width: 28, variant: variant), named: "\(variant).png")
         }
         let result = try predict(["--json"] + paths)
         #expect(result.status == 0, "\(result.output)")
@@ -76,10 +71,10 @@ struct PredictTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let digit = try firstTestImage()
-        let good = try write(PNGFixture.png(grey: digit, width: 28, variant: .grey8), "good.png", in: directory)
+        let good = try directory.writeFile(PNGFixture.png(grey: digit, width: 28, variant: .grey8), named: "good.png")
         let whole = PNGFixture.png(grey: digit, width: 28, variant: .rgb8)
-        let corrupt = try write(Array(whole.prefix(60)) + [UInt8](repeating: 0xA5, count: 40), "corrupt.png", in: directory)
-        let other = try write(PNGFixture.png(grey: digit, width: 28, variant: .palette), "other.png", in: directory)
+        let corrupt = try directory.writeFile(Array(whole.prefix(60)) + [UInt8](repeating: 0xA5, count: 40), named: "corrupt.png")
+        let other = try directory.writeFile(PNGFixture.png(grey: digit, width: 28, variant: .palette), named: "other.png")
 
         let result = try predict([good, corrupt, other])
         #expect(result.status != 0)
@@ -104,7 +99,7 @@ struct PredictTests {
         defer { directory.remove() }
         let page = Bitmap(width: 90, height: 60, channels: 1,
                           samples: (0 ..< 90 * 60).map { $0 % 90 > 40 && $0 % 90 < 50 && $0 / 90 > 10 && $0 / 90 < 50 ? 20 : 230 })
-        let path = try write(try PNG.encode(page, for: "bar.png"), "bar.png", in: directory)
+        let path = try directory.writeFile(try PNG.encode(page, for: "bar.png"), named: "bar.png")
         let result = try predict(["--save-preprocessed", directory.file("seen"), path])
         #expect(result.status == 0, "\(result.output)")
         let seen = try PNG.read(directory.file("seen/bar.png"))

@@ -9,18 +9,13 @@ struct PNGTests {
     /// A 7×5 picture using the whole range of grey.
     static let picture: [UInt8] = (0 ..< 35).map { UInt8(($0 * 37) % 256) }
 
-    func write(_ bytes: [UInt8], _ name: String, in directory: TemporaryDirectory) throws -> String {
-        let path = directory.file(name)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
 
     @Test("a grey image we write reads back identically")
     func greyRoundTrip() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let image = Bitmap(width: 7, height: 5, channels: 1, samples: Self.picture)
-        let path = try write(try PNG.encode(image, for: "grey.png"), "grey.png", in: directory)
+        let path = try directory.writeFile(try PNG.encode(image, for: "grey.png"), named: "grey.png")
         #expect(try PNG.read(path) == image)
     }
 
@@ -30,7 +25,7 @@ struct PNGTests {
         defer { directory.remove() }
         let samples: [UInt8] = (0 ..< 105).map { (index: Int) -> UInt8 in UInt8((index * 53 + 11) % 256) }
         let image = Bitmap(width: 7, height: 5, channels: 3, samples: samples)
-        let path = try write(try PNG.encode(image, for: "rgb.png"), "rgb.png", in: directory)
+        let path = try directory.writeFile(try PNG.encode(image, for: "rgb.png"), named: "rgb.png")
         #expect(try PNG.read(path) == image)
     }
 
@@ -38,7 +33,7 @@ struct PNGTests {
     func everyVariantReadsAsTheSameGrey(variant: PNGFixture.Variant) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = try write(PNGFixture.png(grey: Self.picture, width: 7, variant: variant), "\(variant).png", in: directory)
+        let path = try directory.writeFile(PNGFixture.png(grey: Self.picture, width: 7, variant: variant), named: "\(variant).png")
         let image = try PNG.read(path)
         #expect(image.width == 7 && image.height == 5)
         let grey = image.greyscale()
@@ -51,7 +46,7 @@ struct PNGTests {
     func notAPNG() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let path = try write(Array("hello, world".utf8), "text.png", in: directory)
+        let path = try directory.writeFile(Array("hello, world".utf8), named: "text.png")
         #expect(throws: PNGError(path: path, reason: "not a PNG file (no PNG signature)")) { try PNG.read(path) }
     }
 
@@ -60,7 +55,7 @@ struct PNGTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let whole = PNGFixture.png(grey: Self.picture, width: 7, variant: .rgb8)
-        let path = try write(Array(whole.prefix(whole.count - 30)), "cut.png", in: directory)
+        let path = try directory.writeFile(Array(whole.prefix(whole.count - 30)), named: "cut.png")
         let error = try #require(throws: PNGError.self) { try PNG.read(path) }
         #expect(error.path == path && !error.reason.isEmpty, "\(error)")
     }

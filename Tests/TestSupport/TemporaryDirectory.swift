@@ -24,3 +24,12 @@ public final class TemporaryDirectory {
     /// The path of `name` inside this directory.
     public func file(_ name: String) -> String { path + "/" + name }
 }
+
+extension TemporaryDirectory {
+    /// Writes `bytes` to the file `name` in this directory and returns its path.
+    public func writeFile(_ bytes: [UInt8], named name: String) throws -> String {
+        let path = file(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+}
