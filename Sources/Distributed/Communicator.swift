@@ -16,6 +16,9 @@ public protocol Communicator: AnyObject {
     func allReduceMax(_ values: inout [Double])
     /// Copies `bytes` from rank `root` into `bytes` on every other rank.
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int)
+    /// Splits the group into subgroups (`MPI_Comm_split`): ranks passing the same `color` form
+    /// one, ordered by `key`, then by rank. Collective: every rank calls it.
+    func split(color: Int, key: Int) -> any Communicator
     /// Blocks until every rank has reached the barrier.
     func barrier()
     /// Ends every process of the job at once with `code`; for errors after which ranks could

@@ -18,6 +18,7 @@ public final class LocalCommunicator: Communicator {
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) {
         precondition(root == 0, "root \(root) outside a group of one")
     }
+    public func split(color: Int, key: Int) -> any Communicator { LocalCommunicator() }
     public func barrier() {}
     public func abort(code: Int32) -> Never { exit(code) }
 }

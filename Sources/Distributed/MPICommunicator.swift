@@ -1,16 +1,18 @@
 import CMPI
 
-/// The MPI world communicator. MPI may be initialised once per process and never again after it
-/// was finalised, so there is one instance, reached through `MPICommunicator.start()`.
+/// An MPI communicator: the world, or a group split from it. MPI may be initialised once per
+/// process and never again after it was finalised, so there is one world instance, reached
+/// through `MPICommunicator.start()`; groups split from it last until MPI is finalised.
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
-    private let world = cmpi_comm_world()
+    private let world: MPI_Comm
 
     nonisolated(unsafe) private static var current: MPICommunicator?
     nonisolated(unsafe) private static var finalized = false
 
-    private init() {
+    private init(_ handle: MPI_Comm = cmpi_comm_world()) {
+        world = handle
         var rank: Int32 = 0
         var size: Int32 = 0
         MPI_Comm_rank(world, &rank)
@@ -68,6 +70,12 @@ public final class MPICommunicator: Communicator {
             MPI_Bcast(bytes.baseAddress! + offset, Int32(length), cmpi_byte(), Int32(root), world)
             offset += length
         }
+    }
+
+    public func split(color: Int, key: Int) -> any Communicator {
+        var group: MPI_Comm?
+        MPI_Comm_split(world, Int32(color), Int32(key), &group)
+        return MPICommunicator(group!)
     }
 
     public func barrier() {

@@ -211,6 +211,13 @@ extension ValidationSplit: ExpressibleByArgument {
             return nil
         }
     }
+
+    public var defaultValueDescription: String {
+        switch self {
+        case .fraction(let share): String(share)
+        case .count(let count): String(count)
+        }
+    }
 }
 
 /// An error already worded for the user.

@@ -42,6 +42,15 @@ func checkCollectives(_ communicator: MPICommunicator) -> [String] {
     check(failing == (size < 2 ? nil : 0), "firstRankFailing gave \(String(describing: failing))")
     check(communicator.firstRankFailing(rank != size - 1) == size - 1, "firstRankFailing missed the last rank")
 
+    // Odd and even ranks in two groups, ranked from the top down: sums within each group only.
+    let group = communicator.split(color: rank % 2, key: -rank)
+    let members = stride(from: rank % 2, to: size, by: 2).map { $0 }
+    var memberSum = [Double(rank)]
+    group.allReduceSum(&memberSum)
+    check(group.size == members.count, "split group of rank \(rank) has \(group.size) ranks, not \(members.count)")
+    check(group.rank == members.filter { $0 > rank }.count, "split ranked rank \(rank) as \(group.rank)")
+    check(memberSum == [Double(members.reduce(0, +))], "all-reduce within the split group gave \(memberSum)")
+
     communicator.barrier()
     return failures
 }

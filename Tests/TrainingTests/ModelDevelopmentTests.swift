@@ -107,4 +107,41 @@ struct ModelDevelopmentTests {
         let augmented = try job.tensorBytes(job.path("augmented/step-000000020.safetensors"))
         #expect(plain["fc1.weight"] != augmented["fc1.weight"])
     }
+
+    @Test("search under mpirun -np 2: every configuration in the table and files, a failing one in its row, the best model scored on the test set")
+    func gridSearchOverTwoGroups() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("search")
+        let result = try ProcessRunner.mpirun(
+            ranks: 2, try ProcessRunner.product("mnist-ddp"), [
+                "search", "--lr", "0.003,nan", "--batch-size", "600,1200", "--epochs", "1",
+                "--validation-split", "0.05", "--output", output, "--data-dir", ProcessRunner.shippedMNIST,
+            ], timeout: 300)
+        #expect(result.status == 0 && !result.timedOut, "\(result.output)")
+        #expect(result.standardOutput.contains("on 2 ranks in 2 groups"), "\(result.output)")
+
+        let rows = try #require(
+            JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/results.json"))) as? [[String: Any]])
+        #expect(rows.compactMap { $0["config"] as? Int }.sorted() == [1, 2, 3, 4])
+        for row in rows {
+            if row["lr"] is NSNull {
+                #expect((row["error"] as? String)?.contains("--lr") == true, "\(row)")
+                #expect(row["validation_accuracy"] is NSNull)
+            } else {
+                #expect((row["validation_accuracy"] as? Double ?? 0) > 0.85, "\(row)")
+                #expect(row["ranks"] as? Int == 1 && row["error"] is NSNull)
+            }
+        }
+        let csv = try String(contentsOfFile: output + "/results.csv", encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 5)
+        let tableRows = result.standardOutput.split(separator: "\n").filter { $0.first?.isNumber == true }
+        #expect(tableRows.count == 4 && tableRows.filter { $0.contains("failed: --lr") }.count == 2, "\(result.output)")
+
+        let best = try CheckpointFormat.decode(CheckpointFormat.open(output + "/best.safetensors"))
+        #expect(best.trainingSamples == 57_000)
+        let testLine = try #require(result.standardOutput.split(separator: "\n").first { $0.contains("scored once") })
+        let accuracy = try #require(Double(testLine.split(separator: " ").first { $0.hasSuffix("%") }!.dropLast()))
+        #expect(accuracy > 85, "\(testLine)")
+    }
 }
