@@ -46,17 +46,48 @@ public struct RandomAffine: SampleTransform, Sendable {
         let (cosine, sine) = (cosf(angle), sinf(angle))
         let centreX = Float(columns - 1) / 2
         let centreY = Float(rows - 1) / 2
+        // Only points within a pixel of the ink can take any: the rest of the image (most of an
+        // MNIST digit's frame) is written as background without sampling.
+        guard let ink = inkBounds(pixels, rows: rows, columns: columns) else {
+            image.update(repeating: 0, count: rows * columns)
+            return
+        }
+        let (lowX, highX) = (Float(ink.columns.lowerBound) - 1, Float(ink.columns.upperBound))
+        let (lowY, highY) = (Float(ink.rows.lowerBound) - 1, Float(ink.rows.upperBound))
         // Each output pixel takes the input at the point the turn and shift carry onto it:
         // the inverse map, so every output pixel is written once.
         for y in 0 ..< rows {
             let v = Float(y) - centreY - dy
+            let rowX = centreX - sine * v - cosine * (centreX + dx)
+            let rowY = centreY + cosine * v - sine * (centreX + dx)
             for x in 0 ..< columns {
-                let u = Float(x) - centreX - dx
-                let sourceX = cosine * u - sine * v + centreX
-                let sourceY = sine * u + cosine * v + centreY
-                image[y * columns + x] = bilinear(pixels, rows: rows, columns: columns, x: sourceX, y: sourceY) / 255
+                let sourceX = rowX + cosine * Float(x)
+                let sourceY = rowY + sine * Float(x)
+                image[y * columns + x] =
+                    sourceX > lowX && sourceX < highX && sourceY > lowY && sourceY < highY
+                    ? bilinear(pixels, rows: rows, columns: columns, x: sourceX, y: sourceY) / 255 : 0
             }
         }
+    }
+
+    /// The rows and columns holding any ink; nil for a blank image.
+    private func inkBounds(
+        _ pixels: UnsafePointer<UInt8>, rows: Int, columns: Int
+    ) -> (rows: Range<Int>, columns: Range<Int>)? {
+        var (top, bottom, left, right) = (rows, -1, columns, -1)
+        for row in 0 ..< rows {
+            var first = columns, last = -1
+            for column in 0 ..< columns where pixels[row * columns + column] != 0 {
+                first = min(first, column)
+                last = column
+            }
+            guard last >= 0 else { continue }
+            top = min(top, row)
+            bottom = row
+            left = min(left, first)
+            right = max(right, last)
+        }
+        return bottom < 0 ? nil : (top ..< bottom + 1, left ..< right + 1)
     }
 
     /// The bytes around (x, y) blended by distance, 0 outside the image.

@@ -51,8 +51,9 @@ public struct SearchResult: Sendable, Equatable {
 /// A grid search over the cluster: the world is split into groups of ranks (`MPI_Comm_split`),
 /// each group trains its share of the configurations one after another, data-parallel, with the
 /// same trainer as `train`; then every result is gathered on world rank 0. Which group trains
-/// which configuration depends only on their numbers, never on timing: configuration i (from 0)
-/// goes to group i mod G, and the groups are contiguous blocks of ranks.
+/// which configuration depends only on their numbers, never on timing: the groups are contiguous
+/// blocks of ranks, and each takes a contiguous block of configurations in grid order, so that
+/// the fastest-varying values (augmentation, schedule) are spread over every group alike.
 public struct GridSearch {
     /// The settings every configuration shares (epochs, validation split, data, seed).
     public let base: TrainingConfiguration
@@ -70,6 +71,11 @@ public struct GridSearch {
     /// The group of world rank `rank`: G contiguous blocks of ranks, whose sizes differ by at most one.
     public static func group(ofRank rank: Int, worldSize: Int, groups: Int) -> Int {
         (0..<groups).first { Sharding.range(of: worldSize, rank: $0, worldSize: groups).contains(rank) }!
+    }
+
+    /// The group that trains configuration `index` (from 0) of `count`.
+    public static func group(ofConfiguration index: Int, count: Int, groups: Int) -> Int {
+        group(ofRank: index, worldSize: count, groups: groups)
     }
 
     /// The world rank that leads group `group` (its rank 0), which reports its results.
@@ -104,7 +110,7 @@ public struct GridSearch {
         let myGroup = Self.group(ofRank: world.rank, worldSize: world.size, groups: groups)
         let group = world.split(color: myGroup, key: world.rank)
         var mine: [Int: SearchResult] = [:]
-        for index in points.indices where index % groups == myGroup {
+        for index in points.indices where Self.group(ofConfiguration: index, count: points.count, groups: groups) == myGroup {
             let result = try train(index, on: group)
             if group.isRoot { finished(result) }
             mine[index] = result
@@ -112,7 +118,8 @@ public struct GridSearch {
         // Every rank enters the same broadcasts in the same order: one per configuration, from
         // the leader of the group that trained it.
         return points.indices.map { index in
-            let root = Self.leader(ofGroup: index % groups, worldSize: world.size, groups: groups)
+            let owner = Self.group(ofConfiguration: index, count: points.count, groups: groups)
+            let root = Self.leader(ofGroup: owner, worldSize: world.size, groups: groups)
             let bytes = world.rank == root ? Array(mine[index]!.encoded.utf8) : []
             let received = String(decoding: world.broadcast(bytes: bytes, root: root), as: UTF8.self)
             return SearchResult(decoding: received, number: index + 1, point: points[index])

@@ -16,8 +16,8 @@ struct Search: ParsableCommand {
         discussion: """
             Every combination of --lr, --batch-size, --augment and --lr-schedule is one \
             configuration. Under mpirun the ranks are split into --groups groups (MPI_Comm_split); \
-            each group trains its share of the configurations data-parallel, configuration i going \
-            to group i mod G. Rank 0 prints the table, writes results.csv, results.json and the best \
+            each group trains a contiguous block of the configurations (in grid order) data-parallel. \
+            Rank 0 prints the table, writes results.csv, results.json and the best \
             configuration's model (best.safetensors) to --output, and only then scores that model on \
             the test set. Alone it trains the configurations one after another.
             """
