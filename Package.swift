@@ -79,9 +79,11 @@ let package = Package(
         .target(name: "PNGCodec", dependencies: ["CLibPNG"]),
 
         // Libraries, each ignorant of the others except where listed.
+        /// Opens only regular files for reading, so no FIFO or device can block a reader.
+        .target(name: "RegularFile"),
         .target(name: "SeededRandom"),
         .target(name: "Distributed", dependencies: ["CMPI"]),
-        .target(name: "Data", dependencies: ["CZlib", "SeededRandom"]),
+        .target(name: "Data", dependencies: ["CZlib", "SeededRandom", "RegularFile"]),
         .target(name: "CPUFeatures"),
         .target(name: "CNNKernelInterface"),
         .target(
@@ -90,7 +92,7 @@ let package = Package(
                 + kernelPaths.map { .target(name: $0.target) },
             swiftSettings: portable
         ),
-        .target(name: "SafeTensors"),
+        .target(name: "SafeTensors", dependencies: ["RegularFile"]),
         /// PNG files, MNIST-style preprocessing, drawing: knows nothing of the model or of MPI.
         .target(name: "Imaging", dependencies: ["PNGCodec"]),
         .target(

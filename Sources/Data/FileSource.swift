@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RegularFile
 
 /// A sequential reader of a file's bytes, decompressed if need be.
 protocol ByteSource: AnyObject {
@@ -20,58 +16,30 @@ func openByteSource(path: String) throws(IDXError) -> any ByteSource {
     return path.hasSuffix(".gz") ? try GzipSource(file: file) : file
 }
 
-/// The bytes of a regular file, read with POSIX calls.
+/// The bytes of a regular file; anything else at the path (a FIFO, a device, a directory) is
+/// refused before a byte is read.
 final class FileSource: ByteSource {
     let path: String
     let byteLimit: Int
-    private let descriptor: Int32
+    private let file: RegularFile
 
     init(path: String) throws(IDXError) {
         self.path = path
-        descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else {
-            throw errno == ENOENT
-                ? .missingFile(path: path) : .unreadableFile(path: path, reason: systemMessage())
+        do {
+            file = try RegularFile(openingForReading: path)
+        } catch .missing {
+            throw .missingFile(path: path)
+        } catch {
+            throw .unreadableFile(path: path, reason: error.description)
         }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            let reason = systemMessage()
-            close(descriptor)
-            throw .unreadableFile(path: path, reason: reason)
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            close(descriptor)
-            throw .unreadableFile(path: path, reason: "not a regular file")
-        }
-        byteLimit = Int(status.st_size)
-    }
-
-    deinit {
-        close(descriptor)
+        byteLimit = file.size
     }
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(IDXError) -> Int {
-        var filled = 0
-        while filled < buffer.count {
-            let got = readSome(descriptor, buffer.baseAddress! + filled, buffer.count - filled)
-            if got > 0 {
-                filled += got
-            } else if got == 0 {
-                break
-            } else if errno != EINTR {
-                throw .unreadableFile(path: path, reason: systemMessage())
-            }
+        do {
+            return try file.read(into: buffer)
+        } catch {
+            throw .unreadableFile(path: path, reason: error.description)
         }
-        return filled
     }
-}
-
-/// POSIX `read`, under a name that `FileSource.read(into:)` does not shadow.
-private func readSome(_ descriptor: Int32, _ destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    read(descriptor, destination, count)
-}
-
-/// The C library's text for the current `errno`.
-func systemMessage() -> String {
-    String(cString: strerror(errno))
 }

@@ -12,6 +12,9 @@ final class IDXFile {
     var itemCount: Int { dimensions[0] }
 
     private static let chunkSize = 1 << 20
+    /// The most payload bytes a header may announce: 20 times MNIST's training images, and more
+    /// than any IDX dataset of bytes in use (EMNIST's largest split is 638 MB).
+    static let maximumPayloadSize = 1 << 30
 
     init(path: String, kind: IDXKind) throws(IDXError) {
         self.path = path
@@ -39,10 +42,21 @@ final class IDXFile {
         var payloadSize = 1
         for extent in dimensions {
             let (product, overflow) = payloadSize.multipliedReportingOverflow(by: extent)
-            guard !overflow else { throw .dimensionsTooLarge(path: path, dimensions: dimensions) }
+            guard !overflow, product <= Self.maximumPayloadSize else {
+                throw .dimensionsTooLarge(path: path, dimensions: dimensions)
+            }
             payloadSize = product
         }
         itemSize = payloadSize / dimensions[0]
+        // Checked before anything is sized by the header: a raw file's size is exact, so a
+        // shortfall is a truncation; a compressed one can only be bounded.
+        let available = source.byteLimit - headerSize
+        if payloadSize > available {
+            if source is FileSource {
+                throw .truncated(path: path, kind: kind, dimensions: dimensions, itemsHeld: max(available, 0) / itemSize)
+            }
+            throw .dimensionsTooLarge(path: path, dimensions: dimensions)
+        }
     }
 
     /// Streams the whole payload and returns the bytes of items `range` only. Every payload byte,

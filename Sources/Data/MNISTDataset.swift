@@ -55,7 +55,7 @@ public enum MNISTDataset {
         let (rows, columns) = (images.dimensions[1], images.dimensions[2])
         let batchBytes = batchSize * rows * columns
         var pending: [UInt8] = []
-        pending.reserveCapacity(batchBytes)
+        pending.reserveCapacity(min(batchBytes, images.itemCount * images.itemSize))
         var first = 0
         func emit() {
             let count = pending.count / (rows * columns)
@@ -81,6 +81,13 @@ public enum MNISTDataset {
     /// choose its shard before loading it.
     public static func sampleCount(of split: MNISTSplit, in directory: String) throws(IDXError) -> Int {
         try openPair(split, in: directory).images.itemCount
+    }
+
+    /// The rows and columns of `split`'s images, from the two files' headers alone, so that a
+    /// reader of images of one size can refuse others before reading or allocating for them.
+    public static func imageSize(of split: MNISTSplit, in directory: String) throws(IDXError) -> (rows: Int, columns: Int) {
+        let images = try openPair(split, in: directory).images
+        return (images.dimensions[1], images.dimensions[2])
     }
 
     /// Labels `range` of `labels`, the whole file checked to hold only digits.

@@ -1,133 +1,188 @@
-/// A JSON value as the header parser reads it.
-///
-/// The header is parsed by hand rather than with Foundation's `JSONSerialization` because the
-/// specification forbids duplicate keys, which `JSONSerialization` silently collapses; because
-/// offsets are 64-bit integers, which it reads through `Double` (exact only below 2^53); and
-/// because a format library otherwise needing only the C library should not pull in Foundation.
-indirect enum HeaderJSON {
-    /// Members in file order.
-    case object([(key: String, value: HeaderJSON)])
-    case array([HeaderJSON])
-    case string(String)
-    /// The number's literal text, so that consumers convert integers exactly.
-    case number(String)
-    case bool(Bool)
-    case null
-
-    /// The value as an `Int`, when it is a literal of decimal digits only that fits one.
-    var naturalNumber: Int? {
-        guard case .number(let literal) = self, literal.utf8.allSatisfy(isDigit) else { return nil }
-        return Int(literal)
-    }
-}
-
-/// Why header bytes are not JSON the reader accepts.
+/// Why header bytes are not JSON.
 enum HeaderJSONError: Error {
-    /// Not JSON at all; `offset` counts bytes from the start of the parsed text.
+    /// `offset` counts bytes from the start of the header text.
     case syntax(offset: Int, reason: String)
-    case duplicateKey(String)
 }
 
-/// A recursive-descent parser for RFC 8259 JSON, rejecting duplicate keys in any object.
-struct HeaderJSONParser {
+/// A cursor over a header's bytes, read in two passes so that a hostile header costs no memory
+/// beyond its own bytes and what the schema keeps:
+///
+/// 1. `validate` checks that the text is exactly one RFC 8259 JSON value, nested at most
+///    `maximumDepth` deep, without building anything;
+/// 2. the reader (`SafeTensorsFile`) walks the checked text again, keeping only the values the
+///    schema names and skipping any other value without allocating.
+///
+/// Parsed by hand rather than with Foundation's `JSONSerialization` because the specification
+/// forbids duplicate keys, which it silently collapses; because offsets are 64-bit integers,
+/// which it reads through `Double` (exact only below 2^53); because a tree of the whole header
+/// costs tens of bytes per byte of input; and because a format library otherwise needing only
+/// the C library should not pull in Foundation.
+struct HeaderCursor {
     /// Far deeper than the three levels a valid header uses, and shallow enough that a hostile
     /// header of nested brackets cannot exhaust the stack.
     static let maximumDepth = 64
 
-    private let text: ArraySlice<UInt8>
-    private var position: Int
+    private let text: UnsafeBufferPointer<UInt8>
+    private var position = 0
 
-    /// Parses `text`, which must hold exactly one JSON value surrounded by optional whitespace
-    /// (the specification pads headers with trailing spaces).
-    static func parse(_ text: ArraySlice<UInt8>) throws(HeaderJSONError) -> HeaderJSON {
-        var parser = HeaderJSONParser(text: text, position: text.startIndex)
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        if let extra = parser.peek() {
-            throw parser.syntaxError("unexpected \(describe(extra)) after the header object")
-        }
-        return value
+    init(_ text: UnsafeBufferPointer<UInt8>) {
+        self.text = text
     }
 
-    private mutating func parseValue(depth: Int) throws(HeaderJSONError) -> HeaderJSON {
+    /// Checks that the text holds exactly one JSON value surrounded by optional whitespace (the
+    /// specification pads headers with trailing spaces).
+    static func validate(_ text: UnsafeBufferPointer<UInt8>) throws(HeaderJSONError) {
+        var cursor = HeaderCursor(text)
+        cursor.skipWhitespace()
+        try cursor.skipValue(depth: 0)
+        cursor.skipWhitespace()
+        if let extra = cursor.peek() {
+            throw cursor.syntaxError("unexpected \(describe(extra)) after the header object")
+        }
+    }
+
+    // MARK: Walking validated text
+
+    /// Calls `body` with each member's key, the cursor on its value; `body` must consume the
+    /// value. The cursor must be on an object.
+    mutating func forEachMember<Failure: Error>(
+        _ body: (inout HeaderCursor, String) throws(Failure) -> Void
+    ) throws(Failure) {
+        position += 1
+        skipWhitespace()
+        if consume("}") { return }
+        repeat {
+            skipWhitespace()
+            let key = readString()
+            skipWhitespace()
+            _ = consume(":")
+            skipWhitespace()
+            try body(&self, key)
+            skipWhitespace()
+        } while consume(",")
+        _ = consume("}")
+    }
+
+    /// Calls `body` with the cursor on each element; `body` must consume it. The cursor must be
+    /// on an array.
+    mutating func forEachElement<Failure: Error>(_ body: (inout HeaderCursor) throws(Failure) -> Void) throws(Failure) {
+        position += 1
+        skipWhitespace()
+        if consume("]") { return }
+        repeat {
+            skipWhitespace()
+            try body(&self)
+            skipWhitespace()
+        } while consume(",")
+        _ = consume("]")
+    }
+
+    /// The byte that opens the value under the cursor.
+    var next: UInt8? { peek() }
+
+    /// The string under the cursor, unescaped.
+    mutating func readString() -> String {
+        String(decoding: (try? scanString(keeping: true)) ?? [], as: UTF8.self)
+    }
+
+    /// The value under the cursor as an `Int`, when it is a literal of decimal digits only that
+    /// fits one; any other value is skipped and gives nil.
+    mutating func readNaturalNumber() -> Int? {
+        let start = position
+        skipValueOfValidText()
+        let literal = UnsafeBufferPointer(rebasing: text[start ..< position])
+        guard !literal.isEmpty, literal.allSatisfy(isDigit) else { return nil }
+        return Int(String(decoding: literal, as: UTF8.self))
+    }
+
+    /// Moves past the value under the cursor, allocating nothing.
+    mutating func skipValueOfValidText() {
+        try? skipValue(depth: 0)
+    }
+
+    // MARK: Syntax
+
+    private mutating func skipValue(depth: Int) throws(HeaderJSONError) {
         guard depth < Self.maximumDepth else {
             throw syntaxError("nesting deeper than \(Self.maximumDepth) levels")
         }
         guard let byte = peek() else { throw syntaxError("unexpected end of header") }
         switch byte {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth)
-        case UInt8(ascii: "["): return try parseArray(depth: depth)
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
-        case UInt8(ascii: "t"): try expectWord("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectWord("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectWord("null"); return .null
+        case UInt8(ascii: "{"): try skipObject(depth: depth)
+        case UInt8(ascii: "["): try skipArray(depth: depth)
+        case UInt8(ascii: "\""): _ = try scanString(keeping: false)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
+        case UInt8(ascii: "t"): try expectWord("true")
+        case UInt8(ascii: "f"): try expectWord("false")
+        case UInt8(ascii: "n"): try expectWord("null")
         default: throw syntaxError("unexpected \(Self.describe(byte))")
         }
     }
 
-    private mutating func parseObject(depth: Int) throws(HeaderJSONError) -> HeaderJSON {
+    private mutating func skipObject(depth: Int) throws(HeaderJSONError) {
         position += 1
-        var members: [(key: String, value: HeaderJSON)] = []
-        var keys = Set<String>()
         skipWhitespace()
-        if consume("}") { return .object(members) }
+        if consume("}") { return }
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw syntaxError("expected a string key") }
-            let key = try parseString()
-            guard keys.insert(key).inserted else { throw .duplicateKey(key) }
+            let keyStart = position
+            _ = try scanString(keeping: false)
             skipWhitespace()
-            guard consume(":") else { throw syntaxError("expected ':' after key \"\(key)\"") }
+            guard consume(":") else {
+                position = keyStart
+                let key = readString()
+                throw syntaxError("expected ':' after key \"\(key)\"")
+            }
             skipWhitespace()
-            members.append((key, try parseValue(depth: depth + 1)))
+            try skipValue(depth: depth + 1)
             skipWhitespace()
             if consume(",") { continue }
-            if consume("}") { return .object(members) }
+            if consume("}") { return }
             throw syntaxError("expected ',' or '}' in object")
         }
     }
 
-    private mutating func parseArray(depth: Int) throws(HeaderJSONError) -> HeaderJSON {
+    private mutating func skipArray(depth: Int) throws(HeaderJSONError) {
         position += 1
-        var elements: [HeaderJSON] = []
         skipWhitespace()
-        if consume("]") { return .array(elements) }
+        if consume("]") { return }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth + 1))
+            try skipValue(depth: depth + 1)
             skipWhitespace()
             if consume(",") { continue }
-            if consume("]") { return .array(elements) }
+            if consume("]") { return }
             throw syntaxError("expected ',' or ']' in array")
         }
     }
 
-    /// Reads a string starting at its opening quote. The caller has checked that the whole
-    /// text is UTF-8, so unescaped bytes are copied through as they are.
-    private mutating func parseString() throws(HeaderJSONError) -> String {
+    /// Reads a string starting at its opening quote, returning its unescaped UTF-8 when
+    /// `keeping` (and nothing otherwise). The caller has checked that the whole text is UTF-8,
+    /// so unescaped bytes are copied through as they are.
+    private mutating func scanString(keeping: Bool) throws(HeaderJSONError) -> [UInt8] {
         position += 1
         var utf8: [UInt8] = []
         while let byte = peek() {
             switch byte {
             case UInt8(ascii: "\""):
                 position += 1
-                return String(decoding: utf8, as: UTF8.self)
+                return utf8
             case UInt8(ascii: "\\"):
                 position += 1
-                try appendEscapedCharacter(to: &utf8)
+                let unescaped = try scanEscapedCharacter()
+                if keeping { UTF8.encode(unescaped) { utf8.append($0) } }
             case 0..<0x20:
                 throw syntaxError("unescaped control character in string")
             default:
-                utf8.append(byte)
+                if keeping { utf8.append(byte) }
                 position += 1
             }
         }
         throw syntaxError("unterminated string")
     }
 
-    private mutating func appendEscapedCharacter(to utf8: inout [UInt8]) throws(HeaderJSONError) {
+    private mutating func scanEscapedCharacter() throws(HeaderJSONError) -> Unicode.Scalar {
         guard let byte = peek() else { throw syntaxError("unterminated string") }
         let unescaped: UInt8? = switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): byte
@@ -139,23 +194,22 @@ struct HeaderJSONParser {
         default: nil
         }
         if let unescaped {
-            utf8.append(unescaped)
             position += 1
-            return
+            return Unicode.Scalar(unescaped)
         }
         guard consume("u") else { throw syntaxError("invalid escape \\\(Self.describe(byte))") }
-        var codePoint = try parseHexQuad()
+        var codePoint = try scanHexQuad()
         if (0xD800..<0xDC00).contains(codePoint) {
             guard consume("\\"), consume("u") else { throw syntaxError("unpaired UTF-16 surrogate") }
-            let low = try parseHexQuad()
+            let low = try scanHexQuad()
             guard (0xDC00..<0xE000).contains(low) else { throw syntaxError("unpaired UTF-16 surrogate") }
             codePoint = 0x10000 + ((codePoint - 0xD800) << 10) + (low - 0xDC00)
         }
         guard let scalar = Unicode.Scalar(codePoint) else { throw syntaxError("unpaired UTF-16 surrogate") }
-        UTF8.encode(scalar) { utf8.append($0) }
+        return scalar
     }
 
-    private mutating func parseHexQuad() throws(HeaderJSONError) -> UInt32 {
+    private mutating func scanHexQuad() throws(HeaderJSONError) -> UInt32 {
         var value: UInt32 = 0
         for _ in 0..<4 {
             guard let byte = peek(), let digit = hexDigitValue(byte) else {
@@ -167,9 +221,8 @@ struct HeaderJSONParser {
         return value
     }
 
-    /// Reads `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` and returns its text.
-    private mutating func parseNumber() throws(HeaderJSONError) -> String {
-        let start = position
+    /// Moves past `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    private mutating func skipNumber() throws(HeaderJSONError) {
         _ = consume("-")
         if !consume("0") {
             guard skipDigits() > 0 else { throw syntaxError("expected a digit") }
@@ -181,7 +234,6 @@ struct HeaderJSONParser {
             _ = consume("+") || consume("-")
             guard skipDigits() > 0 else { throw syntaxError("expected a digit in exponent") }
         }
-        return String(decoding: text[start..<position], as: UTF8.self)
     }
 
     private mutating func skipDigits() -> Int {
@@ -197,7 +249,7 @@ struct HeaderJSONParser {
     }
 
     private mutating func skipWhitespace() {
-        while let byte = peek(), [0x20, 0x09, 0x0A, 0x0D].contains(byte) { position += 1 }
+        while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { position += 1 }
     }
 
     private mutating func consume(_ character: Unicode.Scalar) -> Bool {
@@ -207,11 +259,11 @@ struct HeaderJSONParser {
     }
 
     private func peek() -> UInt8? {
-        position < text.endIndex ? text[position] : nil
+        position < text.count ? text[position] : nil
     }
 
     private func syntaxError(_ reason: String) -> HeaderJSONError {
-        .syntax(offset: position - text.startIndex, reason: reason)
+        .syntax(offset: position, reason: reason)
     }
 
     private static func describe(_ byte: UInt8) -> String {

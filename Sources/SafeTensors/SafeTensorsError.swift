@@ -49,6 +49,15 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
         case sizeMismatch(tensor: String, dtype: DType, shape: [Int], expectedBytes: Int, actualBytes: Int)
         /// The tensors together do not cover the data buffer exactly.
         case bufferNotCovered(coveredBytes: Int, bufferBytes: Int)
+        /// The header lists more tensors than the reader takes.
+        case tooManyTensors(limit: Int)
+        /// The header's `__metadata__` holds more entries than the reader takes.
+        case tooManyMetadataEntries(limit: Int)
+        /// A tensor with a zero dimension: it would take no bytes, so nothing would bound how
+        /// many of them a file can list.
+        case emptyTensor(tensor: String, shape: [Int])
+        /// The file is larger than its reader accepts.
+        case fileTooLarge(size: Int, limit: Int)
         case noSuchTensor(String)
         case dtypeMismatch(tensor: String, expected: DType, actual: DType)
         case shapeMismatch(tensor: String, expected: [Int], actual: [Int])
@@ -98,6 +107,14 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
                 "tensor \"\(tensor)\": \(dtype.rawValue) \(shape) needs \(expectedBytes) bytes, data_offsets span \(actualBytes)"
             case .bufferNotCovered(let coveredBytes, let bufferBytes):
                 "tensors cover \(coveredBytes) bytes of a \(bufferBytes)-byte data buffer"
+            case .tooManyTensors(let limit):
+                "header lists more than \(limit) tensors"
+            case .tooManyMetadataEntries(let limit):
+                "__metadata__ holds more than \(limit) entries"
+            case .emptyTensor(let tensor, let shape):
+                "tensor \"\(tensor)\": shape \(shape) holds no elements"
+            case .fileTooLarge(let size, let limit):
+                "file of \(size) bytes is larger than the \(limit) bytes this reader accepts"
             case .noSuchTensor(let name):
                 "no tensor named \"\(name)\""
             case .dtypeMismatch(let tensor, let expected, let actual):

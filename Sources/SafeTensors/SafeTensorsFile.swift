@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RegularFile
 
 /// One tensor's description in a header.
 public struct TensorEntry: Equatable, Sendable {
@@ -23,6 +19,12 @@ public struct TensorEntry: Equatable, Sendable {
 public struct SafeTensorsFile: Sendable {
     /// The largest header the reference implementation accepts.
     public static let maximumHeaderLength: UInt64 = 100_000_000
+    /// Far more tensors than any model this reader is for (ours has 18 with Adam's moments),
+    /// and few enough that a header of tiny entries cannot make the reader hoard memory.
+    public static let maximumTensorCount = 65_536
+    public static let maximumMetadataCount = 65_536
+    /// PyTorch's limit on a tensor's dimensions.
+    public static let maximumRank = 64
 
     /// The path or label errors name.
     public let source: String
@@ -36,11 +38,12 @@ public struct SafeTensorsFile: Sendable {
     private let dataStart: Int
     private let tensorIndices: [String: Int]
 
-    /// Reads and validates the file at `path`.
-    public init(contentsOf path: String) throws(SafeTensorsError) {
+    /// Reads and validates the file at `path`, which must be a regular file of at most
+    /// `maximumSize` bytes.
+    public init(contentsOf path: String, maximumSize: Int = .max) throws(SafeTensorsError) {
         let bytes: [UInt8]
         do {
-            bytes = try readFile(at: path)
+            bytes = try readFile(at: path, limit: maximumSize)
         } catch {
             throw SafeTensorsError(file: path, problem: error)
         }
@@ -111,32 +114,9 @@ public struct SafeTensorsFile: Sendable {
             throw .truncatedHeader(length: headerLength, available: bytes.count - 8)
         }
         let dataStart = 8 + Int(headerLength)
-        let header = bytes[8..<dataStart]
-        guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8 }
-        guard header.first == UInt8(ascii: "{") else { throw .headerNotObject }
-
-        let json: HeaderJSON
-        do {
-            json = try HeaderJSONParser.parse(header)
-        } catch {
-            switch error {
-            case .syntax(let offset, let reason): throw .malformedJSON(offset: 8 + offset, reason: reason)
-            case .duplicateKey(let key): throw .duplicateKey(key)
-            }
+        let (metadata, tensors) = try bytes[8..<dataStart].withUnsafeBufferPointer {
+            header throws(SafeTensorsError.Problem) in try parseHeader(header)
         }
-        // A text that starts with '{' and parses is an object; the pattern only unwraps it.
-        guard case .object(let members) = json else { throw .headerNotObject }
-
-        var metadata: [String: String] = [:]
-        var tensors: [TensorEntry] = []
-        for (key, value) in members {
-            if key == "__metadata__" {
-                metadata = try parseMetadata(value)
-            } else {
-                tensors.append(try parseTensorEntry(name: key, value))
-            }
-        }
-        tensors.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }
         let covered = try validateLayout(of: tensors)
         guard covered == bytes.count - dataStart else {
             throw .bufferNotCovered(coveredBytes: covered, bufferBytes: bytes.count - dataStart)
@@ -144,44 +124,113 @@ public struct SafeTensorsFile: Sendable {
         return (metadata, tensors, dataStart)
     }
 
-    private static func parseMetadata(_ value: HeaderJSON) throws(SafeTensorsError.Problem) -> [String: String] {
-        guard case .object(let members) = value else { throw .metadataNotObject }
+    /// The metadata and the tensors (sorted by offset) of a header: checked as JSON first, so
+    /// that a syntax error is reported as such wherever it is, then read against the schema.
+    private static func parseHeader(
+        _ header: UnsafeBufferPointer<UInt8>
+    ) throws(SafeTensorsError.Problem) -> (metadata: [String: String], tensors: [TensorEntry]) {
+        guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8 }
+        guard header.first == UInt8(ascii: "{") else { throw .headerNotObject }
+        do {
+            try HeaderCursor.validate(header)
+        } catch {
+            switch error {
+            case .syntax(let offset, let reason): throw .malformedJSON(offset: 8 + offset, reason: reason)
+            }
+        }
+
+        var metadata: [String: String]?
+        var tensors: [TensorEntry] = []
+        var names = Set<String>()
+        var cursor = HeaderCursor(header)
+        try cursor.forEachMember { (cursor, key) throws(SafeTensorsError.Problem) in
+            guard names.insert(key).inserted else { throw .duplicateKey(key) }
+            if key == "__metadata__" {
+                metadata = try parseMetadata(&cursor)
+            } else {
+                guard tensors.count < maximumTensorCount else { throw .tooManyTensors(limit: maximumTensorCount) }
+                tensors.append(try parseTensorEntry(name: key, &cursor))
+            }
+        }
+        tensors.sort { ($0.dataOffsets.lowerBound, $0.dataOffsets.upperBound) < ($1.dataOffsets.lowerBound, $1.dataOffsets.upperBound) }
+        return (metadata ?? [:], tensors)
+    }
+
+    private static func parseMetadata(_ cursor: inout HeaderCursor) throws(SafeTensorsError.Problem) -> [String: String] {
+        guard cursor.next == UInt8(ascii: "{") else { throw .metadataNotObject }
         var metadata: [String: String] = [:]
-        for (key, value) in members {
-            guard case .string(let string) = value else { throw .metadataValueNotString(key: key) }
-            metadata[key] = string
+        try cursor.forEachMember { (cursor, key) throws(SafeTensorsError.Problem) in
+            guard cursor.next == UInt8(ascii: "\"") else { throw .metadataValueNotString(key: key) }
+            guard metadata.count < maximumMetadataCount else { throw .tooManyMetadataEntries(limit: maximumMetadataCount) }
+            guard metadata.updateValue(cursor.readString(), forKey: key) == nil else { throw .duplicateKey(key) }
         }
         return metadata
     }
 
-    private static func parseTensorEntry(name: String, _ value: HeaderJSON) throws(SafeTensorsError.Problem) -> TensorEntry {
-        guard case .object(let members) = value else { throw .tensorInfoNotObject(tensor: name) }
-        func field(_ field: String) throws(SafeTensorsError.Problem) -> HeaderJSON {
-            guard let member = members.first(where: { $0.key == field }) else {
-                throw .missingField(tensor: name, field: field)
+    /// One tensor's `{"dtype", "shape", "data_offsets"}`; other fields are skipped, as the
+    /// reference reader skips them. Fields are checked in that order whatever their order in
+    /// the file, so that a fault is reported the same way wherever it sits.
+    private static func parseTensorEntry(
+        name: String, _ cursor: inout HeaderCursor
+    ) throws(SafeTensorsError.Problem) -> TensorEntry {
+        guard cursor.next == UInt8(ascii: "{") else { throw .tensorInfoNotObject(tensor: name) }
+        // Each field: absent (nil), or present and valid (a value), or present and invalid.
+        var dtypeName: String??
+        var shape: [Int]??
+        var offsets: [Int]??
+        var fields = Set<String>()
+        try cursor.forEachMember { (cursor, field) throws(SafeTensorsError.Problem) in
+            guard fields.insert(field).inserted else { throw .duplicateKey(field) }
+            switch field {
+            case "dtype":
+                if cursor.next == UInt8(ascii: "\"") {
+                    dtypeName = .some(cursor.readString())
+                } else {
+                    dtypeName = .some(nil)
+                    cursor.skipValueOfValidText()
+                }
+            case "shape": shape = readNaturalNumbers(&cursor, atMost: maximumRank)
+            case "data_offsets": offsets = readNaturalNumbers(&cursor, atMost: 2)
+            default: cursor.skipValueOfValidText()
             }
-            return member.value
         }
 
-        guard case .string(let dtypeName) = try field("dtype") else {
-            throw .invalidField(tensor: name, field: "dtype", expected: "a string")
-        }
+        guard let dtypeName else { throw .missingField(tensor: name, field: "dtype") }
+        guard let dtypeName else { throw .invalidField(tensor: name, field: "dtype", expected: "a string") }
         guard let dtype = DType(rawValue: dtypeName) else { throw .unknownDType(tensor: name, dtype: dtypeName) }
-
-        guard case .array(let dimensions) = try field("shape"),
-              dimensions.allSatisfy({ $0.naturalNumber != nil })
-        else {
-            throw .invalidField(tensor: name, field: "shape", expected: "an array of non-negative integers")
+        guard let shape else { throw .missingField(tensor: name, field: "shape") }
+        guard let shape else {
+            throw .invalidField(
+                tensor: name, field: "shape", expected: "an array of non-negative integers")
         }
-
-        guard case .array(let offsets) = try field("data_offsets"), offsets.count == 2,
-              let begin = offsets[0].naturalNumber, let end = offsets[1].naturalNumber
-        else {
+        guard let offsets else { throw .missingField(tensor: name, field: "data_offsets") }
+        guard let offsets, offsets.count == 2 else {
             throw .invalidField(tensor: name, field: "data_offsets", expected: "two non-negative integers [begin, end]")
         }
-        guard begin <= end else { throw .offsetsReversed(tensor: name, begin: begin, end: end) }
+        guard offsets[0] <= offsets[1] else { throw .offsetsReversed(tensor: name, begin: offsets[0], end: offsets[1]) }
+        // Each tensor takes at least one byte, so their number is bounded by the file's size.
+        guard !shape.contains(0) else { throw .emptyTensor(tensor: name, shape: shape) }
+        return TensorEntry(name: name, dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
+    }
 
-        return TensorEntry(name: name, dtype: dtype, shape: dimensions.map { $0.naturalNumber! }, dataOffsets: begin..<end)
+    /// The array under the cursor as at most `limit` natural numbers, or nil when it is anything
+    /// else (the value is then skipped).
+    private static func readNaturalNumbers(_ cursor: inout HeaderCursor, atMost limit: Int) -> [Int]? {
+        guard cursor.next == UInt8(ascii: "[") else {
+            cursor.skipValueOfValidText()
+            return nil
+        }
+        var numbers: [Int] = []
+        var valid = true
+        cursor.forEachElement { cursor in
+            let number = cursor.readNaturalNumber()
+            guard valid, let number, numbers.count < limit else {
+                valid = false
+                return
+            }
+            numbers.append(number)
+        }
+        return valid ? numbers : nil
     }
 
     /// Checks that `tensors`, sorted by offset, tile the buffer from 0 without gaps or overlaps
@@ -218,22 +267,21 @@ func bitCount(dtype: DType, shape: [Int]) -> Int? {
     return bits
 }
 
-/// The whole content of the file at `path`.
-private func readFile(at path: String) throws(SafeTensorsError.Problem) -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
-    defer { close(descriptor) }
-    var status = stat()
-    guard fstat(descriptor, &status) == 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
-
-    var bytes = [UInt8](repeating: 0, count: Int(status.st_size))
-    var filled = 0
-    while filled < bytes.count {
-        let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
-        if count < 0 && errno == EINTR { continue }
-        guard count >= 0 else { throw .unreadable(reason: String(cString: strerror(errno))) }
-        guard count > 0 else { throw .unreadable(reason: "file shrank while being read") }
-        filled += count
+/// The whole content of the regular file at `path`, refused unread when larger than `limit`.
+private func readFile(at path: String, limit: Int) throws(SafeTensorsError.Problem) -> [UInt8] {
+    let file: RegularFile
+    do {
+        file = try RegularFile(openingForReading: path)
+    } catch .missing {
+        throw .unreadable(reason: "No such file or directory")
+    } catch {
+        throw .unreadable(reason: error.description)
     }
+    guard file.size <= limit else { throw .fileTooLarge(size: file.size, limit: limit) }
+    var bytes = [UInt8](repeating: 0, count: file.size)
+    let read = bytes.withUnsafeMutableBytes { buffer in Result { () throws(RegularFileError) in try file.read(into: buffer) } }
+    let count: Int
+    do { count = try read.get() } catch { throw .unreadable(reason: error.description) }
+    guard count == bytes.count else { throw .unreadable(reason: "file shrank while being read") }
     return bytes
 }

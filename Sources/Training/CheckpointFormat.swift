@@ -49,11 +49,19 @@ public struct TrainingSnapshot: Sendable, Equatable {
 /// Our checkpoints are safetensors files that any safetensors reader, PyTorch's included, can
 /// load: the model under PyTorch's `state_dict` names and shapes, Adam's moments under
 /// `optimizer.exp_avg.` and `optimizer.exp_avg_sq.` prefixes, and the rest as string metadata.
+///
+/// Version 2 (written since) checksums the metadata as well as the tensors; version 1 files,
+/// whose checksum covers the tensors alone, still load. Both have every metadata value checked
+/// against the run it describes, so that no file can make training overflow, spin or trap.
 public enum CheckpointFormat {
     public static let formatName = "mnist-ddp checkpoint"
-    public static let version = "1"
+    public static let version = "2"
     static let firstMomentPrefix = "optimizer.exp_avg."
     static let secondMomentPrefix = "optimizer.exp_avg_sq."
+    static let checksumKey = "checksum"
+    /// Far above the 110 KB of ours and the 32 KB of the model's PyTorch weights, so that no
+    /// file can make a reader take memory for nothing.
+    public static let maximumFileSize = 64 << 20
 
     /// The file's bytes for `snapshot`, with `configuration` recorded for the reader.
     public static func encode(_ snapshot: TrainingSnapshot, configuration: TrainingConfiguration) -> [UInt8] {
@@ -81,40 +89,32 @@ public enum CheckpointFormat {
             "config": configuration.json,
             "dataset": configuration.dataset.name,
             "class_names": JSONValue.array(configuration.dataset.classNames.map(JSONValue.string)).json,
-            "checksum": checksum(of: snapshot),
         ]
         if let best = snapshot.bestValidationAccuracy { metadata["best_validation_accuracy"] = String(best) }
+        // Last, over every other entry: whatever a later change adds above is covered too.
+        metadata[checksumKey] = checksum(of: snapshot, metadata: metadata)
         return SafeTensorsFile.serialize(tensors, metadata: metadata)
     }
 
-    /// Reads and fully verifies a checkpoint of ours: format, every tensor's shape, the metadata
-    /// and the checksum of the tensor data.
+    /// Reads and fully verifies a checkpoint of ours: format, every tensor's shape, every
+    /// metadata value (strictly parsed and checked against the run it describes) and the
+    /// checksum.
     public static func decode(_ file: SafeTensorsFile) throws(TrainingError) -> TrainingSnapshot {
-        let source = file.source
-        func incompatible(_ reason: String) -> TrainingError { .incompatibleCheckpoint(path: source, reason: reason) }
-        guard file.metadata["format"] == formatName else {
-            throw incompatible("not an mnist-ddp checkpoint (metadata \"format\" is \(file.metadata["format"].map { "\"\($0)\"" } ?? "missing")); use --init-from for model weights alone")
+        let metadata = file.metadata
+        func incompatible(_ reason: String) -> TrainingError { .incompatibleCheckpoint(path: file.source, reason: reason) }
+        guard metadata["format"] == formatName else {
+            throw incompatible("not an mnist-ddp checkpoint (metadata \"format\" is \(quoted(metadata["format"]))); use --init-from for model weights alone")
         }
-        guard file.metadata["format_version"] == version else {
-            throw incompatible("checkpoint format version \(file.metadata["format_version"] ?? "missing") is not the supported \(version)")
+        let formatVersion = metadata["format_version"]
+        guard formatVersion == "1" || formatVersion == version else {
+            throw incompatible("checkpoint format version \(formatVersion ?? "missing") is not one of the supported 1 and \(version)")
         }
-        func integer(_ key: String) throws(TrainingError) -> Int {
-            guard let text = file.metadata[key], let value = Int(text), value >= 0 else {
-                throw incompatible("metadata \"\(key)\" is \(file.metadata[key].map { "\"\($0)\"" } ?? "missing"), expected a non-negative integer")
-            }
-            return value
-        }
-        let batchSizes = (file.metadata["batch_sizes"] ?? "").split(separator: ",").compactMap { Int($0) }
-        guard let seedText = file.metadata["seed"], let seed = UInt64(seedText),
-              let shuffle = file.metadata["shuffle"].flatMap(Bool.init),
-              !batchSizes.isEmpty, batchSizes.allSatisfy({ $0 > 0 })
-        else { throw incompatible("metadata \"seed\", \"shuffle\" or \"batch_sizes\" is missing or malformed") }
         let parameters = try tensors(from: file, prefix: "")
         let firstMoment = try tensors(from: file, prefix: firstMomentPrefix)
         let secondMoment = try tensors(from: file, prefix: secondMomentPrefix)
         let fingerprint = tensorFingerprint(parameters, firstMoment, secondMoment)
         let runID: RunID
-        if let text = file.metadata["run_id"] {
+        if let text = metadata["run_id"] {
             guard let id = RunID(text) else {
                 throw incompatible("metadata \"run_id\" is \"\(text)\", expected 16 lowercase hexadecimal digits")
             }
@@ -122,11 +122,10 @@ public enum CheckpointFormat {
         } else {
             // Written before runs had ids: the run goes on under an id its tensors determine,
             // the same on every rank.
-            runID = RunID(value: fingerprint)
+            runID = RunID(value: fingerprint.value)
         }
-
         var bestValidationAccuracy: Double?
-        if let text = file.metadata["best_validation_accuracy"] {
+        if let text = metadata["best_validation_accuracy"] {
             guard let accuracy = Double(text), (0...1).contains(accuracy) else {
                 throw incompatible("metadata \"best_validation_accuracy\" is \"\(text)\", expected a number in [0, 1]")
             }
@@ -134,26 +133,26 @@ public enum CheckpointFormat {
         }
         let snapshot = TrainingSnapshot(
             parameters: parameters,
-            adamStep: try integer("adam_step"),
+            adamStep: try natural(metadata, "adam_step", file.source),
             firstMoment: firstMoment,
             secondMoment: secondMoment,
             position: TrainingPosition(
-                step: try integer("step"), epoch: try integer("epoch"), stepInEpoch: try integer("step_in_epoch")),
-            worldSize: try integer("world_size"),
-            batchSizes: batchSizes,
-            trainingSamples: try integer("training_samples"),
-            seed: seed,
-            shuffle: shuffle,
+                step: try natural(metadata, "step", file.source), epoch: try natural(metadata, "epoch", file.source),
+                stepInEpoch: try natural(metadata, "step_in_epoch", file.source)),
+            worldSize: try natural(metadata, "world_size", file.source),
+            batchSizes: try naturals(metadata, "batch_sizes", file.source),
+            trainingSamples: try natural(metadata, "training_samples", file.source),
+            seed: try parsed(metadata, "seed", file.source, as: "an integer 0...\(UInt64.max)") { strictNatural($0, as: UInt64.self) },
+            shuffle: try parsed(metadata, "shuffle", file.source, as: "true or false") { ["true": true, "false": false][$0] },
             runID: runID,
             bestValidationAccuracy: bestValidationAccuracy
         )
-        guard snapshot.worldSize == batchSizes.count, snapshot.worldSize >= 1 else {
-            throw incompatible("metadata \"world_size\" \(snapshot.worldSize) does not match its \(batchSizes.count) batch sizes")
+        // The checksum first: a corrupt file is reported as corrupt, whatever its values.
+        let expected = checksum(fingerprint, metadata: formatVersion == "1" ? nil : metadata)
+        guard metadata[checksumKey] == expected else {
+            throw incompatible("checksum mismatch: metadata says \(metadata[checksumKey] ?? "nothing"), the file's contents give \(expected); the file is corrupt")
         }
-        let expected = checksum(fingerprint)
-        guard file.metadata["checksum"] == expected else {
-            throw incompatible("checksum mismatch: metadata says \(file.metadata["checksum"] ?? "nothing"), tensor data gives \(expected); the file is corrupt")
-        }
+        if let fault = snapshot.inconsistency { throw incompatible(fault) }
         return snapshot
     }
 
@@ -184,9 +183,9 @@ public enum CheckpointFormat {
     }
 
     /// The model weights of any safetensors file holding the six tensors under PyTorch's
-    /// `state_dict` names and shapes as F32: our checkpoints, or one saved from the tutorial's
-    /// PyTorch model with `safetensors.torch.save_file(model.state_dict(), path)`. A checkpoint
-    /// of ours is verified in full first, checksum included, as a resume verifies it.
+    /// `state_dict` names and shapes as F32: our checkpoints (verified in full, as for
+    /// `--resume`), or one saved from the tutorial's PyTorch model with
+    /// `safetensors.torch.save_file(model.state_dict(), path)`.
     public static func modelParameters(contentsOf path: String) throws(TrainingError) -> [Float] {
         try modelParameters(of: try open(path))
     }
@@ -197,9 +196,10 @@ public enum CheckpointFormat {
         return try tensors(from: file, prefix: "")
     }
 
-    /// The safetensors file at `path`, or the reason it is not one.
+    /// The safetensors file at `path` (a regular file of at most `maximumFileSize` bytes), or
+    /// the reason it is not one.
     public static func open(_ path: String) throws(TrainingError) -> SafeTensorsFile {
-        do { return try SafeTensorsFile(contentsOf: path) } catch { throw .checkpointFile(error) }
+        do { return try SafeTensorsFile(contentsOf: path, maximumSize: maximumFileSize) } catch { throw .checkpointFile(error) }
     }
 
     /// A safetensors file received as bytes.
@@ -220,22 +220,107 @@ public enum CheckpointFormat {
         return values
     }
 
-    /// The checksum metadata of `snapshot`'s tensors.
-    static func checksum(of snapshot: TrainingSnapshot) -> String {
-        checksum(tensorFingerprint(snapshot.parameters, snapshot.firstMoment, snapshot.secondMoment))
+    /// The checksum metadata of `snapshot` with `metadata` (nil: of its tensors alone, as
+    /// version 1 has it).
+    static func checksum(of snapshot: TrainingSnapshot, metadata: [String: String]?) -> String {
+        checksum(tensorFingerprint(snapshot.parameters, snapshot.firstMoment, snapshot.secondMoment), metadata: metadata)
     }
 
-    /// A fingerprint as checksum metadata, tagged with its algorithm so a later format can change it.
-    private static func checksum(_ fingerprint: UInt64) -> String {
-        "fnv1a64:" + sixteenHexadecimalDigits(fingerprint)
+    /// FNV-1a (64 bit) over the bit patterns of every tensor, in layout order, continued (from
+    /// version 2) over every metadata entry but the checksum, in key order, each key and value
+    /// preceded by its length; tagged with its algorithm so a later format can change it.
+    private static func checksum(_ tensors: FloatFingerprint, metadata: [String: String]?) -> String {
+        var fingerprint = tensors
+        for (key, value) in (metadata ?? [:]).sorted(by: { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) })
+        where key != checksumKey {
+            fingerprint.add(text: key)
+            fingerprint.add(text: value)
+        }
+        return "fnv1a64:" + sixteenHexadecimalDigits(fingerprint.value)
     }
 
     /// FNV-1a (64 bit) over the bit patterns of every tensor, in layout order.
-    private static func tensorFingerprint(_ parameters: [Float], _ firstMoment: [Float], _ secondMoment: [Float]) -> UInt64 {
+    private static func tensorFingerprint(_ parameters: [Float], _ firstMoment: [Float], _ secondMoment: [Float]) -> FloatFingerprint {
         var fingerprint = FloatFingerprint()
         for values in [parameters, firstMoment, secondMoment] {
             fingerprint.add(values)
         }
-        return fingerprint.value
+        return fingerprint
     }
+
+    /// The value of `key` read by `parse`, or an error that names the key, its value and what it
+    /// should be.
+    private static func parsed<Value>(
+        _ metadata: [String: String], _ key: String, _ source: String, as expected: String, _ parse: (String) -> Value?
+    ) throws(TrainingError) -> Value {
+        guard let text = metadata[key], let value = parse(text) else {
+            throw .incompatibleCheckpoint(path: source, reason: "metadata \"\(key)\" is \(quoted(metadata[key])), expected \(expected)")
+        }
+        return value
+    }
+
+    private static func natural(_ metadata: [String: String], _ key: String, _ source: String) throws(TrainingError) -> Int {
+        try parsed(metadata, key, source, as: "a non-negative integer") { strictNatural($0, as: Int.self) }
+    }
+
+    private static func naturals(_ metadata: [String: String], _ key: String, _ source: String) throws(TrainingError) -> [Int] {
+        try parsed(metadata, key, source, as: "non-negative integers separated by commas") { text in
+            let values = text.split(separator: ",", omittingEmptySubsequences: false).map { strictNatural($0, as: Int.self) }
+            return values.contains(nil) ? nil : values.compactMap { $0 }
+        }
+    }
+}
+
+extension TrainingSnapshot {
+    /// Why the snapshot cannot describe a run of ours, or nil: each value within the limits
+    /// every run keeps, and the position consistent with the epoch plan it records. So that no
+    /// later arithmetic on them can overflow, and resuming cannot spin or trap.
+    var inconsistency: String? {
+        func metadata(_ key: String, _ value: some BinaryInteger, _ requirement: String) -> String {
+            "metadata \"\(key)\" is \(value), \(requirement)"
+        }
+        guard (1...TrainingLimits.maximumWorldSize).contains(worldSize) else {
+            return metadata("world_size", worldSize, "expected 1 to \(TrainingLimits.maximumWorldSize)")
+        }
+        guard batchSizes.count == worldSize else {
+            return "metadata \"world_size\" \(worldSize) does not match its \(batchSizes.count) batch sizes"
+        }
+        guard (worldSize...TrainingLimits.maximumTrainingSamples).contains(trainingSamples) else {
+            return metadata("training_samples", trainingSamples, "expected \(worldSize) (the world size) to \(TrainingLimits.maximumTrainingSamples)")
+        }
+        if let batch = batchSizes.first(where: { !(1...trainingSamples).contains($0) }) {
+            return metadata("batch_sizes", batch, "expected 1 to \(trainingSamples) (the training samples)")
+        }
+        guard position.epoch <= TrainingLimits.maximumEpochs else {
+            return metadata("epoch", position.epoch, "expected at most \(TrainingLimits.maximumEpochs)")
+        }
+        guard position.step <= TrainingLimits.maximumSteps else {
+            return metadata("step", position.step, "expected at most \(TrainingLimits.maximumSteps)")
+        }
+        guard position.epoch <= position.step else {
+            return metadata("epoch", position.epoch, "more than the \(position.step) steps taken")
+        }
+        let stepsPerEpoch = epochPlan.stepsPerEpoch
+        guard position.stepInEpoch < stepsPerEpoch else {
+            return metadata("step_in_epoch", position.stepInEpoch, "expected less than the \(stepsPerEpoch) steps of an epoch of the plan it records")
+        }
+        guard adamStep == position.step else {
+            return metadata("adam_step", adamStep, "expected the step, \(position.step)")
+        }
+        return nil
+    }
+}
+
+/// `text` as a natural number of type `T` when it is exactly its decimal digits: no sign, no
+/// space, no leading zero; nil otherwise, or when it does not fit.
+func strictNatural<T: FixedWidthInteger>(_ text: some StringProtocol, as: T.Type) -> T? {
+    let digits = text.utf8
+    guard let first = digits.first, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+          first != UInt8(ascii: "0") || digits.count == 1
+    else { return nil }
+    return T(text, radix: 10)
+}
+
+private func quoted(_ value: String?) -> String {
+    value.map { "\"\($0)\"" } ?? "missing"
 }

@@ -1,11 +1,14 @@
-// Number formatting for reports, without Foundation (see JSONValue for why).
+// Number formatting for reports, without Foundation (see JSONValue for why). Every function
+// takes any value, including infinities, NaN and magnitudes no `Int` holds: a report of a
+// diverged or corrupt model must print, not trap.
 
-/// `value` with `digits` decimals, without Foundation's formatter.
+/// `value` with `digits` decimals, without Foundation's formatter; values too large to print
+/// exactly that way (|value| ≥ 2^53 once scaled) and non-finite ones in Swift's own notation.
 public func fixed(_ value: Double, _ digits: Int) -> String {
-    guard value.isFinite else { return String(value) }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
-    let scaled = (abs(value) * scale).rounded()
+    let scaled = (value.magnitude * scale).rounded()
+    guard scaled < 0x1p53 else { return String(value) }
     let whole = Int(scaled / scale)
     let fraction = Int(scaled - Double(whole) * scale)
     let fractionText = String(fraction)
@@ -21,11 +24,19 @@ public func pad(_ text: String, _ width: Int) -> String {
 
 /// An integer with thousands separators: 60,000.
 public func grouped(_ value: Int) -> String {
-    let digits = String(abs(value))
+    let digits = String(value.magnitude)
     var result = ""
     for (index, character) in digits.enumerated() {
         if index > 0 && (digits.count - index) % 3 == 0 { result.append(",") }
         result.append(character)
     }
     return (value < 0 ? "-" : "") + result
+}
+
+/// A measured quantity (a rate) truncated to an integer with thousands separators; one beyond an
+/// `Int`, or not finite, in Swift's own notation.
+public func grouped(_ value: Double) -> String {
+    let rounded = value.rounded(.towardZero)
+    guard rounded.magnitude < 0x1p63 else { return String(value) }
+    return grouped(Int(rounded))
 }

@@ -36,11 +36,11 @@ final class ProgressReporter {
             let filled = width * stepInEpoch / max(stepsPerEpoch, 1)
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             let line = "epoch \(epoch + 1)/\(epochs) \(bar) \(stepInEpoch)/\(stepsPerEpoch)  "
-                + "\(grouped(Int(samplesPerSecond))) samples/s  loss \(fixed(loss, 4))  ETA \(clockTime(secondsLeftInEpoch))"
+                + "\(grouped(samplesPerSecond)) samples/s  loss \(fixed(loss, 4))  ETA \(clockTime(secondsLeftInEpoch))"
             print("\r\u{1B}[2K" + line, terminator: "")
             fflush(nil)
         } else if isLogStep(step) {
-            print("epoch \(epoch + 1)/\(epochs)  step \(stepInEpoch)/\(stepsPerEpoch) (\(step) in all)  loss \(fixed(loss, 4))  \(grouped(Int(samplesPerSecond))) samples/s")
+            print("epoch \(epoch + 1)/\(epochs)  step \(stepInEpoch)/\(stepsPerEpoch) (\(step) in all)  loss \(fixed(loss, 4))  \(grouped(samplesPerSecond)) samples/s")
         }
     }
 
@@ -67,7 +67,7 @@ final class ProgressReporter {
 
 /// `seconds` as m:ss or h:mm:ss.
 func clockTime(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "--:--" }
+    guard seconds.isFinite, seconds >= 0, seconds < 0x1p53 else { return "--:--" }
     let total = Int(seconds.rounded())
     let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60)
     let tail = (secs < 10 ? "0" : "") + String(secs)

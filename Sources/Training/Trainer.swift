@@ -47,12 +47,14 @@ public final class Trainer {
     }
 
     /// The samples of the training file trained on and those held out after them for
-    /// validation, from its headers, read by every rank; refuses a world with more ranks than
-    /// samples to train on.
+    /// validation, from its headers, read by every rank, which also check that the images are the
+    /// model's size (rank 0 the test set's too); refuses a world with more ranks than samples to
+    /// train on, and a batch larger than a rank's share of them.
     private func countTrainingSamples() throws(TrainingError) -> (training: Int, heldOut: Int) {
         try communicator.collectively { () throws(TrainingError) in
+            let directory = configuration.dataDirectory
             let total = try dataError { () throws(IDXError) in
-                try MNISTDataset.sampleCount(of: .train, in: configuration.dataDirectory)
+                try MNISTDataset.sampleCount(of: .train, in: directory)
             }
             let heldOut = configuration.validationSplit?.heldOut(of: total) ?? 0
             let count = total - heldOut
@@ -60,6 +62,9 @@ public final class Trainer {
                 let held = heldOut > 0 ? " (\(heldOut) of \(total) held out by --validation-split)" : ""
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
+            try requireModelImageSize(.train, in: directory)
+            if isRoot { try requireModelImageSize(.test, in: directory) }
+            try configuration.validate(worldSize: communicator.size, trainingSamples: count)
             return (count, heldOut)
         }
     }
@@ -147,21 +152,14 @@ public final class Trainer {
     ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?) {
         try communicator.collectively { () throws(TrainingError) in
             let directory = configuration.dataDirectory
-            var sizes: [(rows: Int, columns: Int)] = []
-            let loaded = try dataError { () throws(IDXError) in
+            return try dataError { () throws(IDXError) in
                 let shard = try MNISTDataset.load(.train, from: directory, samples: plan.shards[communicator.rank])
-                sizes.append((shard.rows, shard.columns))
                 guard isRoot else { return (shard, nil as HeldOutSet?) }
-                try MNISTDataset.stream(.test, from: directory, batchSize: 100) { sizes.append(($0.rows, $0.columns)) }
+                try MNISTDataset.stream(.test, from: directory, batchSize: 100) { _ in }
                 guard !validation.isEmpty else { return (shard, nil) }
                 let held = try MNISTDataset.load(.train, from: directory, samples: validation)
                 return (shard, HeldOutSet(held, name: "validation", location: directory))
             }
-            let shape = Network.modelDescription.inputShape
-            for size in sizes where size.rows != shape[1] || size.columns != shape[2] {
-                throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
-            }
-            return loaded
         }
     }
 
@@ -192,6 +190,16 @@ public final class Trainer {
             worldSize: plan.batchSizes.count, batchSizes: plan.batchSizes, trainingSamples: trainingSamples,
             seed: configuration.seed, shuffle: configuration.shuffle, runID: .random())
         return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration))
+    }
+}
+
+/// Refuses `split` in `directory` unless its header says images of the size the model takes,
+/// before any image is read or any buffer sized for one.
+private func requireModelImageSize(_ split: MNISTSplit, in directory: String) throws(TrainingError) {
+    let size = try dataError { () throws(IDXError) in try MNISTDataset.imageSize(of: split, in: directory) }
+    let shape = Network.modelDescription.inputShape
+    guard size.rows == shape[1] && size.columns == shape[2] else {
+        throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
     }
 }
 

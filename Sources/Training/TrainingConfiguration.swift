@@ -26,6 +26,21 @@ public enum BatchSize: Sendable, Equatable {
     }
 }
 
+/// The largest values a run's options and a checkpoint's metadata may hold. Far beyond any real
+/// run, and small enough that no count derived from them overflows an `Int` (epochs × steps per
+/// epoch, a step's position scaled to another epoch plan, Adam's step count) or loses exactness
+/// in a `Double`.
+public enum TrainingLimits {
+    public static let maximumEpochs = 1_000_000
+    /// Samples in the training set: above the 2^30 bytes the IDX reader accepts in a file.
+    public static let maximumTrainingSamples = 1 << 31
+    public static let maximumWorldSize = 1 << 20
+    /// Optimizer steps in all: at most one per sample and epoch.
+    public static let maximumSteps = maximumEpochs * maximumTrainingSamples
+    /// Checkpoints kept by `--keep`.
+    public static let maximumKept = 1_000_000
+}
+
 /// The samples held out of the end of the training file to choose between models, the same on
 /// every world size and seed (Keras's `validation_split`).
 public enum ValidationSplit: Sendable, Equatable {
@@ -114,7 +129,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// Refuses options that cannot describe a run, before any work; the same verdict on every rank.
     public func validate(worldSize: Int) throws(TrainingError) {
         func refuse(_ message: String) -> TrainingError { .invalidOption(message) }
+        func requireAtMost(_ value: Int, _ limit: Int, _ option: String) throws(TrainingError) {
+            guard value <= limit else { throw refuse("\(option) must be at most \(grouped(limit)), got \(value)") }
+        }
         guard epochs >= 1 else { throw refuse("--epochs must be at least 1, got \(epochs)") }
+        try requireAtMost(epochs, TrainingLimits.maximumEpochs, "--epochs")
         switch batchSize {
         case .perRank(let size):
             guard size >= 1 else { throw refuse("--batch-size must be at least 1, got \(size)") }
@@ -158,12 +177,20 @@ public struct TrainingConfiguration: Sendable, Equatable {
             }
         }
         guard checkpointEvery >= 1 else { throw refuse("--checkpoint-every must be at least 1 epoch, got \(checkpointEvery)") }
+        try requireAtMost(checkpointEvery, TrainingLimits.maximumEpochs, "--checkpoint-every")
         guard keep >= 1 else { throw refuse("--keep must be at least 1, got \(keep)") }
-        if let maxSteps, maxSteps < 1 { throw refuse("--max-steps must be at least 1, got \(maxSteps)") }
+        try requireAtMost(keep, TrainingLimits.maximumKept, "--keep")
+        if let maxSteps {
+            guard maxSteps >= 1 else { throw refuse("--max-steps must be at least 1, got \(maxSteps)") }
+            try requireAtMost(maxSteps, TrainingLimits.maximumSteps, "--max-steps")
+        }
         guard evalEvery >= 1 else { throw refuse("--eval-every must be at least 1 epoch, got \(evalEvery)") }
+        try requireAtMost(evalEvery, TrainingLimits.maximumEpochs, "--eval-every")
         guard logEvery >= 1 else { throw refuse("--log-every must be at least 1 step, got \(logEvery)") }
-        if let every = consistencyCheckEvery, every < 1 {
-            throw refuse("--check-consistency must be at least 1 step, got \(every)")
+        try requireAtMost(logEvery, TrainingLimits.maximumSteps, "--log-every")
+        if let every = consistencyCheckEvery {
+            guard every >= 1 else { throw refuse("--check-consistency must be at least 1 step, got \(every)") }
+            try requireAtMost(every, TrainingLimits.maximumSteps, "--check-consistency")
         }
         let starts = [(resume != nil, "--resume"), (autoResume, "--auto-resume"), (overwrite, "--overwrite")]
             .filter(\.0).map(\.1)
@@ -172,6 +199,30 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         if resume != nil && initFrom != nil {
             throw refuse("--resume and --init-from exclude each other: resume continues a run, init-from starts a new one")
+        }
+    }
+
+    /// Refuses a world or a batch the training set cannot fill: more ranks than samples, or a
+    /// batch larger than the samples a rank holds (which would only size buffers for nothing).
+    /// The same verdict on every rank, from the training set's header.
+    public func validate(worldSize: Int, trainingSamples: Int) throws(TrainingError) {
+        func refuse(_ message: String) -> TrainingError { .invalidOption(message) }
+        guard trainingSamples <= TrainingLimits.maximumTrainingSamples else {
+            throw refuse("\(grouped(trainingSamples)) training samples are more than the \(grouped(TrainingLimits.maximumTrainingSamples)) a run takes")
+        }
+        guard worldSize <= trainingSamples else {
+            throw refuse("\(worldSize) ranks for \(trainingSamples) training samples: every rank needs at least one")
+        }
+        let largestShard = (trainingSamples + worldSize - 1) / worldSize
+        switch batchSize {
+        case .perRank(let size) where size > largestShard:
+            throw refuse("--batch-size \(size) is more than the \(grouped(largestShard)) training samples a rank holds")
+        case .global(let size) where size > trainingSamples:
+            throw refuse("--global-batch-size \(size) is more than the \(grouped(trainingSamples)) training samples")
+        case .explicit(let sizes) where sizes.contains(where: { $0 > largestShard }):
+            throw refuse("batch sizes \(sizes) exceed the \(grouped(largestShard)) training samples a rank holds")
+        default:
+            break
         }
     }
 

@@ -16,7 +16,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// A checkpoint used with another dataset than the one it was trained on.
     case datasetMismatch(path: String, trainedOn: String, requested: String)
     case metricsFile(path: String, reason: String)
-    case nonFiniteLoss(step: Int, epoch: Int, loss: Double)
+    /// Training blew up at `step`: `symptom` says how (the loss, or the parameters).
+    case diverged(step: Int, epoch: Int, symptom: String)
     case parametersDiverged(step: Int)
     /// An error that happened on `rank` and was shared with every rank so all can stop together.
     case failedOnRank(Int, String)
@@ -34,8 +35,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .datasetMismatch(let path, let trainedOn, let requested):
             "\(path) was trained on \(trainedOn), not \(requested); give --dataset \(trainedOn) to use it"
         case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
-        case .nonFiniteLoss(let step, let epoch, let loss):
-            "training diverged: loss is \(loss) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it"
+        case .diverged(let step, let epoch, let symptom):
+            "training diverged: \(symptom) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it (try a smaller --lr)"
         case .parametersDiverged(let step):
             "ranks hold different parameters after step \(step): the data-parallel replicas diverged"
         case .failedOnRank(let rank, let message): "rank \(rank): \(message)"
@@ -46,7 +47,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// other error is one rank's alone, and the job must be aborted lest the others wait forever.
     public var isRaisedOnEveryRank: Bool {
         switch self {
-        case .invalidOption, .nonFiniteLoss, .parametersDiverged, .failedOnRank: true
+        case .invalidOption, .diverged, .parametersDiverged, .failedOnRank: true
         default: false
         }
     }

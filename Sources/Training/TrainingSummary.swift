@@ -48,7 +48,7 @@ extension TrainingSummary {
         for report in [validationReport, testReport].compactMap({ $0 }) {
             lines.append(report.summaryLine)
         }
-        lines.append("\(grouped(steps)) steps in all, \(grouped(samples)) samples trained on in this run by \(worldSize) rank\(worldSize == 1 ? "" : "s"): \(fixed(wallSeconds, 2)) s wall, \(grouped(Int(samplesPerSecond))) samples/s in training steps (\(kernelPath) kernels)")
+        lines.append("\(grouped(steps)) steps in all, \(grouped(samples)) samples trained on in this run by \(worldSize) rank\(worldSize == 1 ? "" : "s"): \(fixed(wallSeconds, 2)) s wall, \(grouped(samplesPerSecond)) samples/s in training steps (\(kernelPath) kernels)")
         let shares = times.parts.map { part in
             "\(part.name) \(fixed(part.seconds, 2)) s (\(fixed(100 * part.seconds / max(wallSeconds, 1e-9), 0))%)"
         }
