@@ -37,8 +37,7 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
     case wrongDimensionCount(path: String, expected: Int, found: Int)
     /// A dimension in the header is zero.
     case zeroDimension(path: String, dimensions: [Int])
-    /// The header's dimensions multiply beyond what the file (compressed) or any IDX file we
-    /// accept could hold.
+    /// The header's dimensions multiply beyond the largest IDX file the reader accepts.
     case dimensionsTooLarge(path: String, dimensions: [Int])
     /// The file holds fewer items than its header announces (`itemsHeld` whole ones).
     case truncated(path: String, kind: IDXKind, dimensions: [Int], itemsHeld: Int)
@@ -70,7 +69,7 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
         case let .zeroDimension(path, dimensions):
             "\(path): header has a zero dimension: \(shape(dimensions))"
         case let .dimensionsTooLarge(path, dimensions):
-            "\(path): header dimensions \(shape(dimensions)) are too large: more than the file or the \(IDXFile.maximumPayloadSize >> 30) GiB limit of an IDX file can hold"
+            "\(path): header dimensions \(shape(dimensions)) exceed the \(IDXFile.maximumPayloadSize >> 30) GiB an IDX file may hold"
         case let .truncated(path, kind, dimensions, held):
             "\(path): truncated: header says \(contents(kind, dimensions)), file holds \(held)"
         case let .trailingBytes(path, expected, extra):

@@ -48,16 +48,11 @@ final class IDXFile {
             payloadSize = product
         }
         itemSize = payloadSize / dimensions[0]
-        // Checked before anything is sized by the header: a raw file's size is exact, so a
-        // shortfall is a truncation; a compressed one can only be bounded.
-        let available = source.byteLimit - headerSize
-        if payloadSize > available {
-            if source is FileSource {
-                throw .truncated(path: path, kind: kind, dimensions: dimensions, itemsHeld: max(available, 0) / itemSize)
-            }
-            throw .dimensionsTooLarge(path: path, dimensions: dimensions)
-        }
     }
+
+    /// The most payload bytes the file can really yield: what to size buffers by, never the
+    /// header's claim alone.
+    var payloadBound: Int { min(itemCount * itemSize, source.byteLimit) }
 
     /// Streams the whole payload and returns the bytes of items `range` only. Every payload byte,
     /// kept or not, is shown to `inspect` along with its offset in the payload, so that a check
@@ -71,8 +66,7 @@ final class IDXFile {
         let payloadSize = itemCount * itemSize
         let wanted = range.lowerBound * itemSize ..< range.upperBound * itemSize
         var kept: [UInt8] = []
-        // Sized by what the file can really hold, never by the header alone.
-        kept.reserveCapacity(min(wanted.count, source.byteLimit))
+        kept.reserveCapacity(min(wanted.count, payloadBound))
 
         let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Self.chunkSize)
         defer { chunk.deallocate() }

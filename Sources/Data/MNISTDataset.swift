@@ -55,7 +55,7 @@ public enum MNISTDataset {
         let (rows, columns) = (images.dimensions[1], images.dimensions[2])
         let batchBytes = batchSize * rows * columns
         var pending: [UInt8] = []
-        pending.reserveCapacity(min(batchBytes, images.itemCount * images.itemSize))
+        pending.reserveCapacity(min(batchBytes, images.payloadBound))
         var first = 0
         func emit() {
             let count = pending.count / (rows * columns)

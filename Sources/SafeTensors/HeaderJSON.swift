@@ -130,8 +130,10 @@ struct HeaderCursor {
             _ = try scanString(keeping: false)
             skipWhitespace()
             guard consume(":") else {
+                let failure = position
                 position = keyStart
                 let key = readString()
+                position = failure
                 throw syntaxError("expected ':' after key \"\(key)\"")
             }
             skipWhitespace()

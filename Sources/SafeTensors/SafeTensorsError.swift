@@ -53,9 +53,6 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
         case tooManyTensors(limit: Int)
         /// The header's `__metadata__` holds more entries than the reader takes.
         case tooManyMetadataEntries(limit: Int)
-        /// A tensor with a zero dimension: it would take no bytes, so nothing would bound how
-        /// many of them a file can list.
-        case emptyTensor(tensor: String, shape: [Int])
         /// The file is larger than its reader accepts.
         case fileTooLarge(size: Int, limit: Int)
         case noSuchTensor(String)
@@ -111,8 +108,6 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
                 "header lists more than \(limit) tensors"
             case .tooManyMetadataEntries(let limit):
                 "__metadata__ holds more than \(limit) entries"
-            case .emptyTensor(let tensor, let shape):
-                "tensor \"\(tensor)\": shape \(shape) holds no elements"
             case .fileTooLarge(let size, let limit):
                 "file of \(size) bytes is larger than the \(limit) bytes this reader accepts"
             case .noSuchTensor(let name):

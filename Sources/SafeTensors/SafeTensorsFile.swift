@@ -20,7 +20,8 @@ public struct SafeTensorsFile: Sendable {
     /// The largest header the reference implementation accepts.
     public static let maximumHeaderLength: UInt64 = 100_000_000
     /// Far more tensors than any model this reader is for (ours has 18 with Adam's moments),
-    /// and few enough that a header of tiny entries cannot make the reader hoard memory.
+    /// and few enough that a header of tiny entries cannot make the reader hoard memory: tensors
+    /// of zero elements take no bytes of the file, so its size does not bound their number.
     public static let maximumTensorCount = 65_536
     public static let maximumMetadataCount = 65_536
     /// PyTorch's limit on a tensor's dimensions.
@@ -129,7 +130,7 @@ public struct SafeTensorsFile: Sendable {
     private static func parseHeader(
         _ header: UnsafeBufferPointer<UInt8>
     ) throws(SafeTensorsError.Problem) -> (metadata: [String: String], tensors: [TensorEntry]) {
-        guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8 }
+        guard isValidUTF8(header) else { throw .headerNotUTF8 }
         guard header.first == UInt8(ascii: "{") else { throw .headerNotObject }
         do {
             try HeaderCursor.validate(header)
@@ -208,8 +209,6 @@ public struct SafeTensorsFile: Sendable {
             throw .invalidField(tensor: name, field: "data_offsets", expected: "two non-negative integers [begin, end]")
         }
         guard offsets[0] <= offsets[1] else { throw .offsetsReversed(tensor: name, begin: offsets[0], end: offsets[1]) }
-        // Each tensor takes at least one byte, so their number is bounded by the file's size.
-        guard !shape.contains(0) else { throw .emptyTensor(tensor: name, shape: shape) }
         return TensorEntry(name: name, dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
     }
 
@@ -265,6 +264,19 @@ func bitCount(dtype: DType, shape: [Int]) -> Int? {
         bits = product
     }
     return bits
+}
+
+/// Whether `bytes` are UTF-8, checked without copying them.
+private func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    var parser = Unicode.UTF8.ForwardParser()
+    var iterator = bytes.makeIterator()
+    while true {
+        switch parser.parseScalar(from: &iterator) {
+        case .valid: continue
+        case .emptyInput: return true
+        case .error: return false
+        }
+    }
 }
 
 /// The whole content of the regular file at `path`, refused unread when larger than `limit`.
