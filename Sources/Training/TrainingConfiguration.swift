@@ -202,16 +202,13 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
     }
 
-    /// Refuses a world or a batch the training set cannot fill: more ranks than samples, or a
-    /// batch larger than the samples a rank holds (which would only size buffers for nothing).
-    /// The same verdict on every rank, from the training set's header.
+    /// Refuses a batch larger than the samples a rank holds (which would only size buffers for
+    /// nothing), in a world of no more ranks than samples. The same verdict on every rank, from
+    /// the training set's header.
     public func validate(worldSize: Int, trainingSamples: Int) throws(TrainingError) {
         func refuse(_ message: String) -> TrainingError { .invalidOption(message) }
         guard trainingSamples <= TrainingLimits.maximumTrainingSamples else {
             throw refuse("\(grouped(trainingSamples)) training samples are more than the \(grouped(TrainingLimits.maximumTrainingSamples)) a run takes")
-        }
-        guard worldSize <= trainingSamples else {
-            throw refuse("\(worldSize) ranks for \(trainingSamples) training samples: every rank needs at least one")
         }
         let largestShard = (trainingSamples + worldSize - 1) / worldSize
         switch batchSize {
