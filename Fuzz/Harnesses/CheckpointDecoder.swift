@@ -53,7 +53,7 @@ private func checkpoint(metadataLines lines: ArraySlice<UInt8>) -> [UInt8] {
     let zeros = [Float](repeating: 0, count: ParameterLayout.count)
     let snapshot = TrainingSnapshot(
         parameters: zeros, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
-        worldSize: 1, batchSizes: [1], trainingSamples: 1, seed: 0, shuffle: false)
+        worldSize: 1, batchSizes: [1], trainingSamples: 1, seed: 0, shuffle: false, runID: RunID(value: 0))
     metadata[CheckpointFormat.checksumKey] = CheckpointFormat.checksum(
         of: snapshot, metadata: metadata["format_version"] == "1" ? nil : metadata)
     var tensors: [NamedTensor] = []

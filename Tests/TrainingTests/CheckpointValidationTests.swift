@@ -11,19 +11,10 @@ extension CheckpointFormatTests {
     /// A checkpoint written by format version 1's writer (the fuzzer's seed).
     static let versionOne = ProcessRunner.packageRoot.appendingPathComponent("Fuzz/corpus/checkpoint-decoder/version-1.safetensors").path
 
-    func encoded(_ change: (inout TrainingSnapshot) -> Void = { _ in }) -> [UInt8] {
+    func encodedChanging(_ change: (inout TrainingSnapshot) -> Void) -> [UInt8] {
         var changed = snapshot()
         change(&changed)
         return CheckpointFormat.encode(changed, configuration: TrainingConfiguration())
-    }
-
-    /// `bytes` with its metadata changed (nil removes a key) and its tensors as they were.
-    func rewriting(_ bytes: [UInt8], _ changes: [String: String?]) throws -> [UInt8] {
-        let file = try SafeTensorsFile(bytes: bytes, source: "original")
-        var metadata = file.metadata
-        for (key, value) in changes { metadata[key] = value }
-        let tensors = try file.tensors.map { NamedTensor(name: $0.name, shape: $0.shape, floats: try file.floats(named: $0.name)) }
-        return SafeTensorsFile.serialize(tensors, metadata: metadata)
     }
 
     func refusal(_ bytes: [UInt8]) -> String? {
@@ -36,13 +27,13 @@ extension CheckpointFormatTests {
     }
 
     @Test("version 2 is written, and its checksum covers every metadata entry", arguments: [
-        ["seed": "1"], ["shuffle": "false"], ["config": "{}"], ["run_id": "someone else's"],
+        ["seed": "1"], ["shuffle": "false"], ["config": "{}"], ["run_id": "fedcba9876543210"], ["dataset": "fashion"],
         ["config": nil], ["step": "43", "adam_step": "43"],
     ] as [[String: String?]])
     func tamperedMetadataIsCaught(changes: [String: String?]) throws {
-        let bytes = encoded()
+        let bytes = encodedChanging { _ in }
         #expect(try SafeTensorsFile(bytes: bytes, source: "v2").metadata["format_version"] == "2")
-        let refused = refusal(try rewriting(bytes, changes))
+        let refused = refusal(try rewriting(bytes) { for (key, value) in changes { $0[key] = value } })
         #expect(refused?.contains("checksum mismatch") == true, "\(refused ?? "accepted")")
     }
 
@@ -52,7 +43,7 @@ extension CheckpointFormatTests {
         "world_size zero", "world_size unlike batch_sizes", "adam_step unlike step",
     ])
     func outOfRangeValuesAreRefused(fault: String) {
-        let refused = refusal(encoded { snapshot in
+        let refused = refusal(encodedChanging { snapshot in
             switch fault {
             case "adam_step too large": snapshot.adamStep = .max
             case "training_samples too large": snapshot.trainingSamples = .max
@@ -74,11 +65,11 @@ extension CheckpointFormatTests {
 
     @Test("metadata numbers are exactly their decimal digits", arguments: ["+42", " 42", "42 ", "042", "4.2e1", "", "-0", "0x2a"])
     func numbersAreParsedStrictly(text: String) throws {
-        let refused = refusal(try rewriting(encoded(), ["step": text]))
+        let refused = refusal(try encoded(snapshot()) { $0["step"] = text })
         #expect(refused?.contains("metadata \"step\" is \"\(text)\", expected a non-negative integer") == true, "\(refused ?? "accepted")")
     }
 
-    @Test("a version 1 checkpoint still loads")
+    @Test("a version 1 checkpoint, as its writer wrote it, still loads")
     func versionOneLoads() throws {
         let snapshot = try CheckpointFormat.decode(CheckpointFormat.open(Self.versionOne))
         #expect(snapshot.position.step == 3 && snapshot.adamStep == 3)
@@ -86,11 +77,11 @@ extension CheckpointFormatTests {
 
     @Test("a version 1 checkpoint, whose checksum covers only the tensors, has its metadata range-checked", arguments: [
         ("adam_step", "9223372036854775807"), ("training_samples", "9223372036854775807"),
-        ("batch_sizes", "9223372036854775807"), ("epoch", "9223372036854775807"), ("step_in_epoch", "100000"),
+        ("batch_sizes", "9223372036854775807,60,60"), ("epoch", "9223372036854775807"), ("step_in_epoch", "100000"),
     ])
     func versionOneValuesAreRangeChecked(key: String, value: String) throws {
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.versionOne)))
-        let refused = refusal(try rewriting(bytes, [key: value]))
-        #expect(refused?.contains("metadata \"\(key)\" is \(value)") == true, "\(refused ?? "accepted")")
+        let bytes = try rewriting(versionOne(snapshot())) { $0[key] = value }
+        let refused = refusal(bytes)
+        #expect(refused?.contains("metadata \"\(key)\" is \(value.prefix { $0 != "," })") == true, "\(refused ?? "accepted")")
     }
 }

@@ -49,7 +49,7 @@ extension TrainingFailureTests {
         // Version 1: its checksum leaves the metadata open to change, so only the range checks stand.
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: CheckpointFormatTests.versionOne)))
         let crafted = job.path("crafted.safetensors")
-        try Data(CheckpointFormatTests().rewriting(original, [key: value])).write(to: URL(fileURLWithPath: crafted))
+        try Data(CheckpointFormatTests().rewriting(original) { $0[key] = value }).write(to: URL(fileURLWithPath: crafted))
         let result = try job.train(ranks: 2, ["--resume", crafted, "--max-steps", "40"], timeout: Self.promptly)
         expectFailure(result, mentioning: ["crafted.safetensors", "metadata \"\(key)\" is \(value)"])
         #expect(!result.output.contains("step 1/"))
@@ -62,7 +62,7 @@ extension TrainingFailureTests {
         let good = try trainGoodCheckpoint(job)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
         let crafted = job.path("seed.safetensors")
-        try Data(CheckpointFormatTests().rewriting(bytes, ["seed": "1"])).write(to: URL(fileURLWithPath: crafted))
+        try Data(CheckpointFormatTests().rewriting(bytes) { $0["seed"] = "1" }).write(to: URL(fileURLWithPath: crafted))
         expectFailure(try job.train(ranks: 2, ["--resume", crafted, "--max-steps", "40"], timeout: Self.promptly),
                       mentioning: ["seed.safetensors", "checksum mismatch"])
     }
