@@ -140,7 +140,7 @@ struct DistributedTrainingTests {
             assert len(tensors) == 18, sorted(tensors)
             with safe_open(sys.argv[1], "np") as f:
                 metadata = f.metadata()
-            assert metadata["step"] == "5" and metadata["format_version"] == "1", metadata
+            assert metadata["step"] == "5" and metadata["format_version"] == "2", metadata
             print("python read", len(tensors), "tensors")
             """
         let python = try ProcessRunner.run(
