@@ -24,46 +24,38 @@ done
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=(idx-reader safetensors-header checkpoint-decoder)
 
 build=.build/fuzz
-mkdir -p "$build/modules" "$build/artifacts"
-sanitize=(-sanitize=fuzzer,address -parse-as-library -O -g -I "$build/modules")
+mkdir -p "$build/artifacts"
+# The library targets, built by SwiftPM (their own flags, C targets and kernel paths included)
+# with libFuzzer's coverage and ASan, in a build directory of their own; Training with
+# -enable-testing for the checkpoint harness. Building one target links no executable, so
+# nothing clashes with libFuzzer's main.
+echo "fuzz.sh: building the library targets with -sanitize=fuzzer,address (minutes the first time)"
+swift build -c release --build-path "$build/spm" --target Training \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -g
+products="$build/spm/release"
+modules="$products/Modules"
+[[ -d "$modules" ]] || modules="$products"
+objects=()
+for target in RegularFile SeededRandom Data SafeTensors CPUFeatures CNNKernelInterface KernelsBaseline KernelsAVX2 \
+    KernelsAVX512 CNN Distributed Training; do
+    [[ -d "$products/$target.build" ]] && objects+=("$products/$target.build"/*.o)
+done
+includes=(-I "$modules" -I Sources/CZlib -I Sources/CMPI)
+# SwiftPM writes the module maps of C targets into their build directories.
+for map in "$products"/*.build/module.modulemap; do includes+=(-Xcc "-fmodule-map-file=$map"); done
+for flag in $(pkg-config --cflags-only-I ompi-c); do includes+=(-Xcc "$flag"); done
 
-# One module: its sources compiled to one object with libFuzzer's coverage and ASan.
-module() {
-    local name="$1"; shift
-    echo "fuzz.sh: compiling $name"
-    swiftc "${sanitize[@]}" -wmo -module-name "$name" -emit-module -emit-module-path "$build/modules/$name.swiftmodule" \
-        -c "Sources/$name"/*.swift -o "$build/modules/$name.o" "$@"
-}
-mpi_flags=()
-for flag in $(pkg-config --cflags-only-I ompi-c); do mpi_flags+=(-Xcc "$flag"); done
-
-needs=" ${harnesses[*]} "
-module RegularFile
-module SeededRandom
-module Data -I Sources/CZlib
-module SafeTensors
-if [[ "$needs" == *" checkpoint-decoder "* ]]; then
-    module CNN -enforce-exclusivity=unchecked
-    module Distributed -I Sources/CMPI "${mpi_flags[@]}"
-    module Training -enable-testing -enforce-exclusivity=unchecked -I Sources/CMPI -I Sources/CZlib "${mpi_flags[@]}"
-fi
-
-link() {
-    local harness="$1" source="$2"; shift 2
-    echo "fuzz.sh: linking $harness"
-    swiftc "${sanitize[@]}" "Fuzz/Harnesses/$source" "$@" -o "$build/$harness" 2> "$build/$harness.link.log" \
-        || { cat "$build/$harness.link.log"; exit 1; }
-}
-m="$build/modules"
 for harness in "${harnesses[@]}"; do
     case "$harness" in
-        idx-reader) link "$harness" IDXReader.swift -I Sources/CZlib "$m/RegularFile.o" "$m/SeededRandom.o" "$m/Data.o" -lz ;;
-        safetensors-header) link "$harness" SafeTensorsHeader.swift "$m/RegularFile.o" "$m/SafeTensors.o" ;;
-        checkpoint-decoder)
-            link "$harness" CheckpointDecoder.swift -I Sources/CMPI -I Sources/CZlib "${mpi_flags[@]}" \
-                "$m"/{RegularFile,SeededRandom,Data,SafeTensors,CNN,Distributed,Training}.o -lz $(pkg-config --libs ompi-c) ;;
+        idx-reader) source=IDXReader.swift ;;
+        safetensors-header) source=SafeTensorsHeader.swift ;;
+        checkpoint-decoder) source=CheckpointDecoder.swift ;;
         *) echo "fuzz.sh: no harness $harness" >&2; exit 2 ;;
     esac
+    echo "fuzz.sh: linking $harness"
+    swiftc -sanitize=fuzzer,address -parse-as-library -O -g "${includes[@]}" "Fuzz/Harnesses/$source" "${objects[@]}" \
+        -lz $(pkg-config --libs ompi-c) -o "$build/$harness" > "$build/$harness.link.log" 2>&1 \
+        || { cat "$build/$harness.link.log"; exit 1; }
 done
 
 failed=0

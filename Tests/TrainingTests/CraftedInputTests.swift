@@ -88,7 +88,7 @@ extension TrainingFailureTests {
         defer { job.remove() }
         let model = SeedCNN(maxBatch: 1)
         model.initialize(seed: 3)
-        var parameters = Array(model.parameters)
+        var parameters = model.withUnsafeParameters(Array.init)
         let fc1 = ParameterLayout.tensors.first { $0.name == "fc1.weight" }!
         parameters[fc1.range.lowerBound] = Float(bitPattern: parameters[fc1.range.lowerBound].bitPattern ^ 0x4000_0000)
         parameters[fc1.range.lowerBound + 1] = .infinity
