@@ -266,17 +266,20 @@ func bitCount(dtype: DType, shape: [Int]) -> Int? {
     return bits
 }
 
-/// Whether `bytes` are UTF-8, checked without copying them.
+/// Whether `bytes` are UTF-8: checked by the standard library's fast validation, a bounded
+/// chunk at a time so that it never copies more than that.
 private func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-    var parser = Unicode.UTF8.ForwardParser()
-    var iterator = bytes.makeIterator()
-    while true {
-        switch parser.parseScalar(from: &iterator) {
-        case .valid: continue
-        case .emptyInput: return true
-        case .error: return false
-        }
+    let chunkSize = 1 << 16
+    var start = 0
+    while start < bytes.count {
+        var end = min(start + chunkSize, bytes.count)
+        // Never split a character: back up over continuation bytes (at most three).
+        while end < bytes.count && end > start && bytes[end] & 0xC0 == 0x80 { end -= 1 }
+        if end == start { return false }
+        guard String(validating: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) != nil else { return false }
+        start = end
     }
+    return true
 }
 
 /// The whole content of the regular file at `path`, refused unread when larger than `limit`.
