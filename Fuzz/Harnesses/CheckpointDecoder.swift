@@ -33,7 +33,7 @@ public func fuzzCheckpointDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
     adam.step = snapshot.adamStep
     var parameters = snapshot.parameters
     parameters.withUnsafeMutableBufferPointer { parameters in
-        adam.update(parameters: parameters, gradients: UnsafeBufferPointer(parameters))
+        adam.update(parameters: parameters, gradients: UnsafeBufferPointer(parameters), learningRate: 1e-3)
     }
     for value in snapshot.parameters.prefix(16) {
         _ = fixed(Double(value), 4)

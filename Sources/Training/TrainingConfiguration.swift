@@ -150,9 +150,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
             throw refuse("--lr must be a positive finite number, got \(learningRate)")
         }
         guard warmupSteps >= 0 else { throw refuse("--warmup-steps must not be negative, got \(warmupSteps)") }
+        try requireAtMost(warmupSteps, TrainingLimits.maximumSteps, "--warmup-steps")
         guard learningRateStepEvery >= 1 else {
             throw refuse("--lr-step-every must be at least 1 update, got \(learningRateStepEvery)")
         }
+        try requireAtMost(learningRateStepEvery, TrainingLimits.maximumSteps, "--lr-step-every")
         guard learningRateGamma.isFinite, learningRateGamma > 0 else {
             throw refuse("--lr-gamma must be a positive finite number, got \(learningRateGamma)")
         }

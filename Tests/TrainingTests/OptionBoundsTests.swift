@@ -12,6 +12,8 @@ extension TrainingConfigurationTests {
         #expect(refusal { $0.evalEvery = .max }?.contains("--eval-every") == true)
         #expect(refusal { $0.checkpointEvery = .max }?.contains("--checkpoint-every") == true)
         #expect(refusal { $0.consistencyCheckEvery = .max }?.contains("--check-consistency") == true)
+        #expect(refusal { $0.warmupSteps = .max }?.contains("--warmup-steps") == true)
+        #expect(refusal { $0.learningRateStepEvery = .max }?.contains("--lr-step-every") == true)
         #expect(refusal { $0.maxSteps = TrainingLimits.maximumSteps } == nil)
     }
 
