@@ -78,11 +78,15 @@ let package = Package(
         /// libpng's calls wrapped in C so that its longjmp error handling never crosses Swift frames.
         .target(name: "PNGCodec", dependencies: ["CLibPNG"]),
 
+        /// Stop-signal handlers and the progress stamp of the stall watchdog, in C: a signal
+        /// handler may only set a flag, and Swift cannot promise what a handler of its own does.
+        .target(name: "CRunControl"),
+
         // Libraries, each ignorant of the others except where listed.
         /// Opens only regular files for reading, so no FIFO or device can block a reader.
         .target(name: "RegularFile"),
         .target(name: "SeededRandom"),
-        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .target(name: "Distributed", dependencies: ["CMPI", "CRunControl"]),
         .target(name: "Data", dependencies: ["CZlib", "SeededRandom", "RegularFile"]),
         .target(name: "CPUFeatures"),
         .target(name: "CNNKernelInterface"),
@@ -97,7 +101,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["PNGCodec"]),
         .target(
             name: "Training",
-            dependencies: ["Distributed", "Data", "CNN", "SafeTensors"],
+            dependencies: ["Distributed", "Data", "CNN", "SafeTensors", "CRunControl"],
             swiftSettings: portable
         ),
 

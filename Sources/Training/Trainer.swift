@@ -35,15 +35,30 @@ public final class Trainer {
     public func run() throws(TrainingError) -> TrainingSummary {
         let worldSize = communicator.size
         try configuration.validate(worldSize: worldSize)
+        let watchdog = startWatchdog()
+        defer { watchdog?.stop() }
         let (trainingSamples, heldOut) = try countTrainingSamples()
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
+        watchdog?.progress()
         let (start, output) = try agreeOnStart(plan: plan, trainingSamples: trainingSamples)
+        watchdog?.progress()
         let (shard, validationSet) = try loadData(plan: plan, validation: trainingSamples ..< trainingSamples + heldOut)
+        watchdog?.progress()
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
-            shard: shard, validationSet: validationSet, output: output)
+            shard: shard, validationSet: validationSet, output: output, watchdog: watchdog)
         try loop.trainUntilDone()
         return try loop.finish(startTime: startTime, communicatorStartSeconds: communicatorStartSeconds)
+    }
+
+    /// The stall watchdog of an MPI job (`--stall-timeout`, 0 for none). A process alone has no
+    /// peer to wait for, and one suspended on purpose (Ctrl-Z) must not be killed when resumed.
+    private func startWatchdog() -> StallWatchdog? {
+        guard communicator.size > 1, configuration.stallTimeout > 0 else { return nil }
+        let communicator = communicator
+        return StallWatchdog(
+            timeout: Double(configuration.stallTimeout), rank: communicator.rank, host: hostName(),
+            abort: { communicator.abort(code: $0) })
     }
 
     /// The samples of the training file trained on and those held out after them for

@@ -123,6 +123,11 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var evaluatesTestSet = true
     /// Steps between checks that every rank holds the same parameters; nil for none.
     public var consistencyCheckEvery: Int?
+    /// Seconds without a completed step after which a rank ends the job (0: never).
+    public var stallTimeout = TrainingConfiguration.defaultStallTimeout
+    public static let defaultStallTimeout = 300
+    /// A day: above any gap between steps a run can have, and far from overflowing anything.
+    public static let maximumStallTimeout = 86_400
 
     public init() {}
 
@@ -199,6 +204,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
         if starts.count > 1 {
             throw refuse("\(starts.joined(separator: " and ")) exclude each other: --resume continues the run in the checkpoint directory, --auto-resume continues it if there is one, --overwrite deletes it")
         }
+        guard (0...Self.maximumStallTimeout).contains(stallTimeout) else {
+            throw refuse("--stall-timeout must be between 0 (off) and \(Self.maximumStallTimeout) seconds, got \(stallTimeout)")
+        }
         if resume != nil && initFrom != nil {
             throw refuse("--resume and --init-from exclude each other: resume continues a run, init-from starts a new one")
         }
@@ -242,7 +250,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("overwrite", .bool(overwrite)), ("init_from", optional(initFrom)),
             ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),
             ("metrics", optional(metricsPath)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
-            ("check_consistency", optional(consistencyCheckEvery)),
+            ("check_consistency", optional(consistencyCheckEvery)), ("stall_timeout", .integer(stallTimeout)),
             ("lr_schedule", .string(learningRateDecay.rawValue)), ("warmup_steps", .integer(warmupSteps)),
             ("lr_step_every", .integer(learningRateStepEvery)), ("lr_gamma", .float(learningRateGamma)),
             ("scale_lr", .bool(scaleLearningRate)), ("validation_split", validationSplitJSON),

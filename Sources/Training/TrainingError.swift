@@ -19,8 +19,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// Training blew up at `step`: `symptom` says how (the loss, or the parameters).
     case diverged(step: Int, epoch: Int, symptom: String)
     case parametersDiverged(step: Int)
-    /// An error that happened on `rank` and was shared with every rank so all can stop together.
-    case failedOnRank(Int, String)
+    /// An error that happened on `rank` (on `host`) and was shared with every rank so all can
+    /// stop together.
+    case failedOnRank(Int, host: String, String)
 
     public var description: String {
         switch self {
@@ -39,7 +40,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             "training diverged: \(symptom) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it (try a smaller --lr)"
         case .parametersDiverged(let step):
             "ranks hold different parameters after step \(step): the data-parallel replicas diverged"
-        case .failedOnRank(let rank, let message): "rank \(rank): \(message)"
+        case .failedOnRank(let rank, let host, let message): "rank \(rank) on \(host): \(message)"
         }
     }
 

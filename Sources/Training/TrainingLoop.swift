@@ -42,8 +42,12 @@ final class TrainingLoop {
     /// One batch of this rank's samples, refilled every step.
     private let images: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<Int32>
-    /// The step's summed loss, all-reduced in place: allocated once, not every step.
-    private var lossSum = [0.0]
+    /// The step's summed loss and the ranks' stop-signal offers, all-reduced in place together:
+    /// allocated once, not every step.
+    private var lossAndStop = [0.0, 0.0]
+    /// Set, alike on every rank, by the first step whose all-reduce carried a stop signal.
+    private var stopRequest: StopRequest?
+    private let watchdog: StallWatchdog?
 
     private var times = TimeBreakdown()
     private let firstStepTime: Double
@@ -55,7 +59,8 @@ final class TrainingLoop {
 
     init(
         configuration: TrainingConfiguration, communicator: any Communicator, plan: EpochPlan,
-        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, output: RunOutput
+        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, output: RunOutput,
+        watchdog: StallWatchdog?
     ) {
         self.validationSet = validationSet
         bestValidationAccuracy = start.bestValidationAccuracy
@@ -64,6 +69,7 @@ final class TrainingLoop {
         self.plan = plan
         self.shard = shard
         self.output = output
+        self.watchdog = watchdog
         trainingSamples = plan.shards.last!.upperBound
         seed = start.seed
         shuffle = start.shuffle
@@ -106,9 +112,14 @@ final class TrainingLoop {
     /// classes. Above it the run has diverged even while the loss is still finite.
     static let largestSensibleLoss = 1e3
 
-    /// Trains epoch after epoch until `--epochs` or `--max-steps` is reached.
+    /// Whether a signal stopped the run before the end that its options set.
+    private var isStopping: Bool {
+        stopRequest != nil && position.epoch < configuration.epochs && position.step < maxSteps
+    }
+
+    /// Trains epoch after epoch until `--epochs` or `--max-steps` is reached, or a signal stops it.
     func trainUntilDone() throws(TrainingError) {
-        while position.epoch < configuration.epochs && position.step < maxSteps {
+        while position.epoch < configuration.epochs && position.step < maxSteps && stopRequest == nil {
             try trainEpoch()
         }
     }
@@ -127,7 +138,7 @@ final class TrainingLoop {
         let augmentation = configuration.augmentation.map {
             RandomAffine(maxRotationDegrees: $0.maxRotationDegrees, maxShift: $0.maxShift, seed: seed, epoch: position.epoch)
         }
-        while position.stepInEpoch < plan.stepsPerEpoch && position.step < maxSteps {
+        while position.stepInEpoch < plan.stepsPerEpoch && position.step < maxSteps && stopRequest == nil {
             let (lossSum, samples) = try step(order: order, augmentation: augmentation)
             epochLoss += lossSum
             epochSamples += samples
@@ -175,21 +186,25 @@ final class TrainingLoop {
         }
         let globalCount = plan.globalSampleCount(step: position.stepInEpoch)
         let t1 = monotonicSeconds()
-        lossSum[0] = model.computeGradients(
+        lossAndStop[0] = model.computeGradients(
             images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))
         model.withUnsafeMutableGradients { gradients in
             for range in frozen { gradients[range].update(repeating: 0) }
         }
+        lossAndStop[1] = StopRequest.offer()
         let t2 = monotonicSeconds()
         model.withUnsafeMutableGradients { communicator.allReduceSum($0) }
-        communicator.allReduceSum(&lossSum)
+        communicator.allReduceSum(&lossAndStop)
         let t3 = monotonicSeconds()
+        let lossSum = lossAndStop[0]
         // Every rank sees the same summed loss, so all stop here together, before the update.
-        let meanLoss = lossSum[0] / Double(globalCount)
+        let meanLoss = lossSum / Double(globalCount)
         guard meanLoss.isFinite, meanLoss <= Self.largestSensibleLoss else {
             let symptom = meanLoss.isFinite ? "mean loss is \(meanLoss), above \(Int(Self.largestSensibleLoss))" : "loss is \(meanLoss)"
             throw .diverged(step: position.step + 1, epoch: position.epoch, symptom: symptom)
         }
+        // Every rank sees the same offers too: all finish this step and stop after it.
+        stopRequest = stopRequest ?? StopRequest(summedOffers: lossAndStop[1])
         learningRate = schedule.rate(ofUpdate: position.step + 1)
         optimizer.update(model, learningRate: learningRate, frozen: frozen)
         // Every rank holds the same parameters, so all see this alike too; the model is not saved.
@@ -204,16 +219,22 @@ final class TrainingLoop {
         position.step += 1
         position.stepInEpoch += 1
         samplesTrained += globalCount
-        return (lossSum[0], globalCount)
+        watchdog?.progress()
+        return (lossSum, globalCount)
     }
 
     private func finishEpoch(loss: Double, samples: Int, trainingSeconds: Double, wallSeconds: Double) throws(TrainingError) {
         let epochNumber = position.epoch + 1
         position.epoch += 1
         position.stepInEpoch = 0
-        let evaluations = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
-            ? try evaluate() : nil
+        // A stopping run leaves the evaluation out: mpirun kills ranks about 2 s after it
+        // forwards SIGTERM, so only the checkpoint may stand between the signal and the exit.
+        let evaluates = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
+        let evaluations = evaluates && !isStopping ? try evaluate() : nil
         if epochNumber % configuration.checkpointEvery == 0 { try saveCheckpoint() }
+        // The other ranks wait in the next step for rank 0's evaluation and checkpoint: their
+        // watchdog counts from here, rank 0's from when it is done.
+        watchdog?.progress()
 
         let rate = Double(samples) / max(trainingSeconds, 1e-9)
         var line = "epoch \(epochNumber)/\(configuration.epochs)  train loss \(fixed(loss, 4))"
@@ -316,7 +337,14 @@ final class TrainingLoop {
         // A run that took no step since its last checkpoint (or since the one it resumed) has
         // nothing new to save.
         if lastCheckpoint.step != position.step || position.step == 0 { try saveCheckpoint() }
-        let final = lastEvaluation?.step == position.step ? lastEvaluation?.reports : try evaluate()
+        let final: Evaluations? = if isStopping {
+            nil
+        } else if lastEvaluation?.step == position.step {
+            lastEvaluation?.reports
+        } else {
+            try evaluate()
+        }
+        watchdog?.progress()
         var peak = [Double(peakResidentBytes())]
         communicator.allReduceMax(&peak)
         let summary = TrainingSummary(
@@ -325,7 +353,12 @@ final class TrainingLoop {
             wallSeconds: monotonicSeconds() - startTime, trainingSeconds: times.training, times: times,
             peakResidentBytes: Int(peak[0]), worldSize: communicator.size, checkpointPath: lastCheckpoint.path,
             startupSeconds: firstStepTime - startTime, communicatorStartSeconds: communicatorStartSeconds,
-            kernelPath: model.kernelPath.rawValue)
+            kernelPath: model.kernelPath.rawValue,
+            stopped: stopRequest.flatMap { isStopping ? $0 : nil }.map {
+                StoppedRun(
+                    request: $0, step: position.step, epoch: position.epoch, stepInEpoch: position.stepInEpoch,
+                    stepsPerEpoch: plan.stepsPerEpoch, checkpointPath: lastCheckpoint.path)
+            })
         if let metrics = output.metrics {
             var record: [(String, JSONValue)] = [("type", .string("summary"))]
             for report in final?.all ?? [] {

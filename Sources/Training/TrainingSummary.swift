@@ -35,6 +35,8 @@ public struct TrainingSummary: Sendable {
     public var communicatorStartSeconds: Double
     /// The instruction set rank 0's kernels ran in (`KernelPath`).
     public var kernelPath: String
+    /// Set when a signal stopped training before its end.
+    public var stopped: StoppedRun?
 
     /// Samples per second through the training steps, evaluation and checkpoints excluded.
     public var samplesPerSecond: Double { trainingSeconds > 0 ? Double(samples) / trainingSeconds : 0 }

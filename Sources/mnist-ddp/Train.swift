@@ -17,6 +17,11 @@ struct Train: ParsableCommand {
             Under mpirun (or srun, or any PMI launcher) every rank trains on its own shard of the \
             training set and the gradients are averaged over all ranks each step; rank 0 evaluates, \
             checkpoints and logs. Started without a launcher it trains alone, without MPI.
+
+            SIGINT (Ctrl-C), SIGTERM or SIGUSR1 on any rank stops every rank after the same step; \
+            rank 0 writes a checkpoint of it and the run exits with status \(StopRequest.exitCode), \
+            saying how to resume. A second signal, a second or more later, ends it at once. Errors \
+            exit with status 1.
             """
     )
 
@@ -127,6 +132,11 @@ struct Train: ParsableCommand {
         "Every N steps, verify that all ranks hold identical parameters; stop with an error if not.", valueName: "N"))
     var consistencyCheckEvery: Int?
 
+    @Option(help: ArgumentHelp(
+        "Under MPI, a rank that sees no step complete for this long ends the job (a stalled rank, a network partition); 0: never.",
+        valueName: "seconds"))
+    var stallTimeout = TrainingConfiguration.defaultStallTimeout
+
     func trainingConfiguration(environment: [String: String]) -> TrainingConfiguration {
         var configuration = TrainingConfiguration()
         configuration.epochs = epochs
@@ -158,6 +168,7 @@ struct Train: ParsableCommand {
         configuration.logEvery = logEvery
         configuration.quiet = quiet
         configuration.consistencyCheckEvery = consistencyCheckEvery
+        configuration.stallTimeout = stallTimeout
         return configuration
     }
 
@@ -175,18 +186,23 @@ struct Train: ParsableCommand {
             throw Failure(message: "cannot start MPI: \(error)")
         }
         defer { (communicator as? MPICommunicator)?.finalize() }
+        // After MPI_Init, so that these handlers are ours whatever MPI installs.
+        StopRequest.catchSignals()
 
         let trainer = Trainer(
             configuration: trainingConfiguration(environment: environment), communicator: communicator,
             startTime: startTime, communicatorStartSeconds: mode == .mpi ? monotonicSeconds() - communicatorStart : 0)
+        let summary: TrainingSummary
         do {
-            let summary = try trainer.run()
-            if communicator.isRoot { print(summary.formatted(verbose: !quiet)) }
+            summary = try trainer.run()
         } catch {
-            let rank = if case .failedOnRank(let rank, _) = error { rank } else { communicator.rank }
-            let cause = if case .failedOnRank(_, let message) = error { message } else { error.description }
+            let (rank, host, cause) = if case .failedOnRank(let rank, let host, let message) = error {
+                (rank, host, message)
+            } else {
+                (communicator.rank, hostName(), error.description)
+            }
             if !error.isRaisedOnEveryRank || communicator.isRoot {
-                let place = communicator.size > 1 ? "rank \(rank) of \(communicator.size): " : ""
+                let place = communicator.size > 1 ? "rank \(rank) of \(communicator.size) on \(host): " : ""
                 fputs("mnist-ddp: error: \(place)\(cause)\n", stderr)
             }
             if !error.isRaisedOnEveryRank && communicator.size > 1 {
@@ -195,6 +211,11 @@ struct Train: ParsableCommand {
             }
             throw ExitCode.failure
         }
+        if let stopped = summary.stopped {
+            if communicator.isRoot { fputs("mnist-ddp: \(stopped.description)\n", stderr) }
+            throw ExitCode(StopRequest.exitCode)
+        }
+        if communicator.isRoot { print(summary.formatted(verbose: !quiet)) }
     }
 }
 

@@ -27,12 +27,14 @@ do {
     if failures.isEmpty {
         print("rank \(communicator.rank)/\(communicator.size): \(arguments[0]) ok")
     } else {
-        for failure in failures { print("rank \(communicator.rank)/\(communicator.size): FAIL \(failure)") }
+        for failure in failures {
+            print("rank \(communicator.rank)/\(communicator.size) on \(hostName()): FAIL \(failure)")
+        }
     }
     communicator.finalize()
     // MPI_Init after MPI_Finalize would abort the process: starting again must be refused.
     if (try? MPICommunicator.start()) != nil {
-        print("rank \(communicator.rank)/\(communicator.size): FAIL MPI could be started again after finalize")
+        print("rank \(communicator.rank)/\(communicator.size) on \(hostName()): FAIL MPI could be started again after finalize")
         exit(1)
     }
     exit(agreed ? 0 : 1)
