@@ -18,14 +18,19 @@ struct TrainerJob {
     /// `mnist-ddp train` with `arguments`, alone (`ranks` nil) or under mpirun, reading the
     /// shipped data unless told otherwise, and writing only into this job's directory.
     func train(ranks: Int?, _ arguments: [String], timeout: Double = 120) throws -> ProcessResult {
+        try start(ranks: ranks, arguments).wait(timeout: timeout)
+    }
+
+    /// The same run as `train`, started in the background.
+    func start(ranks: Int?, _ arguments: [String]) throws -> RunningProcess {
         var full = ["train", "--quiet"] + arguments
         if !arguments.contains("--data-dir") { full += ["--data-dir", Self.dataDirectory] }
         if !arguments.contains("--checkpoint-dir") { full += ["--checkpoint-dir", path("checkpoints")] }
         let binary = try ProcessRunner.product("mnist-ddp")
-        guard let ranks else {
-            return try ProcessRunner.run(binary, full, workingDirectory: workingDirectory, timeout: timeout)
-        }
-        return try ProcessRunner.mpirun(ranks: ranks, binary, full, workingDirectory: workingDirectory, timeout: timeout)
+        guard let ranks else { return try RunningProcess(binary, full, workingDirectory: workingDirectory) }
+        return try RunningProcess(
+            ProcessRunner.mpirunPath(), ProcessRunner.mpirunArguments(ranks: ranks) + [binary] + full,
+            workingDirectory: workingDirectory)
     }
 
     /// Every tensor of a safetensors file, as raw bytes, for bit-for-bit comparison.

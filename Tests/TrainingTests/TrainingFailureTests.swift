@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Testing
 import TestSupport
@@ -21,12 +22,12 @@ struct TrainingFailureTests {
         }
     }
 
-    @Test("a missing data directory stops every rank with the file named")
+    @Test("a missing data directory stops every rank with the file, the rank and its host named")
     func missingData() throws {
         let job = try TrainerJob()
         defer { job.remove() }
         let result = try job.train(ranks: 2, ["--data-dir", job.path("nowhere")], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["rank 0 of 2", "nowhere/train-images-idx3-ubyte"])
+        expectFailure(result, mentioning: ["rank 0 of 2 on \(hostName()): ", "nowhere/train-images-idx3-ubyte"])
     }
 
     @Test("a truncated training file stops every rank with the truncation described")
@@ -95,7 +96,7 @@ struct TrainingFailureTests {
         // /dev/full opens fine and then refuses every write: the first metrics record fails.
         let result = try job.train(ranks: 2, ["--metrics", "/dev/full", "--log-every", "5", "--max-steps", "100"],
                                    timeout: Self.promptly)
-        expectFailure(result, mentioning: ["rank 0 of 2", "cannot write metrics file /dev/full"])
+        expectFailure(result, mentioning: ["rank 0 of 2 on \(hostName()): ", "cannot write metrics file /dev/full"])
     }
 
     @Test("invalid options are refused before any work", arguments: [
