@@ -71,7 +71,7 @@ public struct StoppedRun: Sendable {
         let signals = request.signalNames.joined(separator: " and ")
         let place = stepInEpoch == 0
             ? "at the end of epoch \(epoch)" : "in epoch \(epoch + 1), step \(stepInEpoch) of \(stepsPerEpoch)"
-        let checkpoint = checkpointPath.map { "checkpoint \($0); continue with --resume \($0)" }
+        let checkpoint = checkpointPath.map { "checkpoint \($0); continue with --resume \($0) (or --auto-resume)" }
             ?? "no checkpoint written"
         return "stopped by \(signals) after step \(step) (\(place)); \(checkpoint)"
     }
