@@ -132,8 +132,11 @@ struct PartitionTests {
     static let clusterSim = SharedTools.tool("cluster-sim/cluster-sim")
     static let unavailable = SharedTools.whyNoNetworkNamespaces(tool: "cluster-sim/cluster-sim")
 
+    /// Namespaces of this suite's own, apart from any other test's simulated nodes.
+    static let environment = ["CLUSTER_SIM_PREFIX": "mnstall"]
+
     func clusterSim(_ arguments: [String]) throws -> ProcessResult {
-        try ProcessRunner.run(try #require(Self.clusterSim), arguments, timeout: 60)
+        try ProcessRunner.run(try #require(Self.clusterSim), arguments, environment: Self.environment, timeout: 60)
     }
 
     /// The trainer's processes on simulated node `node`.
@@ -163,7 +166,7 @@ struct PartitionTests {
             "mpirun", "--hostfile", hostfile, "-np", "2", "--mca", "mpi_yield_when_idle", "1",
             binary, "train", "--quiet", "--data-dir", TrainerJob.dataDirectory, "--checkpoint-dir", job.path("checkpoints"),
             "--stall-timeout", "5", "--metrics", metrics, "--log-every", "5",
-        ])
+        ], environment: Self.environment)
         let training = running.wait(until: {
             ((try? String(contentsOfFile: metrics, encoding: .utf8)) ?? "").contains("\"type\":\"step\"")
         }, timeout: 60)
