@@ -12,15 +12,16 @@ import Darwin
 ///
 /// A thread of its own checks the age of the process's progress stamp a few times a second, so
 /// it fires even while the training thread is blocked in MPI. It prints
-/// `PROGRAM: error: rank R on HOST: no progress for N s (…)` and calls `abort` (MPI_Abort, which has mpirun end
-/// every rank); if that has not ended the process `exitGrace` seconds later, as when the network
-/// to mpirun is down too, it `_exit`s. One watchdog per process: the stamp is process-wide.
+/// `PROGRAM: error: rank R on HOST: no progress for N s (…)` and calls `abort` (MPI_Abort, which
+/// has mpirun end every rank); if that has not ended the process `exitGrace` seconds later, as
+/// when the network to mpirun is down too, it `_exit`s. One watchdog per process: the progress
+/// stamp is process-wide.
 public final class StallWatchdog: @unchecked Sendable {
     /// The exit status of a process the watchdog ends.
     public static let exitCode: Int32 = 1
     public let timeout: Double
     private let exitGrace: Double
-    /// The line it prints, less the idle time.
+    /// The line it prints, up to the timeout.
     private let linePrefix: String
     private let abort: (Int32) -> Never
     private var thread: pthread_t?
@@ -40,8 +41,8 @@ public final class StallWatchdog: @unchecked Sendable {
         self.timeout = timeout
         self.exitGrace = exitGrace
         self.abort = abort
-        let program = CommandLine.arguments.first?.split(separator: "/").last.map(String.init) ?? "error"
-        linePrefix = "\(program): error: rank \(rank) on \(host): no progress for "
+        let program = CommandLine.arguments.first?.split(separator: "/").last.map { "\($0): " } ?? ""
+        linePrefix = "\(program)error: rank \(rank) on \(host): no progress for "
         pthread_mutex_init(lock, nil)
         progress()
         var thread = pthread_t()
@@ -87,7 +88,8 @@ public final class StallWatchdog: @unchecked Sendable {
             sleep(seconds: interval)
             let idle = crun_seconds_since_progress()
             guard idle >= timeout, !shouldStop else { continue }
-            let line = linePrefix + "\(Int(idle)) s (a rank stalled, or the network is partitioned)\n"
+            // The threshold crossed, not the idle time: the watchdog may wake a little after it.
+            let line = linePrefix + "\(Int(timeout)) s (a rank stalled, or the network is partitioned)\n"
             _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
             startExitBackstop()
             abort(Self.exitCode)
