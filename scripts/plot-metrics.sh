@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Training curves from `mnist-ddp train --metrics` files, drawn by gnuplot into one PNG: the loss
-# at each logged step, the train and test loss per epoch, and the test accuracy per epoch. Several
+# at each logged step, the train, test (and validation) loss per epoch, and the test (and
+# validation) accuracy per epoch. Several
 # metrics files give one curve each, labelled with the file's name.
 #
 #   scripts/plot-metrics.sh METRICS.jsonl... OUT.png
@@ -30,7 +31,7 @@ trap 'rm -rf "$scratch"' EXIT
 
 # Each record is one JSON object per line, as MetricsLog writes it; the numeric fields are taken
 # by name. Columns of steps.tsv: step, loss. Of epochs.tsv: epoch, train loss, test loss, test
-# accuracy in %, "NaN" where an epoch was not evaluated.
+# accuracy in %, validation loss, validation accuracy in %; "NaN" where an epoch lacks one.
 extract() {
     awk -v kind="$1" '
         function field(name,   found) {
@@ -39,9 +40,10 @@ extract() {
         }
         index($0, "\"type\":\"" kind "\"") == 0 { next }
         kind == "step" { print field("step"), field("loss") }
+        function percent(name,   value) { value = field(name); return value == "NaN" ? "NaN" : value * 100 }
         kind == "epoch" {
-            accuracy = field("test_accuracy")
-            print field("epoch"), field("train_loss"), field("test_loss"), (accuracy == "NaN" ? "NaN" : accuracy * 100)
+            print field("epoch"), field("train_loss"), field("test_loss"), percent("test_accuracy"),
+                field("validation_loss"), percent("validation_accuracy")
         }' "$2"
 }
 
@@ -57,7 +59,12 @@ for number in "${!inputs[@]}"; do
     step_plots+=("'$scratch/steps-$number.tsv' using 1:2 with lines $colour title '$label'")
     train_plots+=("'$scratch/epochs-$number.tsv' using 1:2 with linespoints dashtype 2 $colour title '$label train'")
     test_plots+=("'$scratch/epochs-$number.tsv' using 1:3 with linespoints $colour title '$label test'")
-    accuracy_plots+=("'$scratch/epochs-$number.tsv' using 1:4 with linespoints $colour title '$label'")
+    accuracy_plots+=("'$scratch/epochs-$number.tsv' using 1:4 with linespoints $colour title '$label test'")
+    # A run with --validation-split also scored its held-out samples each epoch.
+    if grep -q '"validation_loss"' "$input"; then
+        test_plots+=("'$scratch/epochs-$number.tsv' using 1:5 with linespoints dashtype 3 $colour title '$label validation'")
+        accuracy_plots+=("'$scratch/epochs-$number.tsv' using 1:6 with linespoints dashtype 3 $colour title '$label validation'")
+    fi
 done
 join() { local IFS=","; echo "$*"; }
 
@@ -78,7 +85,7 @@ set xlabel "epoch"
 set ylabel "mean loss"
 plot $(join "${train_plots[@]}" "${test_plots[@]}")
 unset logscale y
-set title "test accuracy per epoch"
+set title "accuracy per epoch"
 set ylabel "accuracy (%)"
 set key bottom right
 plot $(join "${accuracy_plots[@]}")
