@@ -35,10 +35,11 @@ swift build -c release --build-path "$build/spm" --target Training \
 products="$build/spm/release"
 modules="$products/Modules"
 [[ -d "$modules" ]] || modules="$products"
+# This build path holds only Training and what it depends on, so every object in it is needed:
+# a target added to Training's dependencies is linked without being named here.
 objects=()
-for target in RegularFile SeededRandom Data SafeTensors CPUFeatures CNNKernelInterface KernelsBaseline KernelsAVX2 \
-    KernelsAVX512 CNN Distributed Training; do
-    [[ -d "$products/$target.build" ]] && objects+=("$products/$target.build"/*.o)
+for target_build in "$products"/*.build; do
+    for object in "$target_build"/*.o; do [[ -e "$object" ]] && objects+=("$object"); done
 done
 includes=(-I "$modules" -I Sources/CZlib -I Sources/CMPI)
 # SwiftPM writes the module maps of C targets into their build directories.

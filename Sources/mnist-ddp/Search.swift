@@ -53,7 +53,10 @@ struct Search: ParsableCommand {
     @Option(help: "Seed of the initial parameters and of the data order, the same for every configuration.")
     var seed: UInt64 = 0
 
-    @Option(help: "Directory of the MNIST IDX files (.gz or raw). Default: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath).")
+    @Option(help: "The data: mnist, or fashion-mnist (Debian's dataset-fashion-mnist).")
+    var dataset: Dataset = .mnist
+
+    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
     var dataDir: String?
 
     @Flag(help: "Search alone even when launched by mpirun.")
@@ -92,7 +95,8 @@ struct Search: ParsableCommand {
         base.epochs = epochs
         base.seed = seed
         base.validationSplit = validationSplit
-        base.dataDirectory = DataDirectory.resolve(option: dataDir, environment: environment)
+        base.dataset = dataset
+        base.dataDirectory = dataset.directory(option: dataDir, environment: environment)
         let search = GridSearch(
             base: base, points: points, groups: groups ?? min(world.size, points.count), outputDirectory: output)
         do {
@@ -116,12 +120,7 @@ struct Search: ParsableCommand {
                 print("every configuration failed")
             }
         } catch {
-            if !error.isRaisedOnEveryRank || world.isRoot {
-                let place = world.size > 1 ? "rank \(world.rank) of \(world.size): " : ""
-                fputs("mnist-ddp: error: \(place)\(error.description)\n", stderr)
-            }
-            if !error.isRaisedOnEveryRank && world.size > 1 { world.abort(code: 1) }
-            throw ExitCode.failure
+            throw reportFailure(error, on: world)
         }
     }
 

@@ -196,20 +196,7 @@ struct Train: ParsableCommand {
         do {
             summary = try trainer.run()
         } catch {
-            let (rank, host, cause) = if case .failedOnRank(let rank, let host, let message) = error {
-                (rank, host, message)
-            } else {
-                (communicator.rank, hostName(), error.description)
-            }
-            if !error.isRaisedOnEveryRank || communicator.isRoot {
-                let place = communicator.size > 1 ? "rank \(rank) of \(communicator.size) on \(host): " : ""
-                fputs("mnist-ddp: error: \(place)\(cause)\n", stderr)
-            }
-            if !error.isRaisedOnEveryRank && communicator.size > 1 {
-                // The other ranks are waiting in a collective this one will never enter.
-                communicator.abort(code: 1)
-            }
-            throw ExitCode.failure
+            throw reportFailure(error, on: communicator)
         }
         if let stopped = summary.stopped {
             if communicator.isRoot { fputs("mnist-ddp: \(stopped.description)\n", stderr) }
@@ -239,6 +226,26 @@ extension ValidationSplit: ExpressibleByArgument {
         case .count(let count): String(count)
         }
     }
+}
+
+/// Prints a training error as one line naming the rank and host at fault: on the rank that
+/// raised it, or on rank 0 alone when every rank raised it alike. When the other ranks cannot
+/// know of it, ends the whole job, since they wait in a collective this rank will never enter.
+/// Returns the exit code to leave with.
+func reportFailure(_ error: TrainingError, on communicator: any Communicator) -> ExitCode {
+    let (rank, host, cause) = if case .failedOnRank(let rank, let host, let message) = error {
+        (rank, host, message)
+    } else {
+        (communicator.rank, hostName(), error.description)
+    }
+    if !error.isRaisedOnEveryRank || communicator.isRoot {
+        let place = communicator.size > 1 ? "rank \(rank) of \(communicator.size) on \(host): " : ""
+        fputs("mnist-ddp: error: \(place)\(cause)\n", stderr)
+    }
+    if !error.isRaisedOnEveryRank && communicator.size > 1 {
+        communicator.abort(code: 1)
+    }
+    return ExitCode.failure
 }
 
 /// An error already worded for the user.

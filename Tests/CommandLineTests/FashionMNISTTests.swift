@@ -40,4 +40,20 @@ struct FashionMNISTTests {
         #expect(evaluate.standardOutput.contains("T-shirt/top") && evaluate.standardOutput.contains("Ankle boot"),
                 "reports name the classes: \(evaluate.output)")
     }
+
+    @Test("search --dataset fashion-mnist trains on it and records it in the best model")
+    func searchesFashionMNIST() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("search")
+        let search = try mnistDDP(["search", "--dataset", "fashion-mnist", "--lr", "0.003", "--batch-size", "600",
+                                   "--epochs", "1", "--validation-split", "0.05", "--output", output])
+        #expect(search.status == 0, "\(search.output)")
+        // A model trained on MNIST's files would be refused here: evaluate takes the recorded dataset.
+        let evaluate = try mnistDDP(["evaluate", "--checkpoint", output + "/best.safetensors"])
+        #expect(evaluate.status == 0, "\(evaluate.output)")
+        #expect(evaluate.standardOutput.contains("Ankle boot"), "the best model records fashion-mnist: \(evaluate.output)")
+        let onMNIST = try mnistDDP(["evaluate", "--checkpoint", output + "/best.safetensors", "--dataset", "mnist"])
+        #expect(onMNIST.standardError.contains("trained on fashion-mnist, not mnist"), "\(onMNIST.output)")
+    }
 }
