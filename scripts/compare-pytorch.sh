@@ -2,9 +2,10 @@
 # Trains the same CNN with mnist-ddp and with PyTorch, back to back on this machine, and prints
 # a Markdown table of the results. Not part of CI: a full comparison takes several minutes.
 #
-#   scripts/compare-pytorch.sh [--epochs E] [--skip-ours] [--skip-pytorch] [--install]
+#   scripts/compare-pytorch.sh [--epochs E] [--kernels P,Q] [--skip-ours] [--skip-pytorch] [--install]
 #
-# Ours: one process (--local), then 2 MPI ranks. PyTorch (scripts/pytorch_reference.py), one
+# Ours: one process (--local), then 2 MPI ranks, once per kernel path in --kernels (default: the
+# path this CPU selects; `mnist-ddp bench --list-kernels` names the others). PyTorch (scripts/pytorch_reference.py), one
 # thread per process: one process, then DDP over gloo with 2 ranks, each with the tutorial's
 # DataLoader and with the training set preloaded as one tensor. Everything lands in
 # runs/compare-<time>/. PyTorch comes from .venv/ if it is there, else from python3; when
@@ -13,16 +14,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 epochs=10
+kernels=""
 run_ours=true
 run_pytorch=true
 install=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --epochs) epochs="$2"; shift 2 ;;
+        --kernels) kernels="$2"; shift 2 ;;
         --skip-ours) run_ours=false; shift ;;
         --skip-pytorch) run_pytorch=false; shift ;;
         --install) install=true; shift ;;
-        -h|--help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "compare-pytorch: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -77,14 +80,17 @@ fi
 if $run_ours; then
     mpirun_flags=()
     [ "$(id -u)" -eq 0 ] && mpirun_flags+=(--allow-run-as-root)
-    echo "== ours: 1 process"
-    "$binary" train --local --epochs "$epochs" --quiet \
-        --metrics "$out/ours-local.jsonl" --checkpoint-dir "$out/checkpoints-local" \
-        || echo "compare-pytorch: our single-process run failed" >&2
-    echo "== ours: mpirun -np 2"
-    mpirun "${mpirun_flags[@]}" -np 2 "$binary" train --epochs "$epochs" --quiet \
-        --metrics "$out/ours-mpi.jsonl" --checkpoint-dir "$out/checkpoints-mpi" \
-        || echo "compare-pytorch: our MPI run failed" >&2
+    [ -n "$kernels" ] || kernels=$("$binary" bench --list-kernels | head -n 1 | cut -d, -f1)
+    for path in ${kernels//,/ }; do
+        echo "== ours ($path kernels): 1 process"
+        MNIST_DDP_KERNELS="$path" "$binary" train --local --epochs "$epochs" --quiet \
+            --metrics "$out/ours-$path-local.jsonl" --checkpoint-dir "$out/checkpoints-$path-local" \
+            || echo "compare-pytorch: our single-process run ($path) failed" >&2
+        echo "== ours ($path kernels): mpirun -np 2"
+        mpirun "${mpirun_flags[@]}" -x MNIST_DDP_KERNELS="$path" -np 2 "$binary" train --epochs "$epochs" --quiet \
+            --metrics "$out/ours-$path-mpi.jsonl" --checkpoint-dir "$out/checkpoints-$path-mpi" \
+            || echo "compare-pytorch: our MPI run ($path) failed" >&2
+    done
 fi
 
 if $run_pytorch; then
@@ -102,10 +108,11 @@ import json, os, sys
 
 out = sys.argv[1]
 rows = []  # (label, epoch seconds, samples/s, test accuracy, peak RSS MiB)
-for name, label in [("ours-local", "ours, 1 process"), ("ours-mpi", "ours, MPI 2 ranks x 1")]:
+ours_runs = sorted(f[:-len(".jsonl")] for f in os.listdir(out) if f.startswith("ours-") and f.endswith(".jsonl"))
+for name in ours_runs:
+    kernels, launch = name[len("ours-"):].rsplit("-", 1)
+    label = f"ours, {kernels} kernels, " + ("1 process" if launch == "local" else "MPI 2 ranks x 1")
     path = os.path.join(out, name + ".jsonl")
-    if not os.path.exists(path):
-        continue
     records = [json.loads(line) for line in open(path) if line.strip()]
     summary = next((r for r in reversed(records) if r.get("type") == "summary"), None)
     if summary is None:
