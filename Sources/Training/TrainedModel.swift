@@ -16,6 +16,9 @@ public struct TrainedModel: Sendable {
     /// The checkpoint's dataset; nil for a weights-only file (PyTorch's state_dict), which does
     /// not say.
     public let trainedOn: Dataset?
+    /// The samples of the training file the checkpoint's run trained on, the first of it: those
+    /// after them it held out for validation. Nil for a weights-only file.
+    public let trainingSamples: Int?
 
     /// Loads a checkpoint of ours, verified in full (checksum included); the newest checkpoint
     /// in a directory; or any safetensors file holding the model's six tensors.
@@ -23,10 +26,21 @@ public struct TrainedModel: Sendable {
         let path: String
         do { path = try CheckpointDirectory.resolveCheckpoint(pathOrDirectory) } catch { throw .checkpointDirectory(error) }
         let file = try CheckpointFormat.open(path)
-        let ours = file.metadata["format"] == CheckpointFormat.formatName
+        guard file.metadata["format"] == CheckpointFormat.formatName else {
+            return TrainedModel(
+                path: path, parameters: try CheckpointFormat.modelParameters(of: file), trainedOn: nil, trainingSamples: nil)
+        }
+        let snapshot = try CheckpointFormat.decode(file)
         return TrainedModel(
-            path: path, parameters: try CheckpointFormat.modelParameters(of: file),
-            trainedOn: ours ? try CheckpointFormat.dataset(of: file) : nil)
+            path: path, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
+            trainingSamples: snapshot.trainingSamples)
+    }
+
+    /// The samples of a training file of `total` that the checkpoint's run held out for
+    /// validation; nil when it held out none or the file does not say.
+    public func validationSamples(ofTrainingFile total: Int) -> Range<Int>? {
+        guard let trainingSamples, trainingSamples < total else { return nil }
+        return trainingSamples ..< total
     }
 
     /// The dataset to work on: `requested` when given (refused if the checkpoint was trained on

@@ -37,12 +37,13 @@ public final class Trainer {
         try configuration.validate(worldSize: worldSize)
         let watchdog = startWatchdog()
         defer { watchdog?.stop() }
-        let (trainingSamples, heldOut) = try countTrainingSamples()
+        let validation = try countTrainingSamples()
+        let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         watchdog?.progress()
         let (start, output) = try agreeOnStart(plan: plan, trainingSamples: trainingSamples)
         watchdog?.progress()
-        let (shard, validationSet) = try loadData(plan: plan, validation: trainingSamples ..< trainingSamples + heldOut)
+        let (shard, validationSet) = try loadData(plan: plan, validation: validation)
         watchdog?.progress()
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
@@ -61,26 +62,26 @@ public final class Trainer {
             abort: { communicator.abort(code: $0) })
     }
 
-    /// The samples of the training file trained on and those held out after them for
-    /// validation, from its headers, read by every rank, which also check that the images are the
-    /// model's size (rank 0 the test set's too); refuses a world with more ranks than samples to
-    /// train on, and a batch larger than a rank's share of them.
-    private func countTrainingSamples() throws(TrainingError) -> (training: Int, heldOut: Int) {
+    /// The samples of the training file held out for validation (empty without a split), after
+    /// those trained on, from its headers, read by every rank, which also check that the images
+    /// are the model's size (rank 0 the test set's too); refuses a world with more ranks than
+    /// samples to train on, and a batch larger than a rank's share of them.
+    private func countTrainingSamples() throws(TrainingError) -> Range<Int> {
         try communicator.collectively { () throws(TrainingError) in
             let directory = configuration.dataDirectory
             let total = try dataError { () throws(IDXError) in
                 try MNISTDataset.sampleCount(of: .train, in: directory)
             }
-            let heldOut = configuration.validationSplit?.heldOut(of: total) ?? 0
-            let count = total - heldOut
+            let heldOut = configuration.validationSplit?.heldOutSamples(ofTrainingFile: total) ?? total ..< total
+            let count = heldOut.lowerBound
             guard communicator.size <= count else {
-                let held = heldOut > 0 ? " (\(heldOut) of \(total) held out by --validation-split)" : ""
+                let held = heldOut.isEmpty ? "" : " (\(heldOut.count) of \(total) held out by --validation-split)"
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
             try requireModelImageSize(.train, in: directory)
             if isRoot { try requireModelImageSize(.test, in: directory) }
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
-            return (count, heldOut)
+            return heldOut
         }
     }
 

@@ -56,6 +56,23 @@ public enum ValidationSplit: Sendable, Equatable {
         case .count(let count): count
         }
     }
+
+    /// The samples held out of a training file of `total`: its last `heldOut(of:)` (all of it
+    /// when that is more).
+    public func heldOutSamples(ofTrainingFile total: Int) -> Range<Int> {
+        max(0, total - heldOut(of: total)) ..< total
+    }
+
+    /// Refuses a split that holds out nothing or everything whatever the file.
+    public func check() throws(TrainingError) {
+        switch self {
+        case .fraction(let share) where !(share > 0 && share < 1):
+            throw .invalidOption("--validation-split must be a fraction in (0, 1) or a sample count, got \(share)")
+        case .count(let count) where count < 1:
+            throw .invalidOption("--validation-split must hold out at least 1 sample, got \(count)")
+        default: break
+        }
+    }
 }
 
 /// The bounds of the random turn and shift applied to each training image (`--augment`).
@@ -66,6 +83,17 @@ public struct Augmentation: Sendable, Equatable {
     public init(maxRotationDegrees: Float = 10, maxShift: Float = 2) {
         self.maxRotationDegrees = maxRotationDegrees
         self.maxShift = maxShift
+    }
+
+    /// Refuses bounds beyond those that keep a digit recognisable.
+    public func check() throws(TrainingError) {
+        // Much beyond 45° a digit starts to read as another (a 6 turned over is a 9).
+        guard (0...45).contains(maxRotationDegrees) else {
+            throw .invalidOption("--augment-rotation must be between 0 and 45 degrees, got \(maxRotationDegrees)")
+        }
+        guard (0...8).contains(maxShift) else {
+            throw .invalidOption("--augment-shift must be between 0 and 8 pixels, got \(maxShift)")
+        }
     }
 }
 
@@ -167,22 +195,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
             let names = Network.modelDescription.tensors.map(\.name).joined(separator: ", ")
             throw refuse("--freeze \(name): the model has no such layer or tensor (it has \(names))")
         }
-        switch validationSplit {
-        case .fraction(let share) where !(share > 0 && share < 1):
-            throw refuse("--validation-split must be a fraction in (0, 1) or a sample count, got \(share)")
-        case .count(let count) where count < 1:
-            throw refuse("--validation-split must hold out at least 1 sample, got \(count)")
-        default: break
-        }
-        if let augmentation {
-            // Much beyond 45° a digit starts to read as another (a 6 turned over is a 9).
-            guard (0...45).contains(augmentation.maxRotationDegrees) else {
-                throw refuse("--augment-rotation must be between 0 and 45 degrees, got \(augmentation.maxRotationDegrees)")
-            }
-            guard (0...8).contains(augmentation.maxShift) else {
-                throw refuse("--augment-shift must be between 0 and 8 pixels, got \(augmentation.maxShift)")
-            }
-        }
+        try validationSplit?.check()
+        try augmentation?.check()
         guard checkpointEvery >= 1 else { throw refuse("--checkpoint-every must be at least 1 epoch, got \(checkpointEvery)") }
         try requireAtMost(checkpointEvery, TrainingLimits.maximumEpochs, "--checkpoint-every")
         guard keep >= 1 else { throw refuse("--keep must be at least 1, got \(keep)") }

@@ -3,18 +3,10 @@ import Data
 import Imaging
 import Training
 
-extension MNISTSplit: ExpressibleByArgument {
-    public init?(argument: String) {
-        switch argument {
-        case "train": self = .train
-        case "test": self = .test
-        default: return nil
-        }
-    }
-
-    public static var allValueStrings: [String] { ["train", "test"] }
-
-    var name: String { self == .train ? "train" : "test" }
+/// The images `show` draws from: the test set, or the training file's images trained on or
+/// held out for validation.
+enum ShowSplit: String, ExpressibleByArgument, CaseIterable {
+    case train, validation, test
 }
 
 /// `mnist-ddp show`: pictures of the data and of the model's answers, as PNG.
@@ -26,6 +18,10 @@ struct Show: ParsableCommand {
             it, each image's label and, below it, the model's prediction and confidence, green \
             when right and red when wrong. --misclassified shows only the mistakes, the most \
             confident first; --confusion draws the confusion matrix instead, as a heat map.
+
+            --split validation shows the last samples of the training file, the ones a run with \
+            --validation-split holds out: as many as --validation-split says, else those the \
+            --checkpoint's run held out.
             """
     )
 
@@ -35,8 +31,13 @@ struct Show: ParsableCommand {
     @Option(help: "How many images to show.")
     var count = 32
 
-    @Option(help: "Which images: train or test.")
-    var split: MNISTSplit = .test
+    @Option(help: "Which images: train, validation (the last samples of the training file) or test.")
+    var split: ShowSplit = .test
+
+    @Option(help: ArgumentHelp(
+        "For --split validation: how many of the last samples of the training file were held out, a fraction in (0, 1) or a count, as train's --validation-split. Default: as many as the --checkpoint's run held out.",
+        valueName: "x"))
+    var validationSplit: ValidationSplit?
 
     @Option(help: "mnist or fashion-mnist. Default: the checkpoint's dataset, else mnist.")
     var dataset: Dataset?
@@ -70,6 +71,10 @@ struct Show: ParsableCommand {
             throw ValidationError("--\(misclassified ? "misclassified" : "confusion") needs --checkpoint")
         }
         guard !(misclassified && confusion) else { throw ValidationError("--misclassified and --confusion draw different pictures; choose one") }
+        if let validationSplit {
+            guard split == .validation else { throw ValidationError("--validation-split chooses the images of --split validation only") }
+            do { try validationSplit.check() } catch { throw ValidationError(error) }
+        }
     }
 
     /// One image of the grid and what the model made of it.
@@ -84,23 +89,24 @@ struct Show: ParsableCommand {
         var dataset = self.dataset ?? .mnist
         if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: self.dataset) }
         let directory = dataset.directory(option: dataDir, environment: environmentVariables())
-        let samples: LabeledImages
-        do throws(IDXError) { samples = try MNISTDataset.load(split, from: directory) } catch {
-            throw Failure(message: error.description)
-        }
+        let samples = try load(from: directory, model: trained)
         let side = MNISTPreprocessing.side
         if trained != nil && (samples.rows != side || samples.columns != side) {
             throw Failure(message: TrainingError.wrongImageSize(directory: directory, rows: samples.rows, columns: samples.columns).description)
         }
+        /// The image at `index` of the split's file.
         func image(_ index: Int) -> Bitmap {
             let size = samples.pixelsPerImage
+            let start = (index - samples.firstIndex) * size
             return Bitmap(width: samples.columns, height: samples.rows, channels: 1,
-                          samples: Array(samples.pixels[index * size ..< (index + 1) * size]))
+                          samples: Array(samples.pixels[start ..< start + size]))
         }
 
         // Every image is classified for the mistakes and the confusion matrix; only those shown otherwise.
         let classified = misclassified || confusion ? samples.count : min(count, samples.count)
-        var shown = (0 ..< classified).map { Shown(index: $0, label: Int(samples.labels[$0])) }
+        var shown = (0 ..< classified).map {
+            Shown(index: samples.firstIndex + $0, label: Int(samples.labels[$0]))
+        }
         if let trained {
             let probabilities = Classifier(parameters: trained.parameters).probabilities(of: shown.map { image($0.index).samples })
             for (position, classes) in probabilities.enumerated() {
@@ -108,15 +114,15 @@ struct Show: ParsableCommand {
                 shown[position].prediction = (best, classes[best])
             }
         }
-        let what = "\(dataset.name) \(split.name)"
+        let what = "\(dataset.name) \(split.rawValue)"
         if confusion {
-            var report = ClassificationReport(classNames: dataset.classNames, setName: split.name)
+            var report = ClassificationReport(classNames: dataset.classNames, setName: split.rawValue)
             for item in shown { report.record(truth: item.label, predicted: item.prediction!.label) }
             let title = "\(what): confusion matrix, accuracy \(fixed(report.accuracy * 100, 2)) %"
             try writePNG(ConfusionHeatMap(classNames: dataset.classNames, counts: report.confusion, title: title).render(), to: output)
             return
         }
-        var title = "\(what): images 0-\(shown.count - 1)"
+        var title = "\(what): images \(shown.first!.index)-\(shown.last!.index)"
         if misclassified {
             let mistakes = shown.filter { $0.prediction!.label != $0.label }
             shown = Array(mistakes.sorted { $0.prediction!.confidence > $1.prediction!.confidence }.prefix(count))
@@ -140,5 +146,39 @@ struct Show: ParsableCommand {
                 return .object(fields)
             }).json)
         }
+    }
+
+    /// The images of --split: for validation, the last samples of the training file held out
+    /// by --validation-split or by the checkpoint's run.
+    func load(from directory: String, model: TrainedModel?) throws(Failure) -> LabeledImages {
+        func read<Value>(_ body: () throws(IDXError) -> Value) throws(Failure) -> Value {
+            do { return try body() } catch { throw Failure(message: error.description) }
+        }
+        switch split {
+        case .train: return try read { () throws(IDXError) in try MNISTDataset.load(.train, from: directory) }
+        case .test: return try read { () throws(IDXError) in try MNISTDataset.load(.test, from: directory) }
+        case .validation:
+            let total = try read { () throws(IDXError) in try MNISTDataset.sampleCount(of: .train, in: directory) }
+            let samples = try validationSamples(ofTrainingFile: total, model: model)
+            return try read { () throws(IDXError) in try MNISTDataset.load(.train, from: directory, samples: samples) }
+        }
+    }
+
+    /// The samples --split validation shows, of a training file of `total`.
+    func validationSamples(ofTrainingFile total: Int, model: TrainedModel?) throws(Failure) -> Range<Int> {
+        if let validationSplit {
+            let samples = validationSplit.heldOutSamples(ofTrainingFile: total)
+            guard samples.count < total else {
+                throw Failure(message: "--validation-split \(validationSplit.defaultValueDescription) holds out all \(grouped(total)) samples of the training file; a run would have none to train on")
+            }
+            return samples
+        }
+        guard let model else {
+            throw Failure(message: "--split validation needs --validation-split, or a --checkpoint of a run that held out a validation split")
+        }
+        guard let samples = model.validationSamples(ofTrainingFile: total) else {
+            throw Failure(message: "\(model.path) records no validation samples held out of the \(grouped(total)) of the training file; give --validation-split")
+        }
+        return samples
     }
 }

@@ -208,26 +208,6 @@ struct Train: ParsableCommand {
 
 extension LearningRateDecay: ExpressibleByArgument {}
 
-extension ValidationSplit: ExpressibleByArgument {
-    /// A count (`6000`) or a fraction (`0.1`); the range is checked with the other options.
-    public init?(argument: String) {
-        if let count = Int(argument) {
-            self = .count(count)
-        } else if let share = Double(argument) {
-            self = .fraction(share)
-        } else {
-            return nil
-        }
-    }
-
-    public var defaultValueDescription: String {
-        switch self {
-        case .fraction(let share): String(share)
-        case .count(let count): String(count)
-        }
-    }
-}
-
 /// Prints a training error as one line naming the rank and host at fault: on the rank that
 /// raised it, or on rank 0 alone when every rank raised it alike. When the other ranks cannot
 /// know of it, ends the whole job, since they wait in a collective this rank will never enter.

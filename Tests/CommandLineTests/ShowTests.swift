@@ -18,6 +18,19 @@ struct ShowTests {
         }
     }
 
+    /// The grey bytes of the 28×28 image at `row`, `column` of a grid drawn at the default scale
+    /// of 3 under one caption line (as `gridSize` measures it: 94 px cells, 116 px rows).
+    func tile(_ grid: Bitmap, row: Int, column: Int) -> [UInt8] {
+        let (left, top) = (12 + column * 94, 12 + 24 + row * 116 + 22)
+        return (0 ..< 28 * 28).map { grid.samples[((top + $0 / 28 * 3) * grid.width + left + $0 % 28 * 3) * 3] }
+    }
+
+    /// The `index` of each image `show --json` printed.
+    func shownIndices(_ result: ProcessResult) throws -> [Int] {
+        let shown = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [[String: Any]])
+        return shown.compactMap { $0["index"] as? Int }
+    }
+
     @Test("show draws the first images of the test set as a PNG sized for a screen")
     func gridSize() throws {
         let directory = try TemporaryDirectory()
@@ -30,6 +43,53 @@ struct ShowTests {
         // title line of 24 px, then 2 rows of a 20 px label, 2 px, the image and 10 px.
         #expect(grid.width == 766 && grid.height == 24 + 24 + 2 * 116 - 10 && grid.channels == 3)
         #expect(!contains(grid, .red), "no predictions, so nothing marked wrong")
+    }
+
+    @Test("show --split validation --validation-split N draws the last N samples of the training file")
+    func validationSplitShowsLastSamples() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("validation.png")
+        let result = try mnistDDP(["show", "--output", output, "--split", "validation", "--validation-split", "10",
+                                   "--count", "16", "--json", "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(try shownIndices(result) == Array(59_990 ..< 60_000))
+
+        let last = try MNISTDataset.load(.train, from: ProcessRunner.shippedMNIST, samples: 59_990 ..< 60_000)
+        let grid = try PNG.read(output)
+        #expect(grid.width == 766 && grid.height == 24 + 24 + 2 * 116 - 10 && grid.channels == 3)
+        for position in 0 ..< 10 {
+            #expect(tile(grid, row: position / 8, column: position % 8) == Array(last.pixels[position * 784 ..< (position + 1) * 784]),
+                    "image \(position) of the grid is training sample \(59_990 + position)")
+        }
+    }
+
+    @Test("show --split validation takes the samples the checkpoint's run held out")
+    func validationSplitFromCheckpoint() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let checkpoints = directory.file("checkpoints")
+        let train = try mnistDDP(["train", "--quiet", "--max-steps", "1", "--validation-split", "5",
+                                  "--checkpoint-dir", checkpoints, "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(train.status == 0, "\(train.output)")
+        let result = try mnistDDP(["show", "--output", directory.file("held-out.png"), "--checkpoint", checkpoints,
+                                   "--split", "validation", "--json", "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(try shownIndices(result) == Array(59_995 ..< 60_000))
+    }
+
+    @Test("show --split validation with no split to take is refused in one line")
+    func validationSplitNeeded() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("never.png")
+        for weights in [[], ["--checkpoint", try TrainedMNIST.checkpoint()]] {
+            let result = try mnistDDP(["show", "--output", output, "--split", "validation", "--data-dir", ProcessRunner.shippedMNIST] + weights)
+            #expect(result.status != 0)
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains("--validation-split"), "\(result.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output))
     }
 
     @Test("show --misclassified holds every mistake and nothing else, the most confident first, marked in red")

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Training
+
+// What several commands take alike, parsed and checked in one place.
+
+extension ValidationSplit: ExpressibleByArgument {
+    /// A count (`6000`) or a fraction (`0.1`); the range is checked by `check()`.
+    public init?(argument: String) {
+        if let count = Int(argument) {
+            self = .count(count)
+        } else if let share = Double(argument) {
+            self = .fraction(share)
+        } else {
+            return nil
+        }
+    }
+
+    public var defaultValueDescription: String {
+        switch self {
+        case .fraction(let share): String(share)
+        case .count(let count): String(count)
+        }
+    }
+}
+
+extension ValidationError {
+    /// An option refused by the checks training applies to it, in the same words.
+    init(_ error: TrainingError) {
+        self.init(error.description)
+    }
+}
