@@ -29,3 +29,16 @@ extension ValidationError {
         self.init(error.description)
     }
 }
+
+/// The bounds of `--augment`'s random turn and shift, as `train` draws them.
+struct AugmentationOptions: ParsableArguments {
+    @Option(help: "With --augment: the largest turn, in degrees either way.")
+    var augmentRotation: Float = Augmentation().maxRotationDegrees
+
+    @Option(help: "With --augment: the largest shift, in pixels along each axis.")
+    var augmentShift: Float = Augmentation().maxShift
+
+    var augmentation: Augmentation {
+        Augmentation(maxRotationDegrees: augmentRotation, maxShift: augmentShift)
+    }
+}

@@ -22,17 +22,21 @@ struct Show: ParsableCommand {
             --split validation shows the last samples of the training file, the ones a run with \
             --validation-split holds out: as many as --validation-split says, else those the \
             --checkpoint's run held out.
+
+            --augment shows what train --augment does to training images: each row one image, \
+            then --columns − 1 draws of the random turn and shift, the draws that epochs 1, 2, … \
+            of a run with the same --seed, --augment-rotation and --augment-shift give it.
             """
     )
 
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "file.png"))
     var output: String
 
-    @Option(help: "How many images to show.")
-    var count = 32
+    @Option(help: "How many images to show. Default: 32 (with --augment, 4 images, a row each).")
+    var count: Int?
 
-    @Option(help: "Which images: train, validation (the last samples of the training file) or test.")
-    var split: ShowSplit = .test
+    @Option(help: "Which images: train, validation (the last samples of the training file) or test. Default: test (with --augment, train).")
+    var split: ShowSplit?
 
     @Option(help: ArgumentHelp(
         "For --split validation: how many of the last samples of the training file were held out, a fraction in (0, 1) or a count, as train's --validation-split. Default: as many as the --checkpoint's run held out.",
@@ -60,19 +64,41 @@ struct Show: ParsableCommand {
     @Option(help: "Screen pixels per image pixel.")
     var scale = 3
 
-    @Flag(help: "Also print, as a JSON array, each image shown: index, label and (with --checkpoint) prediction and confidence.")
+    @Flag(help: "Training images as train --augment turns and shifts them: each row one image, then --columns − 1 draws (the first training images; without predictions).")
+    var augment = false
+
+    @OptionGroup var augmentationBounds: AugmentationOptions
+
+    @Option(help: "With --augment: the seed of the draws, as train's --seed.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Also print, as a JSON array, each image shown: index, label and (with --checkpoint) prediction and confidence, or (with --augment) each draw's epoch, turn (degrees) and shift (pixels).")
     var json = false
 
+    /// The images chosen by --split.
+    var images: ShowSplit { split ?? (augment ? .train : .test) }
+
+    /// How many images --count asks for.
+    var imageCount: Int { count ?? (augment ? 4 : 32) }
+
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") }
+        guard imageCount >= 1 else { throw ValidationError("--count must be at least 1, got \(imageCount)") }
         guard columns >= 1 else { throw ValidationError("--columns must be at least 1, got \(columns)") }
         guard (1 ... 16).contains(scale) else { throw ValidationError("--scale must be 1 to 16, got \(scale)") }
         if (misclassified || confusion) && checkpoint == nil {
             throw ValidationError("--\(misclassified ? "misclassified" : "confusion") needs --checkpoint")
         }
         guard !(misclassified && confusion) else { throw ValidationError("--misclassified and --confusion draw different pictures; choose one") }
+        if augment {
+            guard images == .train else { throw ValidationError("--augment shows training images; \(images.rawValue) images are never augmented") }
+            if let other = [(checkpoint != nil, "--checkpoint"), (misclassified, "--misclassified"), (confusion, "--confusion")].first(where: \.0) {
+                throw ValidationError("--augment shows training images under the augmentation, without predictions; leave out \(other.1)")
+            }
+            guard columns >= 2 else { throw ValidationError("--augment needs --columns of at least 2: the image, then its draws") }
+            do { try augmentationBounds.augmentation.check() } catch { throw ValidationError(error) }
+        }
         if let validationSplit {
-            guard split == .validation else { throw ValidationError("--validation-split chooses the images of --split validation only") }
+            guard images == .validation else { throw ValidationError("--validation-split chooses the images of --split validation only") }
             do { try validationSplit.check() } catch { throw ValidationError(error) }
         }
     }
@@ -94,16 +120,11 @@ struct Show: ParsableCommand {
         if trained != nil && (samples.rows != side || samples.columns != side) {
             throw Failure(message: TrainingError.wrongImageSize(directory: directory, rows: samples.rows, columns: samples.columns).description)
         }
-        /// The image at `index` of the split's file.
-        func image(_ index: Int) -> Bitmap {
-            let size = samples.pixelsPerImage
-            let start = (index - samples.firstIndex) * size
-            return Bitmap(width: samples.columns, height: samples.rows, channels: 1,
-                          samples: Array(samples.pixels[start ..< start + size]))
-        }
+        if augment { return try drawAugmented(samples, dataset: dataset) }
+        func image(_ index: Int) -> Bitmap { samples.image(at: index) }
 
         // Every image is classified for the mistakes and the confusion matrix; only those shown otherwise.
-        let classified = misclassified || confusion ? samples.count : min(count, samples.count)
+        let classified = misclassified || confusion ? samples.count : min(imageCount, samples.count)
         var shown = (0 ..< classified).map {
             Shown(index: samples.firstIndex + $0, label: Int(samples.labels[$0]))
         }
@@ -114,18 +135,18 @@ struct Show: ParsableCommand {
                 shown[position].prediction = (best, classes[best])
             }
         }
-        let what = "\(dataset.name) \(split.rawValue)"
+        let what = "\(dataset.name) \(images.rawValue)"
         if confusion {
-            var report = ClassificationReport(classNames: dataset.classNames, setName: split.rawValue)
+            var report = ClassificationReport(classNames: dataset.classNames, setName: images.rawValue)
             for item in shown { report.record(truth: item.label, predicted: item.prediction!.label) }
             let title = "\(what): confusion matrix, accuracy \(fixed(report.accuracy * 100, 2)) %"
             try writePNG(ConfusionHeatMap(classNames: dataset.classNames, counts: report.confusion, title: title).render(), to: output)
             return
         }
-        var title = "\(what): images \(shown.first!.index)-\(shown.last!.index)"
+        var title = "\(what): " + (shown.first.map { "images \($0.index)-\(shown.last!.index)" } ?? "no images")
         if misclassified {
             let mistakes = shown.filter { $0.prediction!.label != $0.label }
-            shown = Array(mistakes.sorted { $0.prediction!.confidence > $1.prediction!.confidence }.prefix(count))
+            shown = Array(mistakes.sorted { $0.prediction!.confidence > $1.prediction!.confidence }.prefix(imageCount))
             title = "\(what): \(shown.count) of \(mistakes.count) mistakes, most confident first"
         }
         let grid = ImageGrid(columns: columns, scale: scale, title: title).render(shown.map { item in
@@ -148,13 +169,52 @@ struct Show: ParsableCommand {
         }
     }
 
+    /// --augment: the first --count training images, each followed along its row by the draws
+    /// epochs 1, 2, … of train --augment give it.
+    func drawAugmented(_ samples: LabeledImages, dataset: Dataset) throws(Failure) {
+        let bounds = augmentationBounds.augmentation
+        let draws = columns - 1
+        var drawn = [Float](repeating: 0, count: samples.pixelsPerImage)
+        var cells: [(image: Bitmap, captions: [Caption])] = []
+        var records: [JSONValue] = []
+        for position in 0 ..< min(imageCount, samples.count) {
+            let index = samples.firstIndex + position
+            let original = samples.image(at: index)
+            cells.append((original, [Caption(dataset.classNames[Int(samples.labels[position])])]))
+            var drawRecords: [JSONValue] = []
+            for epoch in 0 ..< draws {
+                let affine = RandomAffine(maxRotationDegrees: bounds.maxRotationDegrees, maxShift: bounds.maxShift, seed: seed, epoch: epoch)
+                original.samples.withUnsafeBufferPointer { pixels in
+                    drawn.withUnsafeMutableBufferPointer { image in
+                        affine.write(pixels: pixels.baseAddress!, rows: samples.rows, columns: samples.columns,
+                                     sampleIndex: index, into: image.baseAddress!)
+                    }
+                }
+                let bytes = drawn.map { UInt8(($0 * 255).rounded()) }
+                cells.append((Bitmap(width: samples.columns, height: samples.rows, channels: 1, samples: bytes),
+                              [Caption("epoch \(epoch + 1)", .grey)]))
+                let (angle, dx, dy) = affine.draw(sampleIndex: index)
+                drawRecords.append(.object([
+                    ("epoch", .integer(epoch + 1)), ("degrees", .number(Double(angle) * 180 / .pi)),
+                    ("dx", .number(Double(dx))), ("dy", .number(Double(dy))),
+                ]))
+            }
+            records.append(.object([
+                ("index", .integer(index)), ("label", .integer(Int(samples.labels[position]))), ("draws", .array(drawRecords)),
+            ]))
+        }
+        let title = "\(dataset.name) train, augmented: \(bounds.maxRotationDegrees) deg, \(bounds.maxShift) px, seed \(seed)"
+        try writePNG(ImageGrid(columns: columns, scale: scale, title: title).render(cells), to: output)
+        if json { print(JSONValue.array(records).json) }
+    }
+
     /// The images of --split: for validation, the last samples of the training file held out
     /// by --validation-split or by the checkpoint's run.
     func load(from directory: String, model: TrainedModel?) throws(Failure) -> LabeledImages {
         func read<Value>(_ body: () throws(IDXError) -> Value) throws(Failure) -> Value {
             do { return try body() } catch { throw Failure(message: error.description) }
         }
-        switch split {
+        switch images {
         case .train: return try read { () throws(IDXError) in try MNISTDataset.load(.train, from: directory) }
         case .test: return try read { () throws(IDXError) in try MNISTDataset.load(.test, from: directory) }
         case .validation:
@@ -180,5 +240,13 @@ struct Show: ParsableCommand {
             throw Failure(message: "\(model.path) records no validation samples held out of the \(grouped(total)) of the training file; give --validation-split")
         }
         return samples
+    }
+}
+
+extension LabeledImages {
+    /// The image at `index` of the split's file (from `firstIndex` to `firstIndex + count`).
+    fileprivate func image(at index: Int) -> Bitmap {
+        let start = (index - firstIndex) * pixelsPerImage
+        return Bitmap(width: columns, height: rows, channels: 1, samples: Array(pixels[start ..< start + pixelsPerImage]))
     }
 }

@@ -67,11 +67,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Turn and shift each training image at random every time it is drawn (never mirrored); validation and test images are left as they are. Off by default.")
     var augment = false
 
-    @Option(help: "With --augment: the largest turn, in degrees either way.")
-    var augmentRotation: Float = 10
-
-    @Option(help: "With --augment: the largest shift, in pixels along each axis.")
-    var augmentShift: Float = 2
+    @OptionGroup var augmentationBounds: AugmentationOptions
 
     @Option(help: "Seed of the initial parameters and of the data order.")
     var seed: UInt64 = 0
@@ -143,8 +139,7 @@ struct Train: ParsableCommand {
         configuration.batchSize = globalBatchSize.map(BatchSize.global) ?? .perRank(batchSize)
         configuration.learningRate = learningRate
         configuration.validationSplit = validationSplit
-        configuration.augmentation = augment
-            ? Augmentation(maxRotationDegrees: augmentRotation, maxShift: augmentShift) : nil
+        configuration.augmentation = augment ? augmentationBounds.augmentation : nil
         configuration.learningRateDecay = learningRateDecay
         configuration.warmupSteps = warmupSteps
         configuration.learningRateStepEvery = learningRateStepEvery

@@ -92,6 +92,45 @@ struct ShowTests {
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    @Test("show --augment draws each training image, then 7 draws of train's augmentation, each unlike the image and the others")
+    func augmentDraws() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("augment.png")
+        let result = try mnistDDP(["show", "--output", output, "--augment", "--count", "2", "--seed", "3",
+                                   "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        let grid = try PNG.read(output)
+        #expect(grid.width == 766 && grid.height == 24 + 24 + 2 * 116 - 10 && grid.channels == 3)
+        let first = try MNISTDataset.load(.train, from: ProcessRunner.shippedMNIST, samples: 0 ..< 2)
+        for row in 0 ..< 2 {
+            #expect(tile(grid, row: row, column: 0) == Array(first.pixels[row * 784 ..< (row + 1) * 784]))
+            let draws = (1 ..< 8).map { tile(grid, row: row, column: $0) }
+            #expect(!draws.contains(tile(grid, row: row, column: 0)), "every draw moves the image")
+            #expect(Set(draws).count == 7, "no two draws alike")
+        }
+    }
+
+    @Test("show --augment with no turn and no shift draws the image unchanged")
+    func augmentWithoutBoundsIsIdentity() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("still.png")
+        let result = try mnistDDP(["show", "--output", output, "--augment", "--count", "1", "--columns", "4",
+                                   "--augment-rotation", "0", "--augment-shift", "0", "--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status == 0, "\(result.output)")
+        let grid = try PNG.read(output)
+        #expect(grid.height == 24 + 24 + 116 - 10)
+        for column in 1 ..< 4 { #expect(tile(grid, row: 0, column: column) == tile(grid, row: 0, column: 0)) }
+    }
+
+    @Test("show --augment refuses bounds train refuses, in train's words")
+    func augmentBoundsAsTrain() throws {
+        let result = try mnistDDP(["show", "--output", "/tmp/never.png", "--augment", "--augment-rotation", "50"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("--augment-rotation must be between 0 and 45 degrees, got 50.0"), "\(result.output)")
+    }
+
     @Test("show --misclassified holds every mistake and nothing else, the most confident first, marked in red")
     func misclassifiedHoldsOnlyMistakes() throws {
         let directory = try TemporaryDirectory()
