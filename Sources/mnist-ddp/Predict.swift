@@ -45,7 +45,8 @@ struct Predict: ParsableCommand {
     var json = false
 
     @Option(help: ArgumentHelp(
-        "Write each 28×28 image the model saw to this directory, as NAME.png (IDX images: NAME-i.png).", valueName: "dir"))
+        "Write each 28×28 image the model saw to this directory, as N-NAME.png for the Nth image argument (from 1) named NAME.png, and N-NAME-i.png for image i of an IDX file: never two alike, even for files of one name in different directories. Files of those names already there are replaced.",
+        valueName: "dir"))
     var savePreprocessed: String?
 
     @Argument(help: ArgumentHelp("The images: PNG files, or IDX image files with --index.", valueName: "image"))
@@ -64,7 +65,7 @@ struct Predict: ParsableCommand {
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
             throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))")
         }
-        var inputs = images.flatMap(read)
+        var inputs = images.enumerated().flatMap { read($1, argument: $0 + 1) }
         if let savePreprocessed {
             inputs = inputs.map { input in
                 guard case .success(let image) = input.outcome else { return input }
@@ -105,9 +106,12 @@ struct Predict: ParsableCommand {
         if failed { throw ExitCode.failure }
     }
 
-    /// The images of one file, each prepared for the model (or the reason it cannot be).
-    func read(_ path: String) -> [Input] {
-        let stem = String(path.split(separator: "/").last ?? "image").split(separator: ".").first.map(String.init) ?? "image"
+    /// The images of one file, the `argument`th image argument, each prepared for the model (or
+    /// the reason it cannot be).
+    func read(_ path: String, argument: Int) -> [Input] {
+        let name = String(path.split(separator: "/").last ?? "image").split(separator: ".").first.map(String.init) ?? "image"
+        // The argument's number first: names that differ in it cannot be alike, whatever NAME holds.
+        let stem = "\(argument)-\(name)"
         func failed(_ message: String) -> [Input] {
             [Input(name: path, fileName: "", outcome: .failure(Failure(message: message)))]
         }

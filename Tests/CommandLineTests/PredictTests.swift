@@ -102,10 +102,31 @@ struct PredictTests {
         let path = try directory.writeFile(try PNG.encode(page, for: "bar.png"), named: "bar.png")
         let result = try predict(["--save-preprocessed", directory.file("seen"), path])
         #expect(result.status == 0, "\(result.output)")
-        let seen = try PNG.read(directory.file("seen/bar.png"))
+        let seen = try PNG.read(directory.file("seen/1-bar.png"))
         #expect(seen.width == 28 && seen.height == 28 && seen.channels == 1)
         // A light page with a dark bar: the bar becomes the bright ink, 20 px tall, centred.
         #expect(seen[14, 14] == 255 && seen[0, 0] == 0, "\(seen.samples)")
         #expect((0 ..< 28).filter { seen[14, $0] > 0 }.count == 20)
+    }
+
+    @Test("--save-preprocessed gives files of one name in different directories names of their own, numbered by argument")
+    func savePreprocessedSameNames() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let digit = try firstTestImage()
+        // The same 7, and the 7 upside down: two different pictures under one file name.
+        let pictures = [digit, Array(digit.reversed())]
+        var paths: [String] = []
+        for (number, picture) in pictures.enumerated() {
+            try FileManager.default.createDirectory(atPath: directory.file("\(number)"), withIntermediateDirectories: false)
+            paths.append(try directory.writeFile(PNGFixture.png(grey: picture, width: 28, variant: .grey8), named: "\(number)/digit.png"))
+        }
+        let result = try predict(["--raw", "--save-preprocessed", directory.file("seen")] + paths)
+        #expect(result.status == 0, "\(result.output)")
+        let saved = try FileManager.default.contentsOfDirectory(atPath: directory.file("seen")).sorted()
+        #expect(saved == ["1-digit.png", "2-digit.png"])
+        for (number, picture) in pictures.enumerated() {
+            #expect(try PNG.read(directory.file("seen/\(number + 1)-digit.png")).samples == picture)
+        }
     }
 }
