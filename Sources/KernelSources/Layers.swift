@@ -393,24 +393,27 @@ func maxPool2x2ReLUBackward(
 ) {
     for channel in 0..<outputLayout.channels {
         for y in 0..<outputLayout.height {
-            let top = inputLayout.index(channel: channel, row: 2 * y, column: 0)
-            let bottom = top + inputLayout.rowStride
+            // Row pointers rather than indices: an index is an overflow-checked add per element.
+            let offset = inputLayout.index(channel: channel, row: 2 * y, column: 0)
+            let (top, bottom) = (activation + offset, activation + offset + inputLayout.rowStride)
+            let (topTarget, bottomTarget) = (inputGradient + offset, inputGradient + offset + inputLayout.rowStride)
             let gradients = outputGradient + outputLayout.index(channel: channel, row: y, column: 0)
             for x in 0..<outputLayout.width {
-                let topLeft = activation[top + 2 * x]
-                let topRight = activation[top + 2 * x + 1]
-                let bottomLeft = activation[bottom + 2 * x]
-                let bottomRight = activation[bottom + 2 * x + 1]
+                let (left, right) = (2 * x, 2 * x + 1)
+                let topLeft = top[left]
+                let topRight = top[right]
+                let bottomLeft = bottom[left]
+                let bottomRight = bottom[right]
                 let largest = maximum(maximum(topLeft, topRight), maximum(bottomLeft, bottomRight))
                 let gradient = Lanes.zero.replacing(with: gradients[x], where: largest .> 0)
                 let atTopLeft = topLeft .== largest
                 let atTopRight = (topRight .== largest) .& .!atTopLeft
                 let atBottomLeft = (bottomLeft .== largest) .& .!(atTopLeft .| atTopRight)
                 let atBottomRight = .!(atTopLeft .| atTopRight .| atBottomLeft)
-                inputGradient[top + 2 * x] = Lanes.zero.replacing(with: gradient, where: atTopLeft)
-                inputGradient[top + 2 * x + 1] = Lanes.zero.replacing(with: gradient, where: atTopRight)
-                inputGradient[bottom + 2 * x] = Lanes.zero.replacing(with: gradient, where: atBottomLeft)
-                inputGradient[bottom + 2 * x + 1] = Lanes.zero.replacing(with: gradient, where: atBottomRight)
+                topTarget[left] = Lanes.zero.replacing(with: gradient, where: atTopLeft)
+                topTarget[right] = Lanes.zero.replacing(with: gradient, where: atTopRight)
+                bottomTarget[left] = Lanes.zero.replacing(with: gradient, where: atBottomLeft)
+                bottomTarget[right] = Lanes.zero.replacing(with: gradient, where: atBottomRight)
             }
         }
     }
