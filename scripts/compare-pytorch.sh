@@ -2,12 +2,14 @@
 # Trains the same CNN with mnist-ddp and with PyTorch, back to back on this machine, and prints
 # a Markdown table of the results. Not part of CI: a full comparison takes several minutes.
 #
-#   scripts/compare-pytorch.sh [--epochs E] [--kernels P,Q] [--skip-ours] [--skip-pytorch] [--install]
+#   scripts/compare-pytorch.sh [--epochs E] [--kernels P,Q] [--pytorch-isa I,J] [--skip-ours] [--skip-pytorch] [--install]
 #
 # Ours: one process (--local), then 2 MPI ranks, once per kernel path in --kernels (default: the
 # path this CPU selects; `mnist-ddp bench --list-kernels` names the others). PyTorch (scripts/pytorch_reference.py), one
 # thread per process: one process, then DDP over gloo with 2 ranks, each with the tutorial's
-# DataLoader and with the training set preloaded as one tensor. Everything lands in
+# DataLoader and with the training set preloaded as one tensor; once per instruction set in
+# --pytorch-isa (default: native, what PyTorch picks; avx2 or avx512 cap both ATen's kernels and
+# oneDNN's, so that an AVX2 column compares AVX2 code with AVX2 code on an AVX-512 machine). Everything lands in
 # runs/compare-<time>/. PyTorch comes from .venv/ if it is there, else from python3; when
 # neither has it, --install (or answering yes) creates .venv/ with the CPU-only torch build.
 set -euo pipefail
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 epochs=10
 kernels=""
+pytorch_isas=native
 run_ours=true
 run_pytorch=true
 install=false
@@ -22,10 +25,11 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --epochs) epochs="$2"; shift 2 ;;
         --kernels) kernels="$2"; shift 2 ;;
+        --pytorch-isa) pytorch_isas="$2"; shift 2 ;;
         --skip-ours) run_ours=false; shift ;;
         --skip-pytorch) run_pytorch=false; shift ;;
         --install) install=true; shift ;;
-        -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "compare-pytorch: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -94,11 +98,19 @@ if $run_ours; then
 fi
 
 if $run_pytorch; then
-    for mode in single ddp; do
-        for feed in dataloader preloaded; do
-            echo "== pytorch: $mode, $feed feed"
-            "$python" scripts/pytorch_reference.py --epochs "$epochs" --mode "$mode" --feed "$feed" \
-                | tee "$out/pytorch-$mode-$feed.log"
+    for isa in ${pytorch_isas//,/ }; do
+        case "$isa" in
+            native) isa_env=() ;;
+            avx2) isa_env=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2) ;;
+            avx512) isa_env=(ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE) ;;
+            *) echo "compare-pytorch: unknown --pytorch-isa $isa (native, avx2 or avx512)" >&2; exit 2 ;;
+        esac
+        for mode in single ddp; do
+            for feed in dataloader preloaded; do
+                echo "== pytorch ($isa): $mode, $feed feed"
+                env "${isa_env[@]}" "$python" scripts/pytorch_reference.py --epochs "$epochs" --mode "$mode" --feed "$feed" \
+                    | tee "$out/pytorch-$isa-$mode-$feed.log"
+            done
         done
     done
 fi
@@ -121,17 +133,17 @@ for name in ours_runs:
     rows.append((label, summary["epoch_seconds"], summary["samples_per_second"], summary["test_accuracy"],
                  summary["peak_rss_bytes"] / 2**20))
 ours = len(rows)
-for run in ["single-dataloader", "single-preloaded", "ddp-dataloader", "ddp-preloaded"]:
-    path = os.path.join(out, f"pytorch-{run}.log")
-    if not os.path.exists(path):
-        continue
+pytorch_runs = sorted((f for f in os.listdir(out) if f.startswith("pytorch-") and f.endswith(".log")),
+                      key=lambda f: (f.split("-")[1], ["single", "ddp"].index(f.split("-")[2]), f))
+for log in pytorch_runs:
+    path = os.path.join(out, log)
     lines = [line for line in open(path) if line.startswith("{")]
     if not lines:
         print(f"compare-pytorch: {path} has no result line", file=sys.stderr)
         continue
     r = json.loads(lines[-1])
     mode = "1 process" if r["mode"] == "single" else f"DDP gloo {r['ranks']} ranks x 1"
-    rows.append((f"PyTorch {r['torch_version']}, {mode}, {r['feed']}", r["epoch_seconds"],
+    rows.append((f"PyTorch {r['torch_version']} ({r.get('cpu_capability', '?')}), {mode}, {r['feed']}", r["epoch_seconds"],
                  r["samples_per_second"], r["test_accuracy"], r["peak_rss_mib"]))
 if not rows:
     sys.exit("compare-pytorch: nothing to report")

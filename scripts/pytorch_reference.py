@@ -176,8 +176,9 @@ def train(rank, world_size, args, port):
         "epochs": args.epochs, "epoch_seconds": round(mean_epoch_seconds, 4),
         "samples_per_second": round(len(images) / mean_epoch_seconds, 1), "test_accuracy": test_accuracy,
         "peak_rss_mib": round(max(peaks), 1), "torch_version": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
-    print(f"pytorch {torch.__version__} {args.mode} ({world_size} x 1 thread), {args.feed} feed: "
+    print(f"pytorch {torch.__version__} ({result['cpu_capability']}) {args.mode} ({world_size} x 1 thread), {args.feed} feed: "
           f"{mean_epoch_seconds:.2f} s/epoch, {result['samples_per_second']:,.0f} samples/s, "
           f"test accuracy {test_accuracy * 100:.2f}%, peak RSS {' / '.join(f'{p:.0f}' for p in peaks)} MiB per process")
     print(json.dumps(result), flush=True)
