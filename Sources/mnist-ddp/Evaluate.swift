@@ -19,15 +19,11 @@ struct Evaluate: ParsableCommand {
         "The safetensors file to evaluate, or a checkpoint directory to evaluate its newest checkpoint.", valueName: "path"))
     var checkpoint: String
 
-    @Option(help: "mnist or fashion-mnist; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (mnist for a weights-only file).")
-    var dataset: Dataset?
-
-    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
-    var dataDir: String?
+    @OptionGroup var data: DataOptions<DefaultsToCheckpoint>
 
     func run() throws {
-        let (trained, dataset) = try loadModel(checkpoint, dataset: dataset)
-        let directory = dataset.directory(option: dataDir, environment: environmentVariables())
+        let (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset)
+        let directory = data.directory(of: dataset)
         do throws(TrainingError) {
             let model = Network(maxBatch: 100)
             model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: trained.parameters) }

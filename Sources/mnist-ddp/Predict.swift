@@ -32,8 +32,7 @@ struct Predict: ParsableCommand {
         valueName: "path"))
     var checkpoint: String
 
-    @Option(help: "The class names to use: mnist or fashion-mnist. Default: the checkpoint's dataset (mnist for a weights-only file).")
-    var dataset: Dataset?
+    @OptionGroup var classNames: DatasetOption<DefaultsToCheckpoint>
 
     @Flag(help: "Take the images as they are: 28×28, bright ink on black, like MNIST's own.")
     var raw = false
@@ -61,7 +60,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let (model, dataset) = try loadModel(checkpoint, dataset: dataset)
+        let (model, dataset) = try loadModel(checkpoint, dataset: classNames.dataset)
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
             throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))")
         }

@@ -53,11 +53,7 @@ struct Search: ParsableCommand {
     @Option(help: "Seed of the initial parameters and of the data order, the same for every configuration.")
     var seed: UInt64 = 0
 
-    @Option(help: "The data: mnist, or fashion-mnist (Debian's dataset-fashion-mnist).")
-    var dataset: Dataset = .mnist
-
-    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
-    var dataDir: String?
+    @OptionGroup var data: DataOptions<DefaultsToMNIST>
 
     @Flag(help: "Search alone even when launched by mpirun.")
     var local = false
@@ -95,8 +91,8 @@ struct Search: ParsableCommand {
         base.epochs = epochs
         base.seed = seed
         base.validationSplit = validationSplit
-        base.dataset = dataset
-        base.dataDirectory = dataset.directory(option: dataDir, environment: environment)
+        base.dataset = data.dataset ?? .mnist
+        base.dataDirectory = data.directory(of: base.dataset, environment: environment)
         let search = GridSearch(
             base: base, points: points, groups: groups ?? min(world.size, points.count), outputDirectory: output)
         do {

@@ -43,11 +43,7 @@ struct Show: ParsableCommand {
         valueName: "x"))
     var validationSplit: ValidationSplit?
 
-    @Option(help: "mnist or fashion-mnist. Default: the checkpoint's dataset, else mnist.")
-    var dataset: Dataset?
-
-    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
-    var dataDir: String?
+    @OptionGroup var data: DataOptions<DefaultsToCheckpoint>
 
     @Option(help: ArgumentHelp("Weights whose predictions to show: a checkpoint, a directory of them, or a safetensors file.", valueName: "path"))
     var checkpoint: String?
@@ -112,9 +108,9 @@ struct Show: ParsableCommand {
 
     func run() throws {
         var trained: TrainedModel?
-        var dataset = self.dataset ?? .mnist
-        if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: self.dataset) }
-        let directory = dataset.directory(option: dataDir, environment: environmentVariables())
+        var dataset = data.dataset ?? .mnist
+        if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset) }
+        let directory = data.directory(of: dataset)
         let samples = try load(from: directory, model: trained)
         let side = MNISTPreprocessing.side
         if trained != nil && (samples.rows != side || samples.columns != side) {

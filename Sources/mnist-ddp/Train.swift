@@ -72,11 +72,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the initial parameters and of the data order.")
     var seed: UInt64 = 0
 
-    @Option(help: "The data: mnist, or fashion-mnist (Debian's dataset-fashion-mnist). A resumed checkpoint must have been trained on the same.")
-    var dataset: Dataset = .mnist
-
-    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
-    var dataDir: String?
+    @OptionGroup var data: DataOptions<DefaultsToMNIST>
 
     @Option(help: "Where rank 0 writes checkpoints.")
     var checkpointDir = "checkpoints"
@@ -88,7 +84,7 @@ struct Train: ParsableCommand {
     var keep = 3
 
     @Option(help: ArgumentHelp(
-        "Resume from a checkpoint file, or from the newest in a directory (alone: in --checkpoint-dir).",
+        "Resume from a checkpoint file, or from the newest in a directory (alone: in --checkpoint-dir); it must have been trained on the same --dataset.",
         valueName: "path"))
     var resume: String?
 
@@ -147,8 +143,8 @@ struct Train: ParsableCommand {
         configuration.scaleLearningRate = scaleLearningRate
         configuration.frozen = freeze.map { $0.split(separator: ",").map(String.init) } ?? []
         configuration.seed = seed
-        configuration.dataset = dataset
-        configuration.dataDirectory = dataset.directory(option: dataDir, environment: environment)
+        configuration.dataset = data.dataset ?? .mnist
+        configuration.dataDirectory = data.directory(of: configuration.dataset, environment: environment)
         configuration.checkpointDirectory = checkpointDir
         configuration.checkpointEvery = checkpointEvery
         configuration.keep = keep
