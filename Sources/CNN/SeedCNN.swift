@@ -56,14 +56,14 @@ public final class SeedCNN {
     public func withUnsafeParameters<Result, Failure>(
         _ body: (UnsafeBufferPointer<Float>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        try body(UnsafeBufferPointer(start: parameterStorage.base, count: parameterStorage.count))
+        try lend(parameterStorage) { buffer throws(Failure) in try body(UnsafeBufferPointer(buffer)) }
     }
 
     /// Calls `body` with the parameters to read or change; valid only during the call.
     public func withUnsafeMutableParameters<Result, Failure>(
         _ body: (UnsafeMutableBufferPointer<Float>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        try body(UnsafeMutableBufferPointer(start: parameterStorage.base, count: parameterStorage.count))
+        try lend(parameterStorage, to: body)
     }
 
     /// Calls `body` with the gradient of the last `computeGradients`, in the layout of the
@@ -71,14 +71,14 @@ public final class SeedCNN {
     public func withUnsafeGradients<Result, Failure>(
         _ body: (UnsafeBufferPointer<Float>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        try body(UnsafeBufferPointer(start: gradientStorage.base, count: gradientStorage.count))
+        try lend(gradientStorage) { buffer throws(Failure) in try body(UnsafeBufferPointer(buffer)) }
     }
 
     /// Calls `body` with the gradient to change (for example, to sum it over ranks in place).
     public func withUnsafeMutableGradients<Result, Failure>(
         _ body: (UnsafeMutableBufferPointer<Float>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        try body(UnsafeMutableBufferPointer(start: gradientStorage.base, count: gradientStorage.count))
+        try lend(gradientStorage, to: body)
     }
 
     /// Calls `body` with [maxBatch][10] floats whose first `count` rows hold the logits of the last
@@ -86,7 +86,14 @@ public final class SeedCNN {
     public func withUnsafeLogits<Result, Failure>(
         _ body: (UnsafeBufferPointer<Float>) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        try body(UnsafeBufferPointer(start: logitStorage.base, count: logitStorage.count))
+        try lend(logitStorage) { buffer throws(Failure) in try body(UnsafeBufferPointer(buffer)) }
+    }
+
+    /// Calls `body` with the whole of `storage`, the one way the accessors above lend a buffer.
+    private func lend<Result, Failure>(
+        _ storage: AlignedBuffer<Float>, to body: (UnsafeMutableBufferPointer<Float>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
     }
 
     /// PyTorch's default initialisation: every weight and bias uniform in ±1/√fanIn (fan-in 9, 72
