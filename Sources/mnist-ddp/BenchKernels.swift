@@ -16,6 +16,10 @@ struct BenchKernels: ParsableCommand {
 
             The kernels run in the best instruction set this CPU supports (see --list-kernels), \
             or in the one named by $\(KernelPath.environmentVariable).
+
+            It also times writing a batch from its bytes before each step, plainly and with \
+            --augment at its default bounds, on images inked within MNIST's central 20×20 box, \
+            each as a share of the training step.
             """
     )
 
@@ -46,7 +50,8 @@ struct BenchKernels: ParsableCommand {
             return
         }
         let report = KernelBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats)
-        let results = KernelBenchmarkResults(report, iterations: iterations, repeats: repeats)
+        let filling = BatchFillingBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats)
+        let results = KernelBenchmarkResults(report, batchFilling: filling, iterations: iterations, repeats: repeats)
         if json.printsTable { print(results.formatted) }
         try json.write(results)
     }
@@ -73,6 +78,15 @@ struct KernelBenchmarkResults: Encodable {
         let flopsPerSample: Int
     }
 
+    /// Writing one batch of images from their bytes, outside the training step.
+    struct BatchFilling: Encodable {
+        let plainMicrosecondsPerBatch: Double
+        let augmentedMicrosecondsPerBatch: Double
+        /// Of the training step's CPU time.
+        let plainFractionOfTrainStep: Double
+        let augmentedFractionOfTrainStep: Double
+    }
+
     let kernelPath: String
     let batchSize: Int
     let iterations: Int
@@ -81,8 +95,9 @@ struct KernelBenchmarkResults: Encodable {
     let peakGflopsPerSecondOneCore: Double
     let kernels: [Kernel]
     let trainStep: Step
+    let batchFilling: BatchFilling
 
-    init(_ report: KernelBenchmark.Report, iterations: Int, repeats: Int) {
+    init(_ report: KernelBenchmark.Report, batchFilling filling: BatchFillingBenchmark.Report, iterations: Int, repeats: Int) {
         let peak = report.peakGigaflopsPerSecond
         let kernelSeconds = report.kernels.reduce(0) { $0 + $1.secondsPerBatch }
         kernelPath = report.kernelPath.rawValue
@@ -101,6 +116,24 @@ struct KernelBenchmarkResults: Encodable {
             wallMicrosecondsPerBatch: report.trainStepWallSecondsPerBatch * 1e6,
             samplesPerSecond: report.samplesPerSecond, gflopsPerSecond: report.trainStepGigaflopsPerSecond,
             fractionOfPeak: report.fractionOfPeak, flopsPerSample: KernelBenchmark.trainingFlopsPerSample)
+        let step = report.trainStepSecondsPerBatch
+        batchFilling = BatchFilling(
+            plainMicrosecondsPerBatch: filling.plainSecondsPerBatch * 1e6,
+            augmentedMicrosecondsPerBatch: filling.augmentedSecondsPerBatch * 1e6,
+            plainFractionOfTrainStep: filling.plainSecondsPerBatch / step,
+            augmentedFractionOfTrainStep: filling.augmentedSecondsPerBatch / step)
+    }
+
+    /// Writing the batch before each step, as a share of the step it feeds.
+    private var fillingTable: TextTable {
+        var table = TextTable("batch filling (\(batchSize) images)", "µs/batch", "% of training step")
+        table.append(
+            "byte/255", fixed(batchFilling.plainMicrosecondsPerBatch, 1),
+            fixed(100 * batchFilling.plainFractionOfTrainStep, 1))
+        table.append(
+            "augment (--augment, default bounds)", fixed(batchFilling.augmentedMicrosecondsPerBatch, 1),
+            fixed(100 * batchFilling.augmentedFractionOfTrainStep, 1))
+        return table
     }
 
     var formatted: String {
@@ -125,6 +158,8 @@ struct KernelBenchmarkResults: Encodable {
             \(Int(trainStep.samplesPerSecond.rounded())) samples/s on one core, \
             \(fixed(trainStep.gflopsPerSecond, 1)) GFLOP/s = \(fixed(100 * trainStep.fractionOfPeak, 1))% of peak \
             (\(fixed(Double(trainStep.flopsPerSample) / 1e6, 2)) MFLOP per sample)
+
+            \(fillingTable.formatted)
             """
     }
 }
