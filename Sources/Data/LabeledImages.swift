@@ -60,10 +60,14 @@ public struct LabeledImages: Sendable {
     ) {
         let imageSize = pixelsPerImage
         pixels.withUnsafeBufferPointer { pixels in
-            for (slot, position) in positions.enumerated() {
+            // A counted loop rather than `enumerated()`, whose tuples cost a runtime metadata
+            // look-up per sample where this generic function is not specialized (other modules).
+            var slot = 0
+            for position in positions {
                 precondition((0 ..< count).contains(position), "sample \(position) is outside the \(count) held")
                 writeImage(pixels.baseAddress! + position * imageSize, firstIndex + position, images + slot * imageSize)
                 batchLabels[slot] = Int32(labels[position])
+                slot += 1
             }
         }
     }

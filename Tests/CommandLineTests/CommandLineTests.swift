@@ -89,7 +89,7 @@ struct CommandLineTests {
         #expect(result.standardError.contains(path), "\(result.output)")
     }
 
-    @Test("bench reports every kernel and the whole step as JSON")
+    @Test("bench reports every kernel, the whole step and the batch filling with --augment as JSON")
     func kernelBenchmarkJSON() throws {
         let result = try mnistDDP(["bench", "--iterations", "2", "--repeats", "1", "--json", "-"])
         #expect(result.status == 0, "\(result.output)")
@@ -101,6 +101,10 @@ struct CommandLineTests {
         }
         #expect(kernels.allSatisfy { ($0["microseconds_per_batch"] as? Double ?? 0) > 0 })
         #expect((report["peak_gflops_per_second_one_core"] as? Double ?? 0) > 1, "\(report.keys.sorted())")
+        let filling = try #require(report["batch_filling"] as? [String: Double], "\(report.keys.sorted())")
+        for key in ["plain_microseconds_per_batch", "augmented_microseconds_per_batch", "augmented_fraction_of_train_step"] {
+            #expect((filling[key] ?? 0) > 0, "\(key) in \(filling)")
+        }
     }
 
     @Test("bench allreduce under mpirun fits a latency and a per-byte cost")

@@ -26,6 +26,51 @@ struct AugmentationTests {
         return (x, y)
     }
 
+    /// The augmentation's definition, one output pixel at a time: the inverse turn and shift of
+    /// the pixel's position, sampled bilinearly with zero beyond the edges, scaled to /255.
+    func perPixelDefinition(_ transform: RandomAffine, pixels: ArraySlice<UInt8>, index: Int) -> [Float] {
+        let (angle, dx, dy) = transform.draw(sampleIndex: index)
+        let (cosine, sine) = (cosf(angle), sinf(angle))
+        let centre = Float(27) / 2
+        func byte(_ row: Int, _ column: Int) -> Float {
+            (0 ..< 28).contains(row) && (0 ..< 28).contains(column) ? Float(pixels[pixels.startIndex + row * 28 + column]) : 0
+        }
+        return (0 ..< 784).map { pixel in
+            let v = Float(pixel / 28) - centre - dy
+            let x = centre - sine * v - cosine * (centre + dx) + cosine * Float(pixel % 28)
+            let y = centre + cosine * v - sine * (centre + dx) + sine * Float(pixel % 28)
+            let (left, top) = (x.rounded(.down), y.rounded(.down))
+            let (fx, fy) = (x - left, y - top)
+            let (column, row) = (Int(left), Int(top))
+            let upper = byte(row, column) * (1 - fx) + byte(row, column + 1) * fx
+            let lower = byte(row + 1, column) * (1 - fx) + byte(row + 1, column + 1) * fx
+            return (upper * (1 - fy) + lower * fy) / 255
+        }
+    }
+
+    @Test("the fast sampler writes exactly what the per-pixel definition does, bit for bit")
+    func samplerMatchesThePerPixelDefinition() throws {
+        // Real digits, the L in its corner, and ink up to every edge (where the zero fill shows),
+        // under the default bounds and the largest the options allow.
+        let digits = try MNISTDataset.load(.test, from: mnistDirectory, samples: 0 ..< 40)
+        let edgeToEdge = (0 ..< 784).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }
+        let images = (0 ..< 40).map { digits.pixels[$0 * 784 ..< ($0 + 1) * 784] } + [letterL.pixels[...], edgeToEdge[...]]
+        for (rotation, shift) in [(Float(10), Float(2)), (45, 8)] {
+            let transform = RandomAffine(maxRotationDegrees: rotation, maxShift: shift, seed: 3, epoch: 1)
+            for (index, pixels) in images.enumerated() {
+                var image = [Float](repeating: .nan, count: 784)
+                pixels.withUnsafeBufferPointer {
+                    transform.write(pixels: $0.baseAddress!, rows: 28, columns: 28, sampleIndex: index, into: &image)
+                }
+                let expected = perPixelDefinition(transform, pixels: pixels, index: index)
+                let differing = (0 ..< 784).filter { image[$0].bitPattern != expected[$0].bitPattern }
+                #expect(
+                    differing.isEmpty,
+                    "image \(index), bounds \(rotation)° \(shift) px: \(differing.count) pixels differ, the first \(differing.prefix(1))")
+            }
+        }
+    }
+
     @Test func theDrawDependsOnlyOnSeedEpochAndSampleIndex() {
         let transform = RandomAffine(maxRotationDegrees: 10, maxShift: 2, seed: 7, epoch: 3)
         let again = RandomAffine(maxRotationDegrees: 10, maxShift: 2, seed: 7, epoch: 3)
