@@ -11,6 +11,18 @@ the initial parameters, the logits, the mean cross-entropy, the activations of t
 images, the gradients, and the parameters after each of 3 Adam steps (lr 1e-3) on that batch.
 
   scripts/make_golden_fixture.py [--data-dir data/mnist] [--output Tests/CNNTests/Fixtures/seed_cnn_golden.json]
+
+It needs PyTorch and numpy; scripts/compare-pytorch.sh --install puts the CPU build of both in
+.venv/, so from the project's root:
+
+  .venv/bin/python scripts/make_golden_fixture.py                                  # regenerate in place
+  .venv/bin/python scripts/make_golden_fixture.py --output /tmp/seed_cnn_golden.json   # or a copy, to compare
+
+then `swift test -c release --filter CNNTests` checks the Swift model against it. PyTorch
+2.13.0+cpu reproduces the committed fixture (written by 2.15.0+cu132) byte for byte, apart from
+the "torch_version" it records: every float of the batch, parameters, logits, loss, activations,
+gradients and Adam steps is the same. Another version may round a few float32 results
+differently; the golden tests allow a relative error of 1e-5 per tensor.
 """
 
 import argparse
