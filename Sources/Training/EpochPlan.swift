@@ -52,6 +52,14 @@ public struct TrainingPosition: Sendable, Equatable {
 
     public static let start = TrainingPosition(step: 0, epoch: 0, stepInEpoch: 0)
 
+    /// The number (from 1) of the update taken at this position in a run that followed `plan`
+    /// from its start: `step + 1` for such a run. A run resumed under another plan (another world
+    /// size or batch) took its earlier updates at another pace, so its schedule is read here
+    /// instead: from the same point of training, to the same end, the run's last update.
+    public func update(in plan: EpochPlan) -> Int {
+        epoch * plan.stepsPerEpoch + stepInEpoch + 1
+    }
+
     /// The same point of training under another epoch plan (a resume at another world size or
     /// batch): the same step count and epoch, and the same fraction of the epoch done.
     public func mapped(from old: EpochPlan, to new: EpochPlan) -> TrainingPosition {

@@ -205,7 +205,7 @@ final class TrainingLoop {
         }
         // Every rank sees the same offers too: all finish this step and stop after it.
         stopRequest = stopRequest ?? StopRequest(summedOffers: lossAndStop[1])
-        learningRate = schedule.rate(ofUpdate: position.step + 1)
+        learningRate = schedule.rate(ofUpdate: position.update(in: plan))
         optimizer.update(model, learningRate: learningRate, frozen: frozen)
         // Every rank holds the same parameters, so all see this alike too; the model is not saved.
         guard model.withUnsafeParameters({ $0.allSatisfy(\.isFinite) }) else {

@@ -87,18 +87,19 @@ struct DistributedTrainingTests {
         #expect(result.status == 0 && !result.output.contains("diverged"), "\(result.output)")
     }
 
-    @Test("a run resumed at another world size continues from the step after the checkpoint")
+    @Test("a run resumed at another world size continues from the step after the checkpoint, and its cosine from the same point of training")
     func resumeAtAnotherWorldSize() throws {
         let job = try TrainerJob()
         defer { job.remove() }
-        let common = ["--batch-size", "600", "--eval-every", "10", "--log-every", "1"]
+        let common = ["--batch-size", "600", "--eval-every", "10", "--log-every", "1", "--epochs", "2", "--lr-schedule", "cosine"]
         let first = try job.train(ranks: 2, common + ["--max-steps", "30"])
         #expect(first.status == 0, "\(first.output)")
         let metrics = job.path("metrics.jsonl")
         let resumed = try job.train(ranks: 3, common + ["--max-steps", "45", "--resume", "--metrics", metrics])
         #expect(resumed.status == 0, "\(resumed.output)")
 
-        let steps = try job.metrics(metrics).filter { $0["type"] as? String == "step" }.compactMap { $0["step"] as? Int }
+        let records = try job.metrics(metrics).filter { $0["type"] as? String == "step" }
+        let steps = records.compactMap { $0["step"] as? Int }
         #expect(steps == Array(31...45))
         let snapshot = try CheckpointFormat.decode(
             CheckpointFormat.open(job.path("checkpoints/step-000000045.safetensors")))
@@ -106,6 +107,10 @@ struct DistributedTrainingTests {
         // 30 of 50 steps at 2 ranks is 60% of the epoch: 20 of the 34 steps at 3 ranks. The 15
         // steps after it finish the epoch (14) and take the first step of the next.
         #expect(snapshot.position == TrainingPosition(step: 45, epoch: 1, stepInEpoch: 1))
+        // Step 31 stands where update 21 of a 3-rank run would, so the cosine, spread over the
+        // 2 × 34 updates of such a run, ends at 0 at the resumed run's last update (step 78).
+        let schedule = LearningRateSchedule(base: 0.001, decay: .cosine, totalSteps: 2 * 34)
+        #expect(records.compactMap { ($0["lr"] as? Double).map(Float.init) } == (21...35).map(schedule.rate(ofUpdate:)))
     }
 
     @Test("uneven shards: every sample is used once per epoch and no rank waits forever", arguments: [3, 7])
