@@ -421,6 +421,67 @@ func maxPool2x2ReLUBackward(
 
 // MARK: - Fully connected layer
 
+/// Ten rows of a row-major matrix from row `first` on. Rows past `last` repeat it, so that a block
+/// always runs ten FMA chains; the sums of the rows that are not there are dropped.
+struct TenRows {
+    let rows: (
+        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+
+    init(_ matrix: UnsafePointer<Float>, rowLength: Int, first: Int, last: Int) {
+        func row(_ r: Int) -> UnsafePointer<Float> { matrix + min(first + r, last) * rowLength }
+        rows = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7), row(8), row(9))
+    }
+}
+
+/// A sum for each of ten rows, Σ_k row[k] · x[k], each its own FMA chain held in a register.
+struct TenSums {
+    var sums = (
+        Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero,
+        Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+
+    /// self[r] += rows[r][k] · x for the ten rows.
+    @inline(__always)
+    mutating func addProducts(_ rows: TenRows, _ k: Int, _ x: Lanes) {
+        let r = rows.rows
+        sums.0 = multiplyAdd(sums.0, Lanes(repeating: r.0[k]), x)
+        sums.1 = multiplyAdd(sums.1, Lanes(repeating: r.1[k]), x)
+        sums.2 = multiplyAdd(sums.2, Lanes(repeating: r.2[k]), x)
+        sums.3 = multiplyAdd(sums.3, Lanes(repeating: r.3[k]), x)
+        sums.4 = multiplyAdd(sums.4, Lanes(repeating: r.4[k]), x)
+        sums.5 = multiplyAdd(sums.5, Lanes(repeating: r.5[k]), x)
+        sums.6 = multiplyAdd(sums.6, Lanes(repeating: r.6[k]), x)
+        sums.7 = multiplyAdd(sums.7, Lanes(repeating: r.7[k]), x)
+        sums.8 = multiplyAdd(sums.8, Lanes(repeating: r.8[k]), x)
+        sums.9 = multiplyAdd(sums.9, Lanes(repeating: r.9[k]), x)
+    }
+
+    /// self[r] += other[r] for the ten rows.
+    @inline(__always)
+    mutating func add(_ other: TenSums) {
+        let o = other.sums
+        sums = (
+            sums.0 + o.0, sums.1 + o.1, sums.2 + o.2, sums.3 + o.3, sums.4 + o.4,
+            sums.5 + o.5, sums.6 + o.6, sums.7 + o.7, sums.8 + o.8, sums.9 + o.9)
+    }
+
+    /// body(r, self[r]) for the first `count` rows, unrolled: a loop over an index into the tuple
+    /// kept the sums in memory rather than registers while they were summed.
+    @inline(__always)
+    func forEach(count: Int, _ body: (Int, Lanes) -> Void) {
+        if count > 0 { body(0, sums.0) }
+        if count > 1 { body(1, sums.1) }
+        if count > 2 { body(2, sums.2) }
+        if count > 3 { body(3, sums.3) }
+        if count > 4 { body(4, sums.4) }
+        if count > 5 { body(5, sums.5) }
+        if count > 6 { body(6, sums.6) }
+        if count > 7 { body(7, sums.7) }
+        if count > 8 { body(8, sums.8) }
+        if count > 9 { body(9, sums.9) }
+    }
+}
+
 /// out[j] = b[j] + Σ_k w[j][k] · in[k]
 /// input: [inputs], a multiple of 4; output: [outputs]; weights: [outputs][inputs]; bias: [outputs].
 /// Ten outputs at a time, one FMA chain each, so that each input vector is loaded once per ten
@@ -434,38 +495,15 @@ func linearForward(
 ) {
     precondition(inputs % 4 == 0)
     let quarter = inputs / 4
-    let last = outputs - 1
     for first in stride(from: 0, to: outputs, by: 10) {
-        // Rows past the last output repeat it, and their sums are dropped.
-        func row(_ r: Int) -> UnsafePointer<Float> { weights + min(first + r, last) * inputs }
-        let (w0, w1, w2, w3, w4) = (row(0), row(1), row(2), row(3), row(4))
-        let (w5, w6, w7, w8, w9) = (row(5), row(6), row(7), row(8), row(9))
-        var total = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-        var totalHigh = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+        let rows = TenRows(weights, rowLength: inputs, first: first, last: outputs - 1)
+        var total = TenSums()
         for start in stride(from: 0, to: inputs, by: quarter) {
-            var s = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-            var t = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-            for k in start..<start + quarter {
-                let x = input[k]
-                s.0 = multiplyAdd(s.0, Lanes(repeating: w0[k]), x)
-                s.1 = multiplyAdd(s.1, Lanes(repeating: w1[k]), x)
-                s.2 = multiplyAdd(s.2, Lanes(repeating: w2[k]), x)
-                s.3 = multiplyAdd(s.3, Lanes(repeating: w3[k]), x)
-                s.4 = multiplyAdd(s.4, Lanes(repeating: w4[k]), x)
-                t.0 = multiplyAdd(t.0, Lanes(repeating: w5[k]), x)
-                t.1 = multiplyAdd(t.1, Lanes(repeating: w6[k]), x)
-                t.2 = multiplyAdd(t.2, Lanes(repeating: w7[k]), x)
-                t.3 = multiplyAdd(t.3, Lanes(repeating: w8[k]), x)
-                t.4 = multiplyAdd(t.4, Lanes(repeating: w9[k]), x)
-            }
-            total = (total.0 + s.0, total.1 + s.1, total.2 + s.2, total.3 + s.3, total.4 + s.4)
-            totalHigh = (totalHigh.0 + t.0, totalHigh.1 + t.1, totalHigh.2 + t.2, totalHigh.3 + t.3, totalHigh.4 + t.4)
+            var sums = TenSums()
+            for k in start..<start + quarter { sums.addProducts(rows, k, input[k]) }
+            total.add(sums)
         }
-        func store(_ r: Int, _ sum: Lanes) {
-            if first + r <= last { output[first + r] = Lanes(repeating: bias[first + r]) + sum }
-        }
-        store(0, total.0); store(1, total.1); store(2, total.2); store(3, total.3); store(4, total.4)
-        store(5, totalHigh.0); store(6, totalHigh.1); store(7, totalHigh.2); store(8, totalHigh.3); store(9, totalHigh.4)
+        total.forEach(count: outputs - first) { r, sum in output[first + r] = Lanes(repeating: bias[first + r]) + sum }
     }
 }
 
@@ -503,38 +541,18 @@ func linearBackward(
         (inputGradient[k + 4], inputGradient[k + 5], inputGradient[k + 6], inputGradient[k + 7]) = t
     }
     let laneGradients = UnsafeRawPointer(outputGradient).assumingMemoryBound(to: Float.self)  // [outputs][laneCount]
-    let last = outputs - 1
     let tile = scratch
     for firstInput in stride(from: 0, to: inputs, by: laneCount) {
         tile.update(from: input + firstInput, count: laneCount)
         transposeLanes(tile, scratch: scratch + laneCount)  // tile[lane] = that lane's input[firstInput..<+laneCount]
         for first in stride(from: 0, to: outputs, by: 10) {
-            // Outputs past the last repeat it, and their sums are dropped.
-            func gradients(_ r: Int) -> UnsafePointer<Float> { laneGradients + min(first + r, last) * laneCount }
-            let (g0, g1, g2, g3, g4) = (gradients(0), gradients(1), gradients(2), gradients(3), gradients(4))
-            let (g5, g6, g7, g8, g9) = (gradients(5), gradients(6), gradients(7), gradients(8), gradients(9))
-            var s = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-            var t = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-            for lane in 0..<laneCount {
-                let x = tile[lane]
-                s.0 = multiplyAdd(s.0, Lanes(repeating: g0[lane]), x)
-                s.1 = multiplyAdd(s.1, Lanes(repeating: g1[lane]), x)
-                s.2 = multiplyAdd(s.2, Lanes(repeating: g2[lane]), x)
-                s.3 = multiplyAdd(s.3, Lanes(repeating: g3[lane]), x)
-                s.4 = multiplyAdd(s.4, Lanes(repeating: g4[lane]), x)
-                t.0 = multiplyAdd(t.0, Lanes(repeating: g5[lane]), x)
-                t.1 = multiplyAdd(t.1, Lanes(repeating: g6[lane]), x)
-                t.2 = multiplyAdd(t.2, Lanes(repeating: g7[lane]), x)
-                t.3 = multiplyAdd(t.3, Lanes(repeating: g8[lane]), x)
-                t.4 = multiplyAdd(t.4, Lanes(repeating: g9[lane]), x)
-            }
-            func accumulate(_ r: Int, _ sum: Lanes) {
-                guard first + r <= last else { return }
+            let rows = TenRows(laneGradients, rowLength: laneCount, first: first, last: outputs - 1)
+            var sums = TenSums()
+            for lane in 0..<laneCount { sums.addProducts(rows, lane, tile[lane]) }
+            sums.forEach(count: outputs - first) { r, sum in
                 let target = UnsafeMutableRawPointer(weightGradient + (first + r) * inputs + firstInput)
                 target.storeBytes(of: target.loadUnaligned(as: Lanes.self) + sum, as: Lanes.self)
             }
-            accumulate(0, s.0); accumulate(1, s.1); accumulate(2, s.2); accumulate(3, s.3); accumulate(4, s.4)
-            accumulate(5, t.0); accumulate(6, t.1); accumulate(7, t.2); accumulate(8, t.3); accumulate(9, t.4)
         }
     }
 }
