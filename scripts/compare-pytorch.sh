@@ -34,6 +34,20 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+# The environment that caps PyTorch (ATen's kernels and oneDNN's) at an instruction set.
+pytorch_isa_env() {
+    case "$1" in
+        native) echo "" ;;
+        avx2) echo "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2" ;;
+        avx512) echo "ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE" ;;
+        *) return 1 ;;
+    esac
+}
+for isa in ${pytorch_isas//,/ }; do
+    pytorch_isa_env "$isa" >/dev/null \
+        || { echo "compare-pytorch: unknown --pytorch-isa $isa (native, avx2 or avx512)" >&2; exit 2; }
+done
+
 has_pytorch() { "$1" -c "import torch, safetensors.torch, numpy" 2>/dev/null; }
 
 # PyPI's Linux torch wheel pulls several GB of CUDA libraries; the CPU-only build is a fraction of that.
@@ -99,12 +113,8 @@ fi
 
 if $run_pytorch; then
     for isa in ${pytorch_isas//,/ }; do
-        case "$isa" in
-            native) isa_env=() ;;
-            avx2) isa_env=(ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2) ;;
-            avx512) isa_env=(ATEN_CPU_CAPABILITY=avx512 ONEDNN_MAX_CPU_ISA=AVX512_CORE) ;;
-            *) echo "compare-pytorch: unknown --pytorch-isa $isa (native, avx2 or avx512)" >&2; exit 2 ;;
-        esac
+        isa_env=()
+        read -r -a isa_env <<< "$(pytorch_isa_env "$isa")"
         for mode in single ddp; do
             for feed in dataloader preloaded; do
                 echo "== pytorch ($isa): $mode, $feed feed"
