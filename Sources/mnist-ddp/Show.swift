@@ -32,7 +32,7 @@ struct Show: ParsableCommand {
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "file.png"))
     var output: String
 
-    @Option(help: "How many images to show. Default: 32 (with --augment, 4 images, a row each).")
+    @Option(help: "How many images to show. Default: 32 (with --augment, 4 images, a row each). A grid holds at most 100 million image pixels.")
     var count: Int?
 
     @Option(help: "Which images: train, validation (the last samples of the training file) or test. Default: test (with --augment, train).")
@@ -145,6 +145,7 @@ struct Show: ParsableCommand {
             shown = Array(mistakes.sorted { $0.prediction!.confidence > $1.prediction!.confidence }.prefix(imageCount))
             title = "\(what): \(shown.count) of \(mistakes.count) mistakes, most confident first"
         }
+        try checkGridSize(cells: shown.count, of: samples)
         let grid = ImageGrid(columns: columns, scale: scale, title: title).render(shown.map { item in
             var captions = [Caption(dataset.classNames[item.label])]
             if let prediction = item.prediction {
@@ -170,6 +171,8 @@ struct Show: ParsableCommand {
     func drawAugmented(_ samples: LabeledImages, dataset: Dataset) throws(Failure) {
         let bounds = augmentationBounds.augmentation
         let draws = columns - 1
+        let (cellCount, overflow) = min(imageCount, samples.count).multipliedReportingOverflow(by: columns)
+        try checkGridSize(cells: overflow ? .max : cellCount, of: samples)
         var drawn = [Float](repeating: 0, count: samples.pixelsPerImage)
         var cells: [(image: Bitmap, captions: [Caption])] = []
         var records: [JSONValue] = []
@@ -202,6 +205,19 @@ struct Show: ParsableCommand {
         let title = "\(dataset.name) train, augmented: \(bounds.maxRotationDegrees) deg, \(bounds.maxShift) px, seed \(seed)"
         try writePNG(ImageGrid(columns: columns, scale: scale, title: title).render(cells), to: output)
         if json { print(JSONValue.array(records).json) }
+    }
+
+    /// The most image pixels (at --scale) a grid may hold: 14,000 MNIST images at the default
+    /// scale, a picture of about 300 MB in memory. A larger --count or --columns would only
+    /// exhaust the machine, so it is refused before any image is drawn.
+    static let maxGridPixels = 100_000_000
+
+    func checkGridSize(cells: Int, of samples: LabeledImages) throws(Failure) {
+        let cellPixels = samples.rows * scale * samples.columns * scale
+        guard cells <= Self.maxGridPixels / cellPixels else {
+            let asked = cells == .max ? "more than \(Self.maxGridPixels / cellPixels)" : "\(cells)"
+            throw Failure(message: "a grid of \(asked) images at --scale \(scale) would hold more than \(Self.maxGridPixels / 1_000_000) million pixels; ask for at most \(Self.maxGridPixels / cellPixels) with --count\(augment ? " × --columns" : "")")
+        }
     }
 
     /// The images of --split: for validation, the last samples of the training file held out

@@ -131,6 +131,20 @@ struct ShowTests {
         #expect(result.standardError.contains("--augment-rotation must be between 0 and 45 degrees, got 50.0"), "\(result.output)")
     }
 
+    @Test("show refuses a grid too large to hold in memory, in one line and before drawing any image",
+          arguments: [["--augment", "--count", "99999999999"], ["--augment", "--columns", "9223372036854775807"],
+                      ["--split", "train", "--count", "60000"]])
+    func gridTooLargeIsRefused(arguments: [String]) throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let output = directory.file("huge.png")
+        let result = try mnistDDP(["show", "--output", output, "--data-dir", ProcessRunner.shippedMNIST] + arguments)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("million pixels; ask for at most"), "\(result.output)")
+        #expect(result.standardError.split(separator: "\n").count == 1, "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
     @Test("show --misclassified holds every mistake and nothing else, the most confident first, marked in red")
     func misclassifiedHoldsOnlyMistakes() throws {
         let directory = try TemporaryDirectory()
