@@ -98,7 +98,7 @@ let package = Package(
         ),
         .target(name: "SafeTensors", dependencies: ["RegularFile"]),
         /// PNG files, MNIST-style preprocessing, drawing: knows nothing of the model or of MPI.
-        .target(name: "Imaging", dependencies: ["PNGCodec"]),
+        .target(name: "Imaging", dependencies: ["PNGCodec", "RegularFile"]),
         .target(
             name: "Training",
             dependencies: ["Distributed", "Data", "CNN", "SafeTensors", "CRunControl"],

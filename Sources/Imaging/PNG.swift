@@ -1,4 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PNGCodec
+import RegularFile
 
 /// Why a PNG could not be read or written: the file and libpng's (or our) reason.
 public struct PNGError: Error, Equatable, CustomStringConvertible {
@@ -21,10 +27,16 @@ public enum PNG {
 
     /// Reads any PNG (grey, grey+alpha, RGB, RGBA or palette; 1 to 16 bits) as 8-bit samples:
     /// palettes become RGB, transparency an alpha channel, 16-bit samples are scaled to 8 bits.
+    /// Only a regular file is opened: a FIFO or a device would block or never end.
     public static func read(_ path: String) throws(PNGError) -> Bitmap {
+        let file: RegularFile
+        do { file = try RegularFile(openingForReading: path) } catch {
+            // The system's words for a missing file, as for any other reason the system gives.
+            throw PNGError(path: path, reason: error == .missing ? String(cString: strerror(ENOENT)) : error.description)
+        }
         var image = png_codec_image()
         var message = png_codec_message()
-        guard png_codec_read(path, UInt64(maxPixels), &image, &message) == 0 else {
+        guard png_codec_read(file.descriptor, UInt64(maxPixels), &image, &message) == 0 else {
             throw PNGError(path: path, reason: text(of: &message))
         }
         defer { png_codec_free(image.samples) }

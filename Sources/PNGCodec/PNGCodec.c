@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void record_error(png_structp png, png_const_charp text) {
     png_codec_message *message = png_get_error_ptr(png);
@@ -18,12 +19,15 @@ static void ignore_warning(png_structp png, png_const_charp text) {
     (void)text;
 }
 
-int png_codec_read(const char *path, uint64_t max_pixels, png_codec_image *image, png_codec_message *message) {
+int png_codec_read(int descriptor, uint64_t max_pixels, png_codec_image *image, png_codec_message *message) {
     memset(image, 0, sizeof *image);
     message->text[0] = 0;
-    FILE *file = fopen(path, "rb");
+    // A duplicate, so that fclose leaves the caller's descriptor open.
+    int own = dup(descriptor);
+    FILE *file = own >= 0 ? fdopen(own, "rb") : NULL;
     if (!file) {
         snprintf(message->text, sizeof message->text, "%s", strerror(errno));
+        if (own >= 0) close(own);
         return -1;
     }
     uint8_t signature[8];

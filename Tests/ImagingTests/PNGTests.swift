@@ -60,7 +60,16 @@ struct PNGTests {
         #expect(error.path == path && !error.reason.isEmpty, "\(error)")
     }
 
-    @Test("a missing file is refused with the system's reason")
+    @Test("a FIFO is refused at once as not a regular file, never waited on")
+    func fifoIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file("pipe.png")
+        #expect(mkfifo(path, 0o600) == 0)
+        #expect(throws: PNGError(path: path, reason: "not a regular file (a FIFO)")) { try PNG.read(path) }
+    }
+
+        @Test("a missing file is refused with the system's reason")
     func missingFile() throws {
         #expect(throws: PNGError(path: "/nonexistent/x.png", reason: "No such file or directory")) {
             try PNG.read("/nonexistent/x.png")

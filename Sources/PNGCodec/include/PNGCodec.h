@@ -23,11 +23,13 @@ typedef struct {
     char text[256];
 } png_codec_message;
 
-/// Reads the PNG file at `path` as 8-bit samples, whatever its colour type and depth: palettes
-/// become RGB (with alpha if they have transparency), grey of 1–4 bits becomes 8-bit grey, a tRNS
-/// chunk becomes an alpha channel, and 16-bit samples are scaled to 8 bits. Refuses images of
-/// more than `max_pixels` pixels. Returns 0, or -1 with `message` filled.
-int png_codec_read(const char *path, uint64_t max_pixels, png_codec_image *image, png_codec_message *message);
+/// Reads the PNG file open as `descriptor` (read from its current offset; the caller keeps and
+/// closes the descriptor, and has checked that it is a regular file) as 8-bit samples, whatever
+/// its colour type and depth: palettes become RGB (with alpha if they have transparency), grey of
+/// 1–4 bits becomes 8-bit grey, a tRNS chunk becomes an alpha channel, and 16-bit samples are
+/// scaled to 8 bits. Refuses images of more than `max_pixels` pixels. Returns 0, or -1 with
+/// `message` filled.
+int png_codec_read(int descriptor, uint64_t max_pixels, png_codec_image *image, png_codec_message *message);
 
 /// Encodes 8-bit grey (`channels` 1) or RGB (`channels` 3) samples as a PNG in memory. On
 /// success `*bytes` (malloc'd; free with png_codec_free) holds `*count` bytes. Returns 0, or -1
