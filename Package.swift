@@ -19,36 +19,54 @@ let hotLoopFlags = ["-enforce-exclusivity=unchecked"]
 /// The code outside the dispatched kernels: the portable baseline unless the build asks for more.
 let portable: [SwiftSetting] = [.unsafeFlags(hotLoopFlags + (buildTargetCPU.map { ["-target-cpu", $0] } ?? []))]
 
-/// The kernel paths: the same sources (Sources/KernelSources, linked into each target's
-/// directory), compiled once per instruction set, with lanes as wide as its vector registers.
-/// `CNN` picks the best path the CPU runs at start-up. The baseline path is also the portable
-/// build's only path on other architectures (NEON on aarch64, which has FMA).
-struct KernelTarget {
-    let target: String
+/// The dispatched paths: each family's sources (Sources/<family>Sources, linked into each target's
+/// directory) compiled once per instruction set, with lanes as wide as its vector registers.
+/// `KernelPath` picks the best path the CPU runs at start-up, for the network's kernels (`CNN`)
+/// and the augmentation's sampler (`Data`) alike. The baseline path is also the portable build's
+/// only path on other architectures (NEON on aarch64, which has FMA).
+struct InstructionSetPath {
+    /// The suffix of each family's target for this path.
+    let suffix: String
     let targetCPU: String?
     let defines: [String]
 }
 
 #if arch(x86_64)
-let kernelPaths = [
+let instructionSetPaths = [
     /// SSE2, which every x86-64 has: 4 lanes and no FMA, so multiply and add apart (a fused
     /// multiply-add would become a call to `fmaf` per lane).
-    KernelTarget(target: "KernelsBaseline", targetCPU: buildTargetCPU, defines: ["LANES4", "UNFUSED_MULTIPLY_ADD"]),
+    InstructionSetPath(suffix: "Baseline", targetCPU: buildTargetCPU, defines: ["LANES4", "UNFUSED_MULTIPLY_ADD"]),
     /// Haswell and Zen 1–3: AVX2 + FMA, 16 ymm registers of 8 lanes.
-    KernelTarget(target: "KernelsAVX2", targetCPU: "haswell", defines: ["LANES8"]),
+    InstructionSetPath(suffix: "AVX2", targetCPU: "haswell", defines: ["LANES8"]),
     /// Skylake-SP and later, Zen 4 and later: 32 zmm registers of 16 lanes.
-    KernelTarget(target: "KernelsAVX512", targetCPU: "skylake-avx512", defines: ["LANES16"]),
+    InstructionSetPath(suffix: "AVX512", targetCPU: "skylake-avx512", defines: ["LANES16"]),
 ]
 #else
-let kernelPaths = [KernelTarget(target: "KernelsBaseline", targetCPU: buildTargetCPU, defines: ["LANES4"])]
+let instructionSetPaths = [InstructionSetPath(suffix: "Baseline", targetCPU: buildTargetCPU, defines: ["LANES4"])]
 #endif
 
-let kernelTargets: [Target] = kernelPaths.map { path in
-    .target(
-        name: path.target, dependencies: ["CNNKernelInterface"],
-        swiftSettings: path.defines.map { .define($0) }
-            + [.unsafeFlags(hotLoopFlags + (path.targetCPU.map { ["-target-cpu", $0] } ?? []))])
+/// A family of sources compiled once per path: targets `<prefix>Baseline`, `<prefix>AVX2`, ….
+struct DispatchedFamily {
+    let prefix: String
+    let dependencies: [Target.Dependency]
+
+    var targetNames: [String] { instructionSetPaths.map { prefix + $0.suffix } }
+    var asDependencies: [Target.Dependency] { targetNames.map { .target(name: $0) } }
+
+    var targets: [Target] {
+        instructionSetPaths.map { path in
+            .target(
+                name: prefix + path.suffix, dependencies: dependencies,
+                swiftSettings: path.defines.map { .define($0) }
+                    + [.unsafeFlags(hotLoopFlags + (path.targetCPU.map { ["-target-cpu", $0] } ?? []))])
+        }
+    }
 }
+
+/// The network's kernels (Sources/KernelSources).
+let networkKernels = DispatchedFamily(prefix: "Kernels", dependencies: ["CNNKernelInterface"])
+/// The augmentation's bilinear sampler (Sources/AffineSamplerSources).
+let affineSamplers = DispatchedFamily(prefix: "AffineSampler", dependencies: [])
 
 let package = Package(
     name: "mnist-ddp",
@@ -87,13 +105,16 @@ let package = Package(
         .target(name: "RegularFile"),
         .target(name: "SeededRandom"),
         .target(name: "Distributed", dependencies: ["CMPI", "CRunControl"]),
-        .target(name: "Data", dependencies: ["CZlib", "SeededRandom", "RegularFile"]),
         .target(name: "CPUFeatures"),
+        /// The instruction-set path (`KernelPath`) the dispatched code runs, picked at start-up.
+        .target(name: "KernelPaths", dependencies: ["CPUFeatures"]),
+        .target(
+            name: "Data",
+            dependencies: ["CZlib", "SeededRandom", "RegularFile", "KernelPaths"] + affineSamplers.asDependencies),
         .target(name: "CNNKernelInterface"),
         .target(
             name: "CNN",
-            dependencies: ["SeededRandom", "CNNKernelInterface", "CPUFeatures"]
-                + kernelPaths.map { .target(name: $0.target) },
+            dependencies: ["SeededRandom", "CNNKernelInterface", "KernelPaths"] + networkKernels.asDependencies,
             swiftSettings: portable
         ),
         .target(name: "SafeTensors", dependencies: ["RegularFile"]),
@@ -110,6 +131,7 @@ let package = Package(
             name: "mnist-ddp",
             dependencies: [
                 "Training",
+                "KernelPaths",
                 "Imaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -123,15 +145,15 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "CZlib", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "KernelPaths", "SeededRandom", "CZlib", "TestSupport"]),
         .testTarget(
             name: "CNNTests",
-            dependencies: ["CNN"],
+            dependencies: ["CNN", "KernelPaths"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "CommandLineTests", dependencies: ["Imaging", "Data", "TestSupport"]),
-    ] + kernelTargets
+    ] + networkKernels.targets + affineSamplers.targets
 )

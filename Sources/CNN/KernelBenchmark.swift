@@ -4,6 +4,7 @@ import Darwin
 import Glibc
 #endif
 import CNNKernelInterface
+import KernelPaths
 import SeededRandom
 
 /// Measures the seed CNN's speed on this machine, for the CLI's `bench` command: the time and

@@ -1,4 +1,5 @@
 import CNNKernelInterface
+import KernelPaths
 import SeededRandom
 
 public typealias Evaluation = CNNKernelInterface.Evaluation

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Training
 import CNN
+import KernelPaths
 
 /// `mnist-ddp bench kernels`: the speed of every kernel of a training step on one core.
 struct BenchKernels: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNN
+import KernelPaths
 import Distributed
 
 #if canImport(Glibc)

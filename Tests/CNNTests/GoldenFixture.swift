@@ -1,5 +1,6 @@
 import CNN
 import Foundation
+import KernelPaths
 import Testing
 
 /// The PyTorch reference for the seed CNN (Fixtures/seed_cnn_golden.json): one batch of 8 MNIST

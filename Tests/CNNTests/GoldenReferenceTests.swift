@@ -1,4 +1,5 @@
 import CNN
+import KernelPaths
 import Testing
 
 /// Our network against PyTorch on the golden batch, on every kernel path this CPU runs: every

@@ -1,4 +1,5 @@
 import CNN
+import KernelPaths
 import Testing
 
 /// Every kernel path this CPU runs computes what the scalar reference computes, for batches that

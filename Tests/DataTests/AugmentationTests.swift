@@ -1,5 +1,7 @@
 import Data
 import Foundation
+import KernelPaths
+import SeededRandom
 import Testing
 
 @Suite("Augmentation")
@@ -48,25 +50,81 @@ struct AugmentationTests {
         }
     }
 
-    @Test("the fast sampler writes exactly what the per-pixel definition does, bit for bit")
+    /// `count` `rows × columns` images of random bytes (seeded) within the box `inset` pixels from
+    /// every edge: MNIST scales its digits into the central 20×20 box of 28×28.
+    func randomInk(count: Int, rows: Int = 28, columns: Int = 28, inset: Int = 4, seed: UInt64) -> [[UInt8]] {
+        var generator = SeededGenerator(seed: seed)
+        return (0 ..< count).map { _ in
+            var pixels = [UInt8](repeating: 0, count: rows * columns)
+            for row in inset ..< rows - inset {
+                for column in inset ..< columns - inset {
+                    pixels[row * columns + column] = UInt8(truncatingIfNeeded: generator.next())
+                }
+            }
+            return pixels
+        }
+    }
+
+    @Test("every path's sampler writes exactly what the per-pixel definition does, bit for bit")
     func samplerMatchesThePerPixelDefinition() throws {
-        // Real digits, the L in its corner, and ink up to every edge (where the zero fill shows),
-        // under the default bounds and the largest the options allow.
+        // Real digits, the L in its corner, ink up to every edge (where the zero fill shows) and
+        // random ink over the central 20×20 box, under the default bounds and the largest the
+        // options allow; then the default bounds' draws for many more samples over real digits.
+        // Together they take every branch on every path: chunks read a row at a time, chunks
+        // with lanes one column behind, and (under the largest bounds) chunks read lane by lane.
         let digits = try MNISTDataset.load(.test, from: mnistDirectory, samples: 0 ..< 40)
+        let digitImages = (0 ..< 40).map { digits.pixels[$0 * 784 ..< ($0 + 1) * 784] }
         let edgeToEdge = (0 ..< 784).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 13) }
-        let images = (0 ..< 40).map { digits.pixels[$0 * 784 ..< ($0 + 1) * 784] } + [letterL.pixels[...], edgeToEdge[...]]
+        let images = digitImages + [letterL.pixels[...], edgeToEdge[...]] + randomInk(count: 20, seed: 11).map { $0[...] }
+        var cases: [(transform: RandomAffine, bounds: String, index: Int, pixels: ArraySlice<UInt8>)] = []
         for (rotation, shift) in [(Float(10), Float(2)), (45, 8)] {
             let transform = RandomAffine(maxRotationDegrees: rotation, maxShift: shift, seed: 3, epoch: 1)
-            for (index, pixels) in images.enumerated() {
+            cases += images.enumerated().map { (transform, "\(rotation)° \(shift) px", $0, $1) }
+        }
+        let defaultBounds = RandomAffine(maxRotationDegrees: 10, maxShift: 2, seed: 3, epoch: 2)
+        cases += (100 ..< 340).map { (defaultBounds, "10° 2 px, epoch 2", $0, digitImages[$0 % 40]) }
+        for (transform, bounds, index, pixels) in cases {
+            let expected = perPixelDefinition(transform, pixels: pixels, index: index)
+            for path in KernelPath.supported {
                 var image = [Float](repeating: .nan, count: 784)
                 pixels.withUnsafeBufferPointer {
-                    transform.write(pixels: $0.baseAddress!, rows: 28, columns: 28, sampleIndex: index, into: &image)
+                    transform.write(pixels: $0.baseAddress!, rows: 28, columns: 28, sampleIndex: index, into: &image, on: path)
                 }
-                let expected = perPixelDefinition(transform, pixels: pixels, index: index)
                 let differing = (0 ..< 784).filter { image[$0].bitPattern != expected[$0].bitPattern }
                 #expect(
                     differing.isEmpty,
-                    "image \(index), bounds \(rotation)° \(shift) px: \(differing.count) pixels differ, the first \(differing.prefix(1))")
+                    "\(path) path, image \(index), bounds \(bounds): \(differing.count) pixels differ, the first \(differing.prefix(1))")
+            }
+        }
+    }
+
+    @Test("every path writes the same bits for the same draw, at any image size")
+    func everyPathWritesTheSameBits() throws {
+        // Sizes beside MNIST's: narrower than a 16-lane chunk (sampled pixel by pixel there), and
+        // too large for the sampler's scratch on the stack.
+        let digits = try MNISTDataset.load(.test, from: mnistDirectory, samples: 0 ..< 20)
+        let sizes: [(rows: Int, columns: Int, images: [[UInt8]])] = [
+            (28, 28, (0 ..< 20).map { Array(digits.pixels[$0 * 784 ..< ($0 + 1) * 784]) } + randomInk(count: 20, seed: 12)),
+            (20, 12, randomInk(count: 20, rows: 20, columns: 12, inset: 2, seed: 13)),
+            (36, 40, randomInk(count: 20, rows: 36, columns: 40, inset: 3, seed: 14)),
+        ]
+        let paths = KernelPath.supported
+        for (rotation, shift) in [(Float(10), Float(2)), (45, 8)] {
+            let transform = RandomAffine(maxRotationDegrees: rotation, maxShift: shift, seed: 5, epoch: 0)
+            for (rows, columns, images) in sizes {
+                for (index, pixels) in images.enumerated() {
+                    let written = paths.map { path in
+                        var image = [Float](repeating: .nan, count: rows * columns)
+                        transform.write(pixels: pixels, rows: rows, columns: columns, sampleIndex: index, into: &image, on: path)
+                        return image.map(\.bitPattern)
+                    }
+                    for (path, image) in zip(paths, written) {
+                        let differing = (0 ..< rows * columns).filter { image[$0] != written[0][$0] }
+                        #expect(
+                            differing.isEmpty,
+                            "\(path) path against \(paths[0]), \(rows)×\(columns) image \(index), bounds \(rotation)° \(shift) px: \(differing.count) pixels differ, the first \(differing.prefix(1))")
+                    }
+                }
             }
         }
     }

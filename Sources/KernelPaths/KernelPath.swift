@@ -1,10 +1,4 @@
-import CNNKernelInterface
 import CPUFeatures
-#if arch(x86_64)
-import KernelsAVX2
-import KernelsAVX512
-#endif
-import KernelsBaseline
 
 #if canImport(Darwin)
 import Darwin
@@ -12,9 +6,10 @@ import Darwin
 import Glibc
 #endif
 
-/// One compilation of the network's kernels for an instruction set. The build holds every path of
-/// its architecture; a `SeedCNN` runs the best one this CPU supports, unless
-/// `MNIST_DDP_KERNELS` names another (for tests and comparisons).
+/// One compilation of the dispatched code for an instruction set: the network's kernels (`CNN`)
+/// and the augmentation's sampler (`Data`). The build holds every path of its architecture; a
+/// `SeedCNN` and `RandomAffine` run the best one this CPU supports, unless `MNIST_DDP_KERNELS`
+/// names another (for tests and comparisons).
 public enum KernelPath: String, CaseIterable, Sendable, CustomStringConvertible {
     /// The architecture's baseline: SSE2 on x86-64 (4 lanes, multiply and add apart), NEON on
     /// aarch64 (4 lanes, fused). Runs on every CPU of the architecture.
@@ -26,7 +21,8 @@ public enum KernelPath: String, CaseIterable, Sendable, CustomStringConvertible 
     case avx512
     #endif
 
-    /// The environment variable that forces a path.
+    /// The environment variable that forces a path, for the network's kernels and the
+    /// augmentation's sampler alike.
     public static let environmentVariable = "MNIST_DDP_KERNELS"
 
     public var description: String { rawValue }
@@ -45,8 +41,9 @@ public enum KernelPath: String, CaseIterable, Sendable, CustomStringConvertible 
     /// The paths this CPU runs, fastest first.
     public static var supported: [KernelPath] { allCases.reversed().filter(\.isSupported) }
 
-    /// The path a `SeedCNN` runs: the one `MNIST_DDP_KERNELS` names, else the fastest supported.
-    /// Fixed for the life of the process; `selected(environment:)` reports a bad name as an error.
+    /// The path a `SeedCNN` and `RandomAffine` run: the one `MNIST_DDP_KERNELS` names, else the
+    /// fastest supported. Fixed for the life of the process; `selected(forced:)` reports a bad
+    /// name as an error.
     public static let active: KernelPath = {
         do throws(KernelSelectionError) {
             return try selected(forced: getenv(environmentVariable).map { String(cString: $0) })
@@ -62,17 +59,6 @@ public enum KernelPath: String, CaseIterable, Sendable, CustomStringConvertible 
         guard let path = KernelPath(rawValue: forced) else { throw .unknown(forced) }
         guard path.isSupported else { throw .unsupported(path) }
         return path
-    }
-
-    /// The implementation of this path.
-    var kernels: any NetworkKernels.Type {
-        switch self {
-        case .baseline: KernelsBaseline.LaneBlockNetwork.self
-        #if arch(x86_64)
-        case .avx2: KernelsAVX2.LaneBlockNetwork.self
-        case .avx512: KernelsAVX512.LaneBlockNetwork.self
-        #endif
-        }
     }
 }
 

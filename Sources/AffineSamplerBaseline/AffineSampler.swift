@@ -1,0 +1,1 @@
+../AffineSamplerSources/AffineSampler.swift
