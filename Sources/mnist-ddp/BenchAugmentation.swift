@@ -5,7 +5,8 @@ import Training
 
 /// The CPU cost of writing a training batch from its bytes, plainly and with `--augment` at its
 /// default bounds, as the training loop does before each step; for `mnist-ddp bench`, timed as
-/// the kernels are (thread CPU time, best of the repeats).
+/// the kernels are (thread CPU time, best of the repeats). The augmentation samples on
+/// `KernelPath.active`, the kernels' path.
 enum BatchFillingBenchmark {
     struct Report {
         let plainSecondsPerBatch: Double

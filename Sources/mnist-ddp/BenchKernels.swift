@@ -19,8 +19,8 @@ struct BenchKernels: ParsableCommand {
             or in the one named by $\(KernelPath.environmentVariable).
 
             It also times writing a batch from its bytes before each step, plainly and with \
-            --augment at its default bounds, on images inked within MNIST's central 20×20 box, \
-            each as a share of the training step.
+            --augment at its default bounds (its sampler on the same path as the kernels), on \
+            images inked within MNIST's central 20×20 box, each as a share of the training step.
             """
     )
 
@@ -132,7 +132,7 @@ struct KernelBenchmarkResults: Encodable {
             "byte/255", fixed(batchFilling.plainMicrosecondsPerBatch, 1),
             fixed(100 * batchFilling.plainFractionOfTrainStep, 1))
         table.append(
-            "augment (--augment, default bounds)", fixed(batchFilling.augmentedMicrosecondsPerBatch, 1),
+            "augment (--augment, default bounds, \(kernelPath) sampler)", fixed(batchFilling.augmentedMicrosecondsPerBatch, 1),
             fixed(100 * batchFilling.augmentedFractionOfTrainStep, 1))
         return table
     }

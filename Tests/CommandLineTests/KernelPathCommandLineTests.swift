@@ -46,6 +46,7 @@ struct KernelPathCommandLineTests {
         let best = try #require(try mnistDDP(["bench", "--list-kernels"]).standardOutput.split(separator: "\n").first)
         let result = try mnistDDP(["bench", "--iterations", "1", "--repeats", "1"])
         #expect(result.status == 0 && result.standardOutput.contains("on the \(best) path"), "\(result.output)")
+        #expect(result.standardOutput.contains("default bounds, \(best) sampler"), "\(result.output)")
         let forced = try mnistDDP(["bench", "--iterations", "1", "--repeats", "1", "--json", "-"], kernels: "baseline")
         #expect(forced.status == 0 && forced.standardOutput.contains(#""kernel_path" : "baseline""#), "\(forced.output)")
     }
@@ -66,10 +67,11 @@ struct KernelPathCommandLineTests {
     func baselineOnlyCPU() throws {
         let list = try mnistDDP(["bench", "--list-kernels"], emulating: "Westmere")
         #expect(list.status == 0 && list.standardOutput == "baseline\n", "\(list.output)")
-        // A training step, Adam and the report: any AVX instruction outside the dispatched kernels
-        // would stop this with SIGILL.
+        // A training step, Adam, augmented batches and the report: any AVX instruction outside
+        // the dispatched kernels and samplers would stop this with SIGILL.
         let bench = try mnistDDP(["bench", "--iterations", "1", "--repeats", "1"], emulating: "Westmere")
         #expect(bench.status == 0 && bench.standardOutput.contains("on the baseline path"), "\(bench.output)")
+        #expect(bench.standardOutput.contains("default bounds, baseline sampler"), "\(bench.output)")
     }
 
     @Test("an AVX2 CPU without AVX-512 (Haswell) runs the AVX2 path by default", .enabled(if: canEmulate))
@@ -78,6 +80,7 @@ struct KernelPathCommandLineTests {
         #expect(list.status == 0 && list.standardOutput == "avx2\nbaseline\n", "\(list.output)")
         let bench = try mnistDDP(["bench", "--iterations", "1", "--repeats", "1"], emulating: "Haswell")
         #expect(bench.status == 0 && bench.standardOutput.contains("on the avx2 path"), "\(bench.output)")
+        #expect(bench.standardOutput.contains("default bounds, avx2 sampler"), "\(bench.output)")
     }
 
     @Test("forcing a path the CPU lacks is one line naming the supported ones, and a non-zero exit", .enabled(if: canEmulate))
