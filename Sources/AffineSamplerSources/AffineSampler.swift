@@ -1,38 +1,41 @@
 // The augmentation's bilinear sampler, compiled once per instruction set (see Package.swift) with
 // lanes as wide as its vector registers. Every output pixel is computed with the same floating-
 // point operations in the same order as the per-pixel definition (source point = row start +
-// cos·column; blend across, then down; divide by 255), so all builds write the same bits.
+// cos·column; blend across, then down; divide by 255), so every build writes the same bits.
+//
+// A chunk is `laneCount` consecutive pixels of an output row. Their source points advance by
+// (cos, sin) per lane: for a turn of a few degrees the column under lane k is the chunk's first
+// column + k, and the rows stay within a few of the first lane's. The image is copied once, as
+// floats, into a frame of zeros, and each chunk then reads whole rows of lanes (plain vector
+// loads) and picks each lane's row by blending, instead of fetching four pixels per lane.
 
 #if LANES16
 typealias Lanes = SIMD16<Float>
 typealias LaneBytes = SIMD16<UInt8>
-/// Each lane's offset in its chunk.
+/// Each lane's place in its chunk.
 private var laneIndex: Lanes { Lanes(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
-/// The most rows below its first lane's that a chunk's points may reach for the row-at-a-time
-/// read: (16 − 1)·sin 10° < 3, so a turn of up to 10° never needs more.
-private let maxSpan: Float = 3
-private let maxSpanRows = 3
 #elseif LANES8
 typealias Lanes = SIMD8<Float>
 typealias LaneBytes = SIMD8<UInt8>
 private var laneIndex: Lanes { Lanes(0, 1, 2, 3, 4, 5, 6, 7) }
-private let maxSpan: Float = 2
-private let maxSpanRows = 2
 #else
 typealias Lanes = SIMD4<Float>
 typealias LaneBytes = SIMD4<UInt8>
 private var laneIndex: Lanes { Lanes(0, 1, 2, 3) }
-private let maxSpan: Float = 1
-private let maxSpanRows = 1
 #endif
 
-/// Lanes of a chunk: output pixels sampled together, consecutive along a row.
+/// Pixels per chunk.
 private let laneCount = Lanes.scalarCount
+
+/// The most rows past its first lane's that a chunk's points may cross and still be read row by
+/// row: (lanes − 1)·sin 10° + 1 rounded down, so that the default turn of up to 10° always can.
+private let maxRowSpan = laneCount == 16 ? 3 : laneCount == 8 ? 2 : 1
 
 public enum AffineSampler {
     /// Writes the `rows × columns` image at `pixels`, turned about its centre by the angle whose
     /// cosine and sine are given and moved by (`dx`, `dy`) pixels, sampled bilinearly with zero
     /// beyond its edges and scaled to /255, into the `rows × columns` floats at `image`.
+    /// Allocates nothing for images up to 28×28 (the frame lives on the stack).
     public static func sample(
         _ pixels: UnsafePointer<UInt8>, rows: Int, columns: Int, cosine: Float, sine: Float, dx: Float, dy: Float,
         into image: UnsafeMutablePointer<Float>
@@ -45,13 +48,12 @@ public enum AffineSampler {
             return
         }
         let layout = ScratchLayout(rows: rows, columns: columns)
-        if layout.count <= 2048 {
-            var scratch = InlineArray<2048, Float>(repeating: 0)
-            var span = scratch.mutableSpan
-            span.withUnsafeMutableBufferPointer { scratch in
-                map.sample(pixels, scratch: scratch.baseAddress!, layout: layout, into: image)
-            }
+        if #available(macOS 26, *), layout.count <= 1792 {
+            var scratch = InlineArray<1792, Float>(repeating: 0)
+            var floats = scratch.mutableSpan
+            floats.withUnsafeMutableBufferPointer { map.sample(pixels, scratch: $0.baseAddress!, layout: layout, into: image) }
         } else {
+            // Larger images (and older systems without InlineArray) take their scratch from the heap.
             withUnsafeTemporaryAllocation(of: Float.self, capacity: layout.count) { scratch in
                 scratch.initialize(repeating: 0)
                 map.sample(pixels, scratch: scratch.baseAddress!, layout: layout, into: image)
@@ -64,14 +66,18 @@ public enum AffineSampler {
 struct InkBox {
     let top, bottom, left, right: Int
 
-    /// The box of `pixels`' non-zero bytes; nil for a blank image.
+    /// The box of `pixels`' non-zero bytes; nil for a blank image. Reads rows as 8-byte words, the
+    /// last overlapping its neighbour (harmless to an OR), so images narrower than 8 have none.
     @inline(__always)
     init?(_ pixels: UnsafePointer<UInt8>, rows: Int, columns: Int) {
+        guard columns >= 8 else {
+            guard let box = Self.byteByByte(pixels, rows: rows, columns: columns) else { return nil }
+            self = box
+            return
+        }
         @inline(__always) func word(_ row: Int, _ offset: Int) -> UInt64 {
             UInt64(littleEndian: UnsafeRawPointer(pixels + row * columns + offset).loadUnaligned(as: UInt64.self))
         }
-        // Rows are read as 8-byte words, the last overlapping its neighbour: ORing is unharmed.
-        guard columns >= 8 else { return nil }
         let lastWord = columns - 8
         @inline(__always) func rowHasInk(_ row: Int) -> Bool {
             var any = word(row, lastWord)
@@ -87,47 +93,60 @@ struct InkBox {
         guard top < rows else { return nil }
         var bottom = rows - 1
         while !rowHasInk(bottom) { bottom -= 1 }
-        @inline(__always) func column(_ offset: Int) -> UInt64 {
+        @inline(__always) func columnsHaveInk(_ offset: Int) -> UInt64 {
             var any: UInt64 = 0
             for row in top ... bottom { any |= word(row, offset) }
             return any
         }
         var offset = 0
-        var ink = column(offset)
+        var ink = columnsHaveInk(offset)
         while ink == 0 {
             offset = min(offset + 8, lastWord)
-            ink = column(offset)
+            ink = columnsHaveInk(offset)
         }
         let left = offset + ink.trailingZeroBitCount / 8
         offset = lastWord
-        ink = column(offset)
+        ink = columnsHaveInk(offset)
         while ink == 0 {
             offset = max(offset - 8, 0)
-            ink = column(offset)
+            ink = columnsHaveInk(offset)
         }
-        let right = offset + 7 - ink.leadingZeroBitCount / 8
+        (self.top, self.bottom, self.left, self.right) = (top, bottom, left, offset + 7 - ink.leadingZeroBitCount / 8)
+    }
+
+    private init(top: Int, bottom: Int, left: Int, right: Int) {
         (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
+    }
+
+    private static func byteByByte(_ pixels: UnsafePointer<UInt8>, rows: Int, columns: Int) -> InkBox? {
+        var (top, bottom, left, right) = (rows, -1, columns, -1)
+        for row in 0 ..< rows {
+            for column in 0 ..< columns where pixels[row * columns + column] != 0 {
+                (top, bottom) = (min(top, row), row)
+                (left, right) = (min(left, column), max(right, column))
+            }
+        }
+        return bottom < 0 ? nil : InkBox(top: top, bottom: bottom, left: left, right: right)
     }
 }
 
 /// Where each table lives in the sampler's scratch floats.
 struct ScratchLayout {
-    /// Zero pixels around the image in the framed copy, so that a chunk's rows of lanes read
-    /// without bounds checks wherever its points fall near the image.
+    /// Zero pixels around the image in its framed copy: a chunk's rows of lanes may reach past the
+    /// image by this much and still be read with plain loads.
     static let padding = 6
     let stride: Int
-    let frameCount: Int
-    let count: Int
-    /// cos·column and sin·column for every column, then each row's start point and sampled columns.
-    let cosineColumns, sineColumns, rowX, rowY, rowFirst, rowEnd: Int
+    /// The framed image, then cos·column and sin·column for every column, then each row's start
+    /// point and the columns sampled in it (first, end), padded to whole lanes of rows.
+    let cosineColumns, sineColumns, rowX, rowY, rowFirst, rowEnd, count: Int
 
     init(rows: Int, columns: Int) {
         stride = columns + 2 * Self.padding
-        frameCount = (rows + 2 * Self.padding) * stride
         let paddedRows = (rows + laneCount - 1) / laneCount * laneCount
-        cosineColumns = frameCount
-        sineColumns = cosineColumns + columns
-        rowX = sineColumns + columns
+        let paddedColumns = (columns + laneCount - 1) / laneCount * laneCount
+        cosineColumns = (rows + 2 * Self.padding) * stride
+        sineColumns = cosineColumns + paddedColumns
+        rowX = sineColumns + paddedColumns
         rowY = rowX + paddedRows
         rowFirst = rowY + paddedRows
         rowEnd = rowFirst + paddedRows
@@ -135,10 +154,17 @@ struct ScratchLayout {
     }
 }
 
+/// How many rows past a chunk's first its points may cross: the chunk loop is compiled once for
+/// each bound, so that each image's chunks read just the rows its turn can reach.
+protocol RowSpan { static var rows: Int { get } }
+enum OneRow: RowSpan { static var rows: Int { 1 } }
+enum TwoRows: RowSpan { static var rows: Int { 2 } }
+enum ThreeRows: RowSpan { static var rows: Int { 3 } }
+
 /// floor(v), exactly, for |v| < 2^22.
 @inline(__always)
 private func floor(_ v: Lanes) -> Lanes {
-    #if arch(x86_64) && LANES4
+    #if arch(x86_64) && !LANES8 && !LANES16
     // SSE2 has no rounding instruction: adding 1.5·2^23 rounds to a whole number in the low bits.
     let magic: Float = 12_582_912
     let nearest = (v + magic) - magic
@@ -146,6 +172,13 @@ private func floor(_ v: Lanes) -> Lanes {
     #else
     return v.rounded(.down)
     #endif
+}
+
+/// A whole number |v| < 2^22 as an Int32's bits, without `Int(v)`'s range checks: adding 1.5·2^23
+/// leaves it in the low bits of the significand.
+@inline(__always)
+private func wholeNumber(_ v: Float) -> UInt32 {
+    (v + 12_582_912).bitPattern &- Float(12_582_912).bitPattern
 }
 
 /// The map from an output pixel back to the input point the turn and shift carry onto it.
@@ -173,116 +206,98 @@ struct InverseMap {
     }
 
     @inline(__always)
-    func sample(_ pixels: UnsafePointer<UInt8>, scratch: UnsafeMutablePointer<Float>, layout: ScratchLayout, into image: UnsafeMutablePointer<Float>) {
+    func sample(
+        _ pixels: UnsafePointer<UInt8>, scratch: UnsafeMutablePointer<Float>, layout: ScratchLayout,
+        into image: UnsafeMutablePointer<Float>
+    ) {
         let pad = ScratchLayout.padding
-        let stride = layout.stride
-        let origin = scratch + pad * stride + pad
-        let (inkTop, inkBottom) = (Int(lowY) + 1, Int(highY) - 1)
-        for row in inkTop ... inkBottom {
-            let source = UnsafeRawPointer(pixels + row * columns), target = UnsafeMutableRawPointer(origin + row * stride)
+        let origin = scratch + pad * layout.stride + pad
+        // The ink's rows, whole, as floats (the rest of the frame stays zero).
+        for row in Int(lowY) + 1 ... Int(highY) - 1 {
+            let source = UnsafeRawPointer(pixels + row * columns)
+            let target = UnsafeMutableRawPointer(origin + row * layout.stride)
             var column = 0
-            while true {
+            repeat {
                 let start = min(column, columns - laneCount)
                 let bytes = source.loadUnaligned(fromByteOffset: start, as: LaneBytes.self)
                 target.storeBytes(of: Lanes(bytes), toByteOffset: 4 * start, as: Lanes.self)
                 column = start + laneCount
-                if column >= columns { break }
-            }
+            } while column < columns
         }
-        let (cosineColumns, sineColumns) = (scratch + layout.cosineColumns, scratch + layout.sineColumns)
-        for column in 0 ..< columns {
-            cosineColumns[column] = cosine * Float(column)
-            sineColumns[column] = sine * Float(column)
+        var column = 0
+        while column < columns {
+            let at = Lanes(repeating: Float(column)) + laneIndex
+            UnsafeMutableRawPointer(scratch + layout.cosineColumns + column).storeBytes(of: cosine * at, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.sineColumns + column).storeBytes(of: sine * at, as: Lanes.self)
+            column += laneCount
         }
-        let (rowXs, rowYs) = (scratch + layout.rowX, scratch + layout.rowY)
-        let (rowFirsts, rowEnds) = (scratch + layout.rowFirst, scratch + layout.rowEnd)
         var y = 0
         while y < rows {
             let (x0, y0) = rowStart(Lanes(repeating: Float(y)) + laneIndex)
             let (first, end) = reach(rowX: x0, rowY: y0)
-            UnsafeMutableRawPointer(rowXs + y).storeBytes(of: x0, as: Lanes.self)
-            UnsafeMutableRawPointer(rowYs + y).storeBytes(of: y0, as: Lanes.self)
-            UnsafeMutableRawPointer(rowFirsts + y).storeBytes(of: first, as: Lanes.self)
-            UnsafeMutableRawPointer(rowEnds + y).storeBytes(of: end, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.rowX + y).storeBytes(of: x0, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.rowY + y).storeBytes(of: y0, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.rowFirst + y).storeBytes(of: first, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.rowEnd + y).storeBytes(of: end, as: Lanes.self)
             y += laneCount
         }
-        let lowestA = Float(1 - pad), highestA = Float(columns + pad - laneCount - 1)
-        let lowestB = Float(-pad), highestB = Float(rows + pad - 2)
-        let rowBytes = stride * MemoryLayout<Float>.stride
+        // Points cross at most (lanes − 1)·|sin| + 1 rows in a chunk (a rounding's row spare).
+        let rowSpan = min(maxRowSpan, Int(Float(laneCount - 1) * abs(sine)) + 1)
+        switch rowSpan {
+        case 1: sampleChunks(OneRow.self, scratch: scratch, layout: layout, into: image)
+        case 2: sampleChunks(TwoRows.self, scratch: scratch, layout: layout, into: image)
+        default: sampleChunks(ThreeRows.self, scratch: scratch, layout: layout, into: image)
+        }
+    }
+
+    /// Samples every chunk of every row, reading rows of lanes where the chunk's points allow.
+    @inline(__always)
+    func sampleChunks<Span: RowSpan>(
+        _: Span.Type, scratch: UnsafeMutablePointer<Float>, layout: ScratchLayout, into image: UnsafeMutablePointer<Float>
+    ) {
+        let (pad, stride) = (ScratchLayout.padding, layout.stride)
+        let origin = scratch + pad * stride + pad
+        let (cosineColumns, sineColumns) = (scratch + layout.cosineColumns, scratch + layout.sineColumns)
+        // A chunk reads rows b … b + span + 1 from b, its first lane's row, or `span` rows above it
+        // when the points climb along the row; and columns a − 1 … a + lanes, a its first lane's.
+        let span = Float(Span.rows)
+        let rowBias: Float = sine < 0 ? span : 0
+        let (lowestA, rangeA) = (UInt32(bitPattern: Int32(1 - pad)), UInt32(columns + 2 * pad - laneCount - 2))
+        let (lowestB, rangeB) = (UInt32(bitPattern: Int32(-pad)), UInt32(rows + 2 * pad - 2 - Span.rows))
+        let lastStart = columns - laneCount
         for y in 0 ..< rows {
-            let end = Int(rowEnds[y])
-            var x = Int(rowFirsts[y])
+            let end = Int(scratch[layout.rowEnd + y])
+            var x = Int(scratch[layout.rowFirst + y])
             guard x < end else { continue }
-            let rowX = Lanes(repeating: rowXs[y]), rowY = Lanes(repeating: rowYs[y])
+            let rowX = Lanes(repeating: scratch[layout.rowX + y]), rowY = Lanes(repeating: scratch[layout.rowY + y])
             let output = image + y * columns
             repeat {
-                let start = min(x, columns - laneCount)
+                let start = min(x, lastStart)
                 let sourceX = rowX + UnsafeRawPointer(cosineColumns + start).loadUnaligned(as: Lanes.self)
                 let sourceY = rowY + UnsafeRawPointer(sineColumns + start).loadUnaligned(as: Lanes.self)
-                let inside = (sourceX .> lowX) .& (sourceX .< highX) .& (sourceY .> lowY) .& (sourceY .< highY)
                 let (left, top) = (floor(sourceX), floor(sourceY))
                 let (fx, fy) = (sourceX - left, sourceY - top)
-                let a = left[0]
-                let (firstTop, lastTop) = (top[0], top[laneCount - 1])
-                let b = min(firstTop, lastTop), span = max(firstTop, lastTop) - b
+                let a = left[0], b = top[0] - rowBias
+                let firstColumn = wholeNumber(a), firstRow = wholeNumber(b)
+                let inFrame = firstColumn &- lowestA <= rangeA && firstRow &- lowestB <= rangeB
+                let rowOffset = top - b
+                let rowsFit = (rowOffset .>= 0) .& (rowOffset .<= span)
                 let straight = left .== Lanes(repeating: a) + laneIndex
-                let lagging = left .== Lanes(repeating: a - 1) + laneIndex
-                var topLeft: Lanes, topRight: Lanes, bottomLeft: Lanes, bottomRight: Lanes
-                let fits = span <= maxSpan && a >= lowestA && a <= highestA && b >= lowestB && b + span <= highestB
-                if fits && all(straight) {
-                    let r = top - b
-                    var row = UnsafeRawPointer(origin + Int(b) * stride + Int(a))
-                    topLeft = row.loadUnaligned(as: Lanes.self)
-                    topRight = row.loadUnaligned(fromByteOffset: 4, as: Lanes.self)
-                    row += rowBytes
-                    bottomLeft = row.loadUnaligned(as: Lanes.self)
-                    bottomRight = row.loadUnaligned(fromByteOffset: 4, as: Lanes.self)
-                    var (rowLeft, rowRight) = (bottomLeft, bottomRight)
-                    var step: Float = 1
-                    while step <= maxSpan {
-                        let here = r .== step
-                        topLeft = topLeft.replacing(with: rowLeft, where: here)
-                        topRight = topRight.replacing(with: rowRight, where: here)
-                        row += rowBytes
-                        rowLeft = row.loadUnaligned(as: Lanes.self)
-                        rowRight = row.loadUnaligned(fromByteOffset: 4, as: Lanes.self)
-                        bottomLeft = bottomLeft.replacing(with: rowLeft, where: here)
-                        bottomRight = bottomRight.replacing(with: rowRight, where: here)
-                        step += 1
-                    }
-                } else if fits && all(straight .| lagging) {
-                    let r = top - b
-                    var row = UnsafeRawPointer(origin + Int(b) * stride + Int(a) - 1)
-                    @inline(__always) func across(_ row: UnsafeRawPointer) -> (Lanes, Lanes) {
-                        let l = row.loadUnaligned(as: Lanes.self)
-                        let m = row.loadUnaligned(fromByteOffset: 4, as: Lanes.self)
-                        let h = row.loadUnaligned(fromByteOffset: 8, as: Lanes.self)
-                        return (l.replacing(with: m, where: straight), m.replacing(with: h, where: straight))
-                    }
-                    (topLeft, topRight) = across(row)
-                    row += rowBytes
-                    (bottomLeft, bottomRight) = across(row)
-                    // Lanes whose points lie `step` rows below the chunk's first take that row
-                    // and the next.
-                    var (rowLeft, rowRight) = (bottomLeft, bottomRight)
-                    var step: Float = 1
-                    while step <= maxSpan {
-                        let here = r .== step
-                        topLeft = topLeft.replacing(with: rowLeft, where: here)
-                        topRight = topRight.replacing(with: rowRight, where: here)
-                        row += rowBytes
-                        (rowLeft, rowRight) = across(row)
-                        bottomLeft = bottomLeft.replacing(with: rowLeft, where: here)
-                        bottomRight = bottomRight.replacing(with: rowRight, where: here)
-                        step += 1
-                    }
+                let corners: Corners
+                if inFrame && all(straight .& rowsFit) {
+                    // Every lane reads columns a + lane and the next.
+                    let row = origin + Int(Int32(bitPattern: firstRow)) * stride + Int(Int32(bitPattern: firstColumn))
+                    corners = Corners(Span.self, rows: row, stride: stride, rowOffsets: rowOffset)
+                } else if inFrame && all((straight .| (left .== Lanes(repeating: a - 1) + laneIndex)) .& rowsFit) {
+                    // Lanes past the column the turn drops read one column further left.
+                    let row = origin + Int(Int32(bitPattern: firstRow)) * stride + Int(Int32(bitPattern: firstColumn))
+                    corners = Corners(Span.self, rows: row, stride: stride, rowOffsets: rowOffset, straight: straight)
                 } else {
-                    (topLeft, topRight, bottomLeft, bottomRight) = gather(scratch, stride: stride, left: left, top: top)
+                    corners = gather(scratch, stride: stride, sourceX: sourceX, sourceY: sourceY, left: left, top: top)
                 }
-                let upper = topLeft * (1 - fx) + topRight * fx
-                let lower = bottomLeft * (1 - fx) + bottomRight * fx
-                let value = ((upper * (1 - fy) + lower * fy) / 255).replacing(with: 0, where: .!inside)
-                UnsafeMutableRawPointer(output + start).storeBytes(of: value, as: Lanes.self)
+                let upper = corners.topLeft * (1 - fx) + corners.topRight * fx
+                let lower = corners.bottomLeft * (1 - fx) + corners.bottomRight * fx
+                UnsafeMutableRawPointer(output + start).storeBytes(of: (upper * (1 - fy) + lower * fy) / 255, as: Lanes.self)
                 x = start + laneCount
             } while x < end
         }
@@ -293,11 +308,12 @@ struct InverseMap {
     @inline(__always)
     func reach(rowX: Lanes, rowY: Lanes) -> (first: Lanes, end: Lanes) {
         let margin: Float = 1 / 64
-        let (acrossA, acrossB) = ((lowX - margin - rowX) / cosine, (highX + margin - rowX) / cosine)
+        let (inverseCosine, inverseSine) = (1 / cosine, 1 / sine)
+        let (acrossA, acrossB) = ((lowX - margin - rowX) * inverseCosine, (highX + margin - rowX) * inverseCosine)
         var first = acrossA.replacing(with: acrossB, where: acrossB .< acrossA)
         var last = acrossA.replacing(with: acrossB, where: acrossB .> acrossA)
         if sine != 0 {
-            let (downA, downB) = ((lowY - margin - rowY) / sine, (highY + margin - rowY) / sine)
+            let (downA, downB) = ((lowY - margin - rowY) * inverseSine, (highY + margin - rowY) * inverseSine)
             let downFirst = downA.replacing(with: downB, where: downB .< downA)
             let downLast = downA.replacing(with: downB, where: downB .> downA)
             first = first.replacing(with: downFirst, where: downFirst .> first)
@@ -314,22 +330,24 @@ struct InverseMap {
         return (first, last + 1)
     }
 
-    /// The four neighbours of each point read one lane at a time, for chunks too turned or too
-    /// far out for the row-at-a-time read.
+    /// The four pixels around each lane's point read one lane at a time, for chunks turned too far
+    /// or reaching too far out for rows of lanes; points outside the ink take zero.
     @inline(never)
-    func gather(_ scratch: UnsafeMutablePointer<Float>, stride: Int, left: Lanes, top: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
+    func gather(
+        _ scratch: UnsafeMutablePointer<Float>, stride: Int, sourceX: Lanes, sourceY: Lanes, left: Lanes, top: Lanes
+    ) -> Corners {
         let pad = ScratchLayout.padding
         let frameRows = rows + 2 * pad
-        var corners = (Lanes(), Lanes(), Lanes(), Lanes())
-        for lane in 0 ..< laneCount {
-            // Outside the frame the point is outside the ink and its value is discarded.
-            let row = min(max(Int(top[lane]) + pad, 0), frameRows - 2)
-            let column = min(max(Int(left[lane]) + pad, 0), stride - 2)
-            let corner = scratch + row * stride + column
-            corners.0[lane] = corner[0]
-            corners.1[lane] = corner[1]
-            corners.2[lane] = corner[stride]
-            corners.3[lane] = corner[stride + 1]
+        var corners = Corners(topLeft: Lanes(), topRight: Lanes(), bottomLeft: Lanes(), bottomRight: Lanes())
+        let inside = (sourceX .> lowX) .& (sourceX .< highX) .& (sourceY .> lowY) .& (sourceY .< highY)
+        for lane in 0 ..< laneCount where inside[lane] {
+            // Inside the ink box widened by a pixel, so inside the frame.
+            let corner = scratch + (Int(top[lane]) + pad) * stride + Int(left[lane]) + pad
+            precondition(corner >= scratch && corner + stride + 1 < scratch + frameRows * stride)
+            corners.topLeft[lane] = corner[0]
+            corners.topRight[lane] = corner[1]
+            corners.bottomLeft[lane] = corner[stride]
+            corners.bottomRight[lane] = corner[stride + 1]
         }
         return corners
     }
@@ -350,6 +368,58 @@ struct InverseMap {
                 let lower = byte(row + 1, column) * (1 - fx) + byte(row + 1, column + 1) * fx
                 image[y * columns + x] = (upper * (1 - fy) + lower * fy) / 255
             }
+        }
+    }
+}
+
+/// The four pixels around each lane's point: (top, left), its right, below and below-right.
+struct Corners {
+    var topLeft, topRight, bottomLeft, bottomRight: Lanes
+
+    init(topLeft: Lanes, topRight: Lanes, bottomLeft: Lanes, bottomRight: Lanes) {
+        (self.topLeft, self.topRight, self.bottomLeft, self.bottomRight) = (topLeft, topRight, bottomLeft, bottomRight)
+    }
+
+    /// Lane k's point lies in column k of `first`'s row and `rowOffsets`[k] rows below it: each row
+    /// of lanes is loaded once and taken by the lanes whose points lie there.
+    @inline(__always)
+    init<Span: RowSpan>(_: Span.Type, rows first: UnsafePointer<Float>, stride: Int, rowOffsets: Lanes) {
+        @inline(__always) func lanes(_ row: Int, _ column: Int) -> Lanes {
+            UnsafeRawPointer(first + row * stride + column).loadUnaligned(as: Lanes.self)
+        }
+        (topLeft, topRight, bottomLeft, bottomRight) = (lanes(0, 0), lanes(0, 1), lanes(1, 0), lanes(1, 1))
+        for row in 1 ... Span.rows {
+            let here = rowOffsets .== Float(row)
+            topLeft = topLeft.replacing(with: lanes(row, 0), where: here)
+            topRight = topRight.replacing(with: lanes(row, 1), where: here)
+            bottomLeft = bottomLeft.replacing(with: lanes(row + 1, 0), where: here)
+            bottomRight = bottomRight.replacing(with: lanes(row + 1, 1), where: here)
+        }
+    }
+
+    /// As above, but the lanes not `straight` lie one column further left.
+    @inline(__always)
+    init<Span: RowSpan>(
+        _: Span.Type, rows first: UnsafePointer<Float>, stride: Int, rowOffsets: Lanes,
+        straight: SIMDMask<Lanes.MaskStorage>
+    ) {
+        @inline(__always) func pair(_ row: Int) -> (left: Lanes, right: Lanes) {
+            let line = UnsafeRawPointer(first + row * stride - 1)
+            let (before, at, after) = (
+                line.loadUnaligned(as: Lanes.self), line.loadUnaligned(fromByteOffset: 4, as: Lanes.self),
+                line.loadUnaligned(fromByteOffset: 8, as: Lanes.self))
+            return (before.replacing(with: at, where: straight), at.replacing(with: after, where: straight))
+        }
+        var below = pair(1)
+        (topLeft, topRight) = pair(0)
+        (bottomLeft, bottomRight) = below
+        for row in 1 ... Span.rows {
+            let here = rowOffsets .== Float(row)
+            topLeft = topLeft.replacing(with: below.left, where: here)
+            topRight = topRight.replacing(with: below.right, where: here)
+            below = pair(row + 1)
+            bottomLeft = bottomLeft.replacing(with: below.left, where: here)
+            bottomRight = bottomRight.replacing(with: below.right, where: here)
         }
     }
 }

@@ -155,6 +155,24 @@ struct AugmentationTests {
         #expect(augmented(transform, index: 9) == plain)
     }
 
+    @Test func imagesNarrowerThanAWordAreSampledNotLeftBlank() {
+        // Under 8 columns the ink is found byte by byte; with no turn or shift every path must
+        // write the plain scaling, ink included.
+        let (rows, columns) = (5, 6)
+        let pixels = (0 ..< rows * columns).map { UInt8(truncatingIfNeeded: $0 % 4 == 1 ? 40 * $0 + 7 : 0) }
+        let narrow = LabeledImages(rows: rows, columns: columns, firstIndex: 0, pixels: pixels, labels: [0])
+        var plain = [Float](repeating: .nan, count: rows * columns)
+        var label: Int32 = 0
+        narrow.fillBatch(images: &plain, labels: &label, positions: 0 ..< 1)
+        let transform = RandomAffine(maxRotationDegrees: 0, maxShift: 0, seed: 5, epoch: 0)
+        for path in KernelPath.supported {
+            var image = [Float](repeating: .nan, count: rows * columns)
+            transform.write(pixels: pixels, rows: rows, columns: columns, sampleIndex: 0, into: &image, on: path)
+            #expect(image == plain, "\(path) path")
+        }
+        #expect(plain.contains { $0 > 0 })
+    }
+
     @Test func anAsymmetricShapeKeepsItsOrientationWithinTheBounds() {
         // The L's ink centre lies 9.6 pixels up and left of the image's centre: a mirror or a
         // turn beyond the bound would carry it to another quadrant, while the allowed moves keep
