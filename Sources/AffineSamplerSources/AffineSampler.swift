@@ -156,10 +156,21 @@ struct ScratchLayout {
 
 /// How many rows past a chunk's first its points may cross: the chunk loop is compiled once for
 /// each bound, so that each image's chunks read just the rows its turn can reach.
-protocol RowSpan { static var rows: Int { get } }
+protocol RowSpan {
+    static var rows: Int { get }
+    /// Whether every chunk's points are known to lie within `rows` rows past the first lane's,
+    /// so that the chunk loop need not check.
+    static var isProven: Bool { get }
+}
+extension RowSpan { static var isProven: Bool { true } }
 enum OneRow: RowSpan { static var rows: Int { 1 } }
 enum TwoRows: RowSpan { static var rows: Int { 2 } }
 enum ThreeRows: RowSpan { static var rows: Int { 3 } }
+/// Turns too large to prove a bound: each chunk is checked, and read lane by lane if it fails.
+enum CheckedRows: RowSpan {
+    static var rows: Int { maxRowSpan }
+    static var isProven: Bool { false }
+}
 
 /// floor(v), exactly, for |v| < 2^22.
 @inline(__always)
@@ -178,7 +189,13 @@ private func floor(_ v: Lanes) -> Lanes {
 /// leaves it in the low bits of the significand.
 @inline(__always)
 private func wholeNumber(_ v: Float) -> UInt32 {
-    (v + 12_582_912).bitPattern &- Float(12_582_912).bitPattern
+    wholeNumberBits(v + 12_582_912)
+}
+
+/// n from 1.5·2^23 + n.
+@inline(__always)
+private func wholeNumberBits(_ shifted: Float) -> UInt32 {
+    shifted.bitPattern &- Float(12_582_912).bitPattern
 }
 
 /// The map from an output pixel back to the input point the turn and shift carry onto it.
@@ -237,16 +254,20 @@ struct InverseMap {
             let (first, end) = reach(rowX: x0, rowY: y0)
             UnsafeMutableRawPointer(scratch + layout.rowX + y).storeBytes(of: x0, as: Lanes.self)
             UnsafeMutableRawPointer(scratch + layout.rowY + y).storeBytes(of: y0, as: Lanes.self)
-            UnsafeMutableRawPointer(scratch + layout.rowFirst + y).storeBytes(of: first, as: Lanes.self)
-            UnsafeMutableRawPointer(scratch + layout.rowEnd + y).storeBytes(of: end, as: Lanes.self)
+            // Whole numbers, kept as 1.5·2^23 + n so that the chunk loop reads n from the bits.
+            UnsafeMutableRawPointer(scratch + layout.rowFirst + y).storeBytes(of: first + 12_582_912, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.rowEnd + y).storeBytes(of: end + 12_582_912, as: Lanes.self)
             y += laneCount
         }
         // Points cross at most (lanes − 1)·|sin| + 1 rows in a chunk (a rounding's row spare).
-        let rowSpan = min(maxRowSpan, Int(Float(laneCount - 1) * abs(sine)) + 1)
+        // Along a chunk the points fall (lanes − 1)·sin; with their rounding (under 1/256 for
+        // images up to 256 pixels a side) they cross at most this many rows past the first's.
+        let rowSpan = rows <= 256 && columns <= 256 ? Int(Float(laneCount - 1) * abs(sine) + 1 / 256) + 1 : .max
         switch rowSpan {
         case 1: sampleChunks(OneRow.self, scratch: scratch, layout: layout, into: image)
-        case 2: sampleChunks(TwoRows.self, scratch: scratch, layout: layout, into: image)
-        default: sampleChunks(ThreeRows.self, scratch: scratch, layout: layout, into: image)
+        case 2 where maxRowSpan >= 2: sampleChunks(TwoRows.self, scratch: scratch, layout: layout, into: image)
+        case 3 where maxRowSpan >= 3: sampleChunks(ThreeRows.self, scratch: scratch, layout: layout, into: image)
+        default: sampleChunks(CheckedRows.self, scratch: scratch, layout: layout, into: image)
         }
     }
 
@@ -266,8 +287,8 @@ struct InverseMap {
         let (lowestB, rangeB) = (UInt32(bitPattern: Int32(-pad)), UInt32(rows + 2 * pad - 2 - Span.rows))
         let lastStart = columns - laneCount
         for y in 0 ..< rows {
-            let end = Int(scratch[layout.rowEnd + y])
-            var x = Int(scratch[layout.rowFirst + y])
+            let end = Int(Int32(bitPattern: wholeNumberBits(scratch[layout.rowEnd + y])))
+            var x = Int(Int32(bitPattern: wholeNumberBits(scratch[layout.rowFirst + y])))
             guard x < end else { continue }
             let rowX = Lanes(repeating: scratch[layout.rowX + y]), rowY = Lanes(repeating: scratch[layout.rowY + y])
             let output = image + y * columns
@@ -281,10 +302,10 @@ struct InverseMap {
                 let firstColumn = wholeNumber(a), firstRow = wholeNumber(b)
                 let inFrame = firstColumn &- lowestA <= rangeA && firstRow &- lowestB <= rangeB
                 let rowOffset = top - b
-                let rowsFit = (rowOffset .>= 0) .& (rowOffset .<= span)
                 let straight = left .== Lanes(repeating: a) + laneIndex
+                let rowsFit = (rowOffset .>= 0) .& (rowOffset .<= span)
                 let corners: Corners
-                if inFrame && all(straight .& rowsFit) {
+                if inFrame && (Span.isProven ? all(straight) : all(straight .& rowsFit)) {
                     // Every lane reads columns a + lane and the next.
                     let row = origin + Int(Int32(bitPattern: firstRow)) * stride + Int(Int32(bitPattern: firstColumn))
                     corners = Corners(Span.self, rows: row, stride: stride, rowOffsets: rowOffset)
