@@ -83,9 +83,12 @@ struct KernelBenchmarkResults: Encodable {
     struct BatchFilling: Encodable {
         let plainMicrosecondsPerBatch: Double
         let augmentedMicrosecondsPerBatch: Double
+        /// What `--augment` adds to a batch: the augmented filling less the plain one it replaces.
+        let addedByAugmentationMicrosecondsPerBatch: Double
         /// Of the training step's CPU time.
         let plainFractionOfTrainStep: Double
         let augmentedFractionOfTrainStep: Double
+        let addedByAugmentationFractionOfTrainStep: Double
     }
 
     let kernelPath: String
@@ -118,11 +121,14 @@ struct KernelBenchmarkResults: Encodable {
             samplesPerSecond: report.samplesPerSecond, gflopsPerSecond: report.trainStepGigaflopsPerSecond,
             fractionOfPeak: report.fractionOfPeak, flopsPerSample: KernelBenchmark.trainingFlopsPerSample)
         let step = report.trainStepSecondsPerBatch
+        let added = filling.augmentedSecondsPerBatch - filling.plainSecondsPerBatch
         batchFilling = BatchFilling(
             plainMicrosecondsPerBatch: filling.plainSecondsPerBatch * 1e6,
             augmentedMicrosecondsPerBatch: filling.augmentedSecondsPerBatch * 1e6,
+            addedByAugmentationMicrosecondsPerBatch: added * 1e6,
             plainFractionOfTrainStep: filling.plainSecondsPerBatch / step,
-            augmentedFractionOfTrainStep: filling.augmentedSecondsPerBatch / step)
+            augmentedFractionOfTrainStep: filling.augmentedSecondsPerBatch / step,
+            addedByAugmentationFractionOfTrainStep: added / step)
     }
 
     /// Writing the batch before each step, as a share of the step it feeds.
@@ -134,6 +140,9 @@ struct KernelBenchmarkResults: Encodable {
         table.append(
             "augment (--augment, default bounds, \(kernelPath) sampler)", fixed(batchFilling.augmentedMicrosecondsPerBatch, 1),
             fixed(100 * batchFilling.augmentedFractionOfTrainStep, 1))
+        table.append(
+            "added by --augment (augment − byte/255)", fixed(batchFilling.addedByAugmentationMicrosecondsPerBatch, 1),
+            fixed(100 * batchFilling.addedByAugmentationFractionOfTrainStep, 1))
         return table
     }
 

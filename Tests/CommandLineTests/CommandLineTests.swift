@@ -105,6 +105,9 @@ struct CommandLineTests {
         for key in ["plain_microseconds_per_batch", "augmented_microseconds_per_batch", "augmented_fraction_of_train_step"] {
             #expect((filling[key] ?? 0) > 0, "\(key) in \(filling)")
         }
+        let added = try #require(filling["added_by_augmentation_microseconds_per_batch"], "\(filling)")
+        let difference = (filling["augmented_microseconds_per_batch"] ?? 0) - (filling["plain_microseconds_per_batch"] ?? 0)
+        #expect(abs(added - difference) < 1e-6, "\(filling)")
     }
 
     @Test("bench allreduce under mpirun fits a latency and a per-byte cost")
