@@ -343,12 +343,14 @@ struct InverseMap {
             let within = (rowY .> lowY - margin) .& (rowY .< highY + margin)
             last = last.replacing(with: -1, where: .!within)
         }
+        // Clamped into 0 … columns, where the chunk loop reads them as whole numbers: a nearly
+        // level turn puts the bounds ~1/sin away, and a NaN (from 0·∞) samples the whole row.
+        let (none, all) = (Lanes(repeating: 0), Lanes(repeating: Float(columns)))
         first = (first - 1).rounded(.up)
-        first = first.replacing(with: 0, where: first .< 0)
-        last = (last + 1).rounded(.down)
-        let limit = Lanes(repeating: Float(columns - 1))
-        last = last.replacing(with: limit, where: last .> limit)
-        return (first, last + 1)
+        first = first.replacing(with: none, where: .!(first .> none)).replacing(with: all, where: first .> all)
+        var end = (last + 1).rounded(.down) + 1
+        end = end.replacing(with: all, where: .!(end .< all)).replacing(with: none, where: end .< none)
+        return (first, end)
     }
 
     /// The four pixels around each lane's point read one lane at a time, for chunks turned too far
