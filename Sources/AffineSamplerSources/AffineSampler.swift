@@ -35,15 +35,13 @@ public enum AffineSampler {
     /// Writes the `rows × columns` image at `pixels`, turned about its centre by the angle whose
     /// cosine and sine are given and moved by (`dx`, `dy`) pixels, sampled bilinearly with zero
     /// beyond its edges and scaled to /255, into the `rows × columns` floats at `image`.
-    /// Allocates nothing for images up to 28×28 (its scratch lives on the stack).
+    /// Allocates nothing for images up to 28×28 (the frame lives on the stack).
     public static func sample(
         _ pixels: UnsafePointer<UInt8>, rows: Int, columns: Int, cosine: Float, sine: Float, dx: Float, dy: Float,
         into image: UnsafeMutablePointer<Float>
     ) {
-        guard let ink = InkBox(pixels, rows: rows, columns: columns) else {
-            image.update(repeating: 0, count: rows * columns)
-            return
-        }
+        image.update(repeating: 0, count: rows * columns)
+        guard let ink = InkBox(pixels, rows: rows, columns: columns) else { return }
         let map = InverseMap(cosine: cosine, sine: sine, dx: dx, dy: dy, rows: rows, columns: columns, ink: ink)
         guard columns >= laneCount else {
             map.samplePixelByPixel(pixels, into: image)
@@ -289,20 +287,11 @@ struct InverseMap {
         let (lowestB, rangeB) = (UInt32(bitPattern: Int32(-pad)), UInt32(rows + 2 * pad - 2 - Span.rows))
         let lastStart = columns - laneCount
         for y in 0 ..< rows {
-            // The row is cleared a lane at a time just before its chunks overwrite what can take
-            // ink, its lines then in cache for them (1.4 µs per 60 images less than clearing the
-            // whole image first).
-            let output = image + y * columns
-            var column = 0
-            repeat {
-                let start = min(column, lastStart)
-                UnsafeMutableRawPointer(output + start).storeBytes(of: Lanes(), as: Lanes.self)
-                column = start + laneCount
-            } while column < columns
             let end = Int(Int32(bitPattern: wholeNumberBits(scratch[layout.rowEnd + y])))
             var x = Int(Int32(bitPattern: wholeNumberBits(scratch[layout.rowFirst + y])))
             guard x < end else { continue }
             let rowX = Lanes(repeating: scratch[layout.rowX + y]), rowY = Lanes(repeating: scratch[layout.rowY + y])
+            let output = image + y * columns
             repeat {
                 let start = min(x, lastStart)
                 let sourceX = rowX + UnsafeRawPointer(cosineColumns + start).loadUnaligned(as: Lanes.self)
