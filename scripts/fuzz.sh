@@ -36,10 +36,18 @@ products="$build/spm/release"
 modules="$products/Modules"
 [[ -d "$modules" ]] || modules="$products"
 # This build path holds only Training and what it depends on, so every object in it is needed:
-# a target added to Training's dependencies is linked without being named here.
+# a target added to Training's dependencies is linked without being named here. A Swift target's
+# objects are those its output file map names for its current sources: a source moved to another
+# target leaves its old object behind in an incremental build.
 objects=()
 for target_build in "$products"/*.build; do
-    for object in "$target_build"/*.o; do [[ -e "$object" ]] && objects+=("$object"); done
+    if [[ -f "$target_build/output-file-map.json" ]]; then
+        while read -r object; do
+            [[ -e "$object" ]] && objects+=("$object")
+        done < <(sed -n 's/^ *"object": "\(.*\)",\{0,1\}$/\1/p' "$target_build/output-file-map.json")
+    else
+        for object in "$target_build"/*.o; do [[ -e "$object" ]] && objects+=("$object"); done
+    fi
 done
 includes=(-I "$modules" -I Sources/CZlib -I Sources/CMPI)
 # SwiftPM writes the module maps of C targets into their build directories.
