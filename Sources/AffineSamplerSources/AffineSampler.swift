@@ -67,7 +67,7 @@ struct InkBox {
     let top, bottom, left, right: Int
 
     /// The box of `pixels`' non-zero bytes; nil for a blank image. Reads rows as 8-byte words, the
-    /// last overlapping its neighbour (harmless to an OR), so images narrower than 8 have none.
+    /// last overlapping its neighbour (harmless to an OR); images narrower than 8, byte by byte.
     @inline(__always)
     init?(_ pixels: UnsafePointer<UInt8>, rows: Int, columns: Int) {
         guard columns >= 8 else {
@@ -172,30 +172,32 @@ enum CheckedRows: RowSpan {
     static var isProven: Bool { false }
 }
 
+/// 1.5·2^23: adding it to a float of magnitude below 2^22 rounds it to a whole number n, held in
+/// the low bits of the significand.
+private let wholeNumberShift: Float = 12_582_912
+
 /// floor(v), exactly, for |v| < 2^22.
 @inline(__always)
 private func floor(_ v: Lanes) -> Lanes {
     #if arch(x86_64) && !LANES8 && !LANES16
-    // SSE2 has no rounding instruction: adding 1.5·2^23 rounds to a whole number in the low bits.
-    let magic: Float = 12_582_912
-    let nearest = (v + magic) - magic
+    // SSE2 has no rounding instruction.
+    let nearest = (v + wholeNumberShift) - wholeNumberShift
     return nearest.replacing(with: nearest - 1, where: nearest .> v)
     #else
     return v.rounded(.down)
     #endif
 }
 
-/// A whole number |v| < 2^22 as an Int32's bits, without `Int(v)`'s range checks: adding 1.5·2^23
-/// leaves it in the low bits of the significand.
+/// A whole number |v| < 2^22 as an Int32's bits, without `Int(v)`'s range checks.
 @inline(__always)
 private func wholeNumber(_ v: Float) -> UInt32 {
-    wholeNumberBits(v + 12_582_912)
+    wholeNumberBits(v + wholeNumberShift)
 }
 
-/// n from 1.5·2^23 + n.
+/// n from `wholeNumberShift` + n.
 @inline(__always)
 private func wholeNumberBits(_ shifted: Float) -> UInt32 {
-    shifted.bitPattern &- Float(12_582_912).bitPattern
+    shifted.bitPattern &- wholeNumberShift.bitPattern
 }
 
 /// The map from an output pixel back to the input point the turn and shift carry onto it.
@@ -254,12 +256,11 @@ struct InverseMap {
             let (first, end) = reach(rowX: x0, rowY: y0)
             UnsafeMutableRawPointer(scratch + layout.rowX + y).storeBytes(of: x0, as: Lanes.self)
             UnsafeMutableRawPointer(scratch + layout.rowY + y).storeBytes(of: y0, as: Lanes.self)
-            // Whole numbers, kept as 1.5·2^23 + n so that the chunk loop reads n from the bits.
-            UnsafeMutableRawPointer(scratch + layout.rowFirst + y).storeBytes(of: first + 12_582_912, as: Lanes.self)
-            UnsafeMutableRawPointer(scratch + layout.rowEnd + y).storeBytes(of: end + 12_582_912, as: Lanes.self)
+            // Whole numbers, kept shifted so that the chunk loop reads them from the bits.
+            UnsafeMutableRawPointer(scratch + layout.rowFirst + y).storeBytes(of: first + wholeNumberShift, as: Lanes.self)
+            UnsafeMutableRawPointer(scratch + layout.rowEnd + y).storeBytes(of: end + wholeNumberShift, as: Lanes.self)
             y += laneCount
         }
-        // Points cross at most (lanes − 1)·|sin| + 1 rows in a chunk (a rounding's row spare).
         // Along a chunk the points fall (lanes − 1)·sin; with their rounding (under 1/256 for
         // images up to 256 pixels a side) they cross at most this many rows past the first's.
         let rowSpan = rows <= 256 && columns <= 256 ? Int(Float(laneCount - 1) * abs(sine) + 1 / 256) + 1 : .max
@@ -304,14 +305,14 @@ struct InverseMap {
                 let rowOffset = top - b
                 let straight = left .== Lanes(repeating: a) + laneIndex
                 let rowsFit = (rowOffset .>= 0) .& (rowOffset .<= span)
+                // Read only when in the frame.
+                let row = origin + Int(Int32(bitPattern: firstRow)) * stride + Int(Int32(bitPattern: firstColumn))
                 let corners: Corners
                 if inFrame && (Span.isProven ? all(straight) : all(straight .& rowsFit)) {
                     // Every lane reads columns a + lane and the next.
-                    let row = origin + Int(Int32(bitPattern: firstRow)) * stride + Int(Int32(bitPattern: firstColumn))
                     corners = Corners(Span.self, rows: row, stride: stride, rowOffsets: rowOffset)
                 } else if inFrame && all((straight .| (left .== Lanes(repeating: a - 1) + laneIndex)) .& rowsFit) {
                     // Lanes past the column the turn drops read one column further left.
-                    let row = origin + Int(Int32(bitPattern: firstRow)) * stride + Int(Int32(bitPattern: firstColumn))
                     corners = Corners(Span.self, rows: row, stride: stride, rowOffsets: rowOffset, straight: straight)
                 } else {
                     corners = gather(scratch, stride: stride, sourceX: sourceX, sourceY: sourceY, left: left, top: top)
