@@ -404,20 +404,12 @@ struct Corners {
         (self.topLeft, self.topRight, self.bottomLeft, self.bottomRight) = (topLeft, topRight, bottomLeft, bottomRight)
     }
 
-    /// Lane k's point lies in column k of `first`'s row and `rowOffsets`[k] rows below it: each row
-    /// of lanes is loaded once and taken by the lanes whose points lie there.
+    /// Lane k's point lies in column k of `first`'s row and `rowOffsets`[k] rows below it.
     @inline(__always)
     init<Span: RowSpan>(_: Span.Type, rows first: UnsafePointer<Float>, stride: Int, rowOffsets: Lanes) {
-        @inline(__always) func lanes(_ row: Int, _ column: Int) -> Lanes {
-            UnsafeRawPointer(first + row * stride + column).loadUnaligned(as: Lanes.self)
-        }
-        (topLeft, topRight, bottomLeft, bottomRight) = (lanes(0, 0), lanes(0, 1), lanes(1, 0), lanes(1, 1))
-        for row in 1 ... Span.rows {
-            let here = rowOffsets .== Float(row)
-            topLeft = topLeft.replacing(with: lanes(row, 0), where: here)
-            topRight = topRight.replacing(with: lanes(row, 1), where: here)
-            bottomLeft = bottomLeft.replacing(with: lanes(row + 1, 0), where: here)
-            bottomRight = bottomRight.replacing(with: lanes(row + 1, 1), where: here)
+        self.init(Span.self, rowOffsets: rowOffsets) { row in
+            let line = UnsafeRawPointer(first + row * stride)
+            return (line.loadUnaligned(as: Lanes.self), line.loadUnaligned(fromByteOffset: 4, as: Lanes.self))
         }
     }
 
@@ -427,13 +419,21 @@ struct Corners {
         _: Span.Type, rows first: UnsafePointer<Float>, stride: Int, rowOffsets: Lanes,
         straight: SIMDMask<Lanes.MaskStorage>
     ) {
-        @inline(__always) func pair(_ row: Int) -> (left: Lanes, right: Lanes) {
+        self.init(Span.self, rowOffsets: rowOffsets) { row in
             let line = UnsafeRawPointer(first + row * stride - 1)
             let (before, at, after) = (
                 line.loadUnaligned(as: Lanes.self), line.loadUnaligned(fromByteOffset: 4, as: Lanes.self),
                 line.loadUnaligned(fromByteOffset: 8, as: Lanes.self))
             return (before.replacing(with: at, where: straight), at.replacing(with: after, where: straight))
         }
+    }
+
+    /// Each row of lanes, `pair(row)` (each lane's pixel there and its right neighbour), read once
+    /// and taken by the lanes whose points lie in it (`rowOffsets`) or just above it.
+    @inline(__always)
+    private init<Span: RowSpan>(
+        _: Span.Type, rowOffsets: Lanes, pair: (_ row: Int) -> (left: Lanes, right: Lanes)
+    ) {
         var below = pair(1)
         (topLeft, topRight) = pair(0)
         (bottomLeft, bottomRight) = below
