@@ -1,0 +1,48 @@
+import CNNKernelInterface
+
+// MaxPool2d(2): 2×2 windows, stride 2, an odd last row or column dropped (PyTorch's floor). Cheap
+// next to the convolutions around it, so plain loops.
+
+extension BatchLayerKernels {
+    /// out[n][c][y][x] = max(in[n][c][2y+dy][2x+dx]), dy, dx ∈ {0, 1}    in: [count][shape], out: [count][shape.pooled]
+    public static func maxPoolForward(
+        _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        let pooled = shape.pooled
+        for plane in 0..<count * shape.channels {
+            let source = input + plane * shape.height * shape.width
+            let target = output + plane * pooled.height * pooled.width
+            for y in 0..<pooled.height {
+                let (top, bottom) = (source + 2 * y * shape.width, source + (2 * y + 1) * shape.width)
+                for x in 0..<pooled.width {
+                    target[y * pooled.width + x] = max(max(top[2 * x], top[2 * x + 1]), max(bottom[2 * x], bottom[2 * x + 1]))
+                }
+            }
+        }
+    }
+
+    /// din[window of (y, x)] = dout[y][x] at the window's first maximum in row-major order
+    /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included.
+    public static func maxPoolBackward(
+        _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        let pooled = shape.pooled
+        inputGradient.update(repeating: 0, count: count * shape.size)
+        for plane in 0..<count * shape.channels {
+            let source = input + plane * shape.height * shape.width
+            let target = inputGradient + plane * shape.height * shape.width
+            for y in 0..<pooled.height {
+                for x in 0..<pooled.width {
+                    let largest = output[plane * pooled.height * pooled.width + y * pooled.width + x]
+                    let first = 2 * y * shape.width + 2 * x
+                    let at =
+                        source[first] == largest ? first
+                        : source[first + 1] == largest ? first + 1
+                        : source[first + shape.width] == largest ? first + shape.width : first + shape.width + 1
+                    target[at] = outputGradient[plane * pooled.height * pooled.width + y * pooled.width + x]
+                }
+            }
+        }
+    }
+}
