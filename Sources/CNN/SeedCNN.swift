@@ -1,6 +1,5 @@
 import CNNKernelInterface
 import KernelPaths
-import SeededRandom
 
 public typealias Evaluation = CNNKernelInterface.Evaluation
 public typealias LayerActivations = CNNKernelInterface.LayerActivations
@@ -100,13 +99,7 @@ public final class SeedCNN {
     /// PyTorch's default initialisation: every weight and bias uniform in ±1/√fanIn (fan-in 9, 72
     /// and 784), drawn in `ParameterLayout` order from `SeededGenerator(seed:)`.
     public func initialize(seed: UInt64) {
-        var generator = SeededGenerator(seed: seed)
-        for tensor in ParameterLayout.tensors {
-            let bound = Float(1 / Double(tensor.fanIn).squareRoot())
-            for index in tensor.range {
-                parameterStorage.base[index] = generator.nextFloat(symmetricBound: bound)
-            }
-        }
+        initializeLikePyTorch(ParameterLayout.tensors, parameters: parameterStorage.base, seed: seed)
     }
 
     // MARK: - Passes
