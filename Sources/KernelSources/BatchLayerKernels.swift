@@ -22,3 +22,19 @@ func storeLanes(_ value: Lanes, _ target: UnsafeMutablePointer<Float>) {
 func roundedUp(_ value: Int, toMultipleOf multiple: Int) -> Int {
     (value + multiple - 1) / multiple * multiple
 }
+
+/// Four rows of a row-major matrix from row `first` on, for a register block of four rows. A
+/// block of `count` < 4 rows repeats its last row in the slots past it, so the block's loops need
+/// no edge case; only its own `count` results are stored.
+struct FourRows {
+    let row0, row1, row2, row3: UnsafeMutablePointer<Float>
+
+    init(_ matrix: UnsafeMutablePointer<Float>, first: Int, count: Int, rowLength: Int) {
+        func row(_ slot: Int) -> UnsafeMutablePointer<Float> { matrix + (first + min(slot, count - 1)) * rowLength }
+        (row0, row1, row2, row3) = (row(0), row(1), row(2), row(3))
+    }
+
+    init(_ matrix: UnsafePointer<Float>, first: Int, count: Int, rowLength: Int) {
+        self.init(UnsafeMutablePointer(mutating: matrix), first: first, count: count, rowLength: rowLength)
+    }
+}

@@ -261,40 +261,75 @@ private func convolvePlanes(
 
 /// weightGradient[o][i][ky][kx] += Σ_q wideGradient[o][q] · paddedInput[i][q + ky·Wp + kx]: the
 /// wide gradient is zero in the extra columns and past the last row, so whole vectors are summed.
-/// Four outputs share each input load.
+/// Four outputs × three neighbouring taps in registers (12 FMA chains sharing 4 gradient and 3
+/// input loads); the taps left of a kernel row one at a time.
 private func addWeightGradient(
     _ wideGradient: UnsafePointer<Float>, outputs: Int, wideStride: Int, paddedInput: UnsafePointer<Float>,
     _ layout: PaddedPlanes, kernel: Int, into weightGradient: UnsafeMutablePointer<Float>
 ) {
     let taps = kernel * kernel
     let inputs = layout.planes
-    var first = 0
-    while first < outputs {
+    for first in stride(from: 0, to: outputs, by: 4) {
         let block = min(4, outputs - first)
-        // Outputs past the last repeat it; only the block's own are added.
-        func row(_ slot: Int) -> UnsafePointer<Float> { wideGradient + (first + min(slot, block - 1)) * wideStride }
-        let (g0, g1, g2, g3) = (row(0), row(1), row(2), row(3))
+        let gradients = FourRows(wideGradient, first: first, count: block, rowLength: wideStride)
+        // Where the block's first output's weight (i, ky, 0) is; the next outputs follow at this stride.
+        let outputStride = inputs * taps
         for i in 0..<inputs {
             for ky in 0..<kernel {
-                for kx in 0..<kernel {
-                    let source = paddedInput + i * layout.planeStride + ky * layout.width + kx
+                let source = paddedInput + i * layout.planeStride + ky * layout.width
+                let target = weightGradient + (first * inputs + i) * taps + ky * kernel
+                var kx = 0
+                while kx + 3 <= kernel {
+                    var (a, b, c, d) = (TapSums(), TapSums(), TapSums(), TapSums())
+                    for q in stride(from: 0, to: wideStride, by: laneCount) {
+                        let values = (loadLanes(source + kx + q), loadLanes(source + kx + 1 + q), loadLanes(source + kx + 2 + q))
+                        a.addProducts(loadLanes(gradients.row0 + q), values)
+                        b.addProducts(loadLanes(gradients.row1 + q), values)
+                        c.addProducts(loadLanes(gradients.row2 + q), values)
+                        d.addProducts(loadLanes(gradients.row3 + q), values)
+                    }
+                    a.addLaneSums(to: target + kx)
+                    if block > 1 { b.addLaneSums(to: target + outputStride + kx) }
+                    if block > 2 { c.addLaneSums(to: target + 2 * outputStride + kx) }
+                    if block > 3 { d.addLaneSums(to: target + 3 * outputStride + kx) }
+                    kx += 3
+                }
+                for kx in kx..<kernel {
                     var (s0, s1, s2, s3) = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
                     for q in stride(from: 0, to: wideStride, by: laneCount) {
-                        let x = loadLanes(source + q)
-                        s0 = multiplyAdd(s0, loadLanes(g0 + q), x)
-                        s1 = multiplyAdd(s1, loadLanes(g1 + q), x)
-                        s2 = multiplyAdd(s2, loadLanes(g2 + q), x)
-                        s3 = multiplyAdd(s3, loadLanes(g3 + q), x)
+                        let x = loadLanes(source + kx + q)
+                        s0 = multiplyAdd(s0, loadLanes(gradients.row0 + q), x)
+                        s1 = multiplyAdd(s1, loadLanes(gradients.row1 + q), x)
+                        s2 = multiplyAdd(s2, loadLanes(gradients.row2 + q), x)
+                        s3 = multiplyAdd(s3, loadLanes(gradients.row3 + q), x)
                     }
-                    let target = weightGradient + (first * inputs + i) * taps + ky * kernel + kx
-                    let outputStride = inputs * taps
-                    target[0] += laneSum(s0)
-                    if block > 1 { target[outputStride] += laneSum(s1) }
-                    if block > 2 { target[2 * outputStride] += laneSum(s2) }
-                    if block > 3 { target[3 * outputStride] += laneSum(s3) }
+                    target[kx] += laneSum(s0)
+                    if block > 1 { target[outputStride + kx] += laneSum(s1) }
+                    if block > 2 { target[2 * outputStride + kx] += laneSum(s2) }
+                    if block > 3 { target[3 * outputStride + kx] += laneSum(s3) }
                 }
             }
         }
-        first += block
+    }
+}
+
+/// One output's sums over three neighbouring taps of a kernel row, in registers.
+struct TapSums {
+    var tap0 = Lanes.zero, tap1 = Lanes.zero, tap2 = Lanes.zero
+
+    /// tap[t] += gradient · inputs[t]
+    @inline(__always)
+    mutating func addProducts(_ gradient: Lanes, _ inputs: (Lanes, Lanes, Lanes)) {
+        tap0 = multiplyAdd(tap0, gradient, inputs.0)
+        tap1 = multiplyAdd(tap1, gradient, inputs.1)
+        tap2 = multiplyAdd(tap2, gradient, inputs.2)
+    }
+
+    /// target[t] += the sum of tap[t]'s lanes
+    @inline(__always)
+    func addLaneSums(to target: UnsafeMutablePointer<Float>) {
+        target[0] += laneSum(tap0)
+        target[1] += laneSum(tap1)
+        target[2] += laneSum(tap2)
     }
 }

@@ -23,20 +23,9 @@ import Testing
         }
         let centre = lossSum()
         let analytic = network.gradientValues
-        // As in GradientCheckTests: float32 losses over this step carry about 1e-3 of noise, and
-        // of the two one-sided quotients the one on the smooth side of any kink is kept.
-        let step: Float = 3e-4
-        let numeric = tensor.range.map { coordinate in
-            func setParameter(_ value: Float) { network.withUnsafeMutableParameters { $0[coordinate] = value } }
-            let original = network.parameterValues[coordinate]
-            setParameter(original + step)
-            let forward = (lossSum() - centre) / Double(step)
-            setParameter(original - step)
-            let backward = (centre - lossSum()) / Double(step)
-            setParameter(original)
-            let analyticValue = Double(analytic[coordinate])
-            return Float(abs(forward - analyticValue) < abs(backward - analyticValue) ? forward : backward)
-        }
+        // As in GradientCheckTests: float32 losses over this step carry about 1e-3 of noise.
+        let numeric = finiteDifferenceSlopes(
+            of: lossSum, at: centre, network: network, coordinates: Array(tensor.range), analytic: analytic, step: 3e-4)
         let error = relativeError(Array(analytic[tensor.range]), numeric)
         print("finite-difference relative error \(tensor.name): \(error)")
         #expect(error <= 2e-2)
