@@ -16,16 +16,17 @@ public struct DropoutMask: Sendable, Equatable {
     /// The global index of the first sample of the buffer the kernels are given.
     public let firstSample: Int
 
+    /// The factor a kept element is multiplied by: PyTorch's inverted scaling.
+    public let keptScale: Float
+    /// An element keeps when its 24-bit draw is at least this.
+    public let threshold: UInt64
+
     public init(probability: Double, seed: UInt64, layer: Int, step: Int, firstSample: Int) {
         precondition(probability >= 0 && probability < 1, "dropout probability \(probability) outside [0, 1)")
         (self.probability, self.seed, self.layer, self.step, self.firstSample) = (probability, seed, layer, step, firstSample)
+        keptScale = Float(1 / (1 - probability))
+        threshold = UInt64((probability * 16_777_216).rounded(.up))
     }
-
-    /// The factor a kept element is multiplied by: PyTorch's inverted scaling.
-    public var keptScale: Float { Float(1 / (1 - probability)) }
-
-    /// An element keeps when its 24-bit draw is at least this.
-    public var threshold: UInt64 { UInt64((probability * 16_777_216).rounded(.up)) }
 
     /// The stream of the `sample`-th sample of the buffer.
     public func stream(sample: Int) -> UInt64 {
@@ -33,17 +34,18 @@ public struct DropoutMask: Sendable, Equatable {
         return Self.mix(Self.mix(layerState ^ UInt64(truncatingIfNeeded: step)) ^ UInt64(truncatingIfNeeded: firstSample + sample))
     }
 
-    /// Whether element `element` of the sample whose stream is `stream` is kept.
-    @inline(__always)
+    /// Whether element `element` of the sample whose stream is `stream` is kept. Inlinable: the
+    /// kernels of every path call it once per element.
+    @inlinable @inline(__always)
     public func keeps(stream: UInt64, element: Int) -> Bool {
         Self.mix(stream &+ UInt64(truncatingIfNeeded: element + 1) &* Self.golden) >> 40 >= threshold
     }
 
     /// SplitMix64's increment, 2^64 / φ.
-    static let golden: UInt64 = 0x9E37_79B9_7F4A_7C15
+    @inlinable static var golden: UInt64 { 0x9E37_79B9_7F4A_7C15 }
 
     /// SplitMix64's finaliser.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func mix(_ value: UInt64) -> UInt64 {
         var z = value
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -38,3 +38,18 @@ struct FourRows {
         self.init(UnsafeMutablePointer(mutating: matrix), first: first, count: count, rowLength: rowLength)
     }
 }
+
+/// target[0..<count] = source[0..<count], a vector at a time: the convolutions copy many short
+/// rows, where a call to `memmove` per row cost more than the copy.
+@inline(__always)
+func copyFloats(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+    var index = 0
+    while index + laneCount <= count {
+        storeLanes(loadLanes(source + index), target + index)
+        index += laneCount
+    }
+    while index < count {
+        target[index] = source[index]
+        index += 1
+    }
+}

@@ -152,8 +152,9 @@ private func pad(
     padded.update(repeating: 0, count: layout.count)
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
-            (padded + channel * layout.planeStride + (y + padding) * layout.width + padding)
-                .update(from: source + (channel * shape.height + y) * shape.width, count: shape.width)
+            copyFloats(
+                from: source + (channel * shape.height + y) * shape.width,
+                to: padded + channel * layout.planeStride + (y + padding) * layout.width + padding, count: shape.width)
         }
     }
 }
@@ -165,8 +166,9 @@ private func narrow(
 ) {
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
-            (target + (channel * shape.height + y) * shape.width)
-                .update(from: wide + channel * wideStride + y * rowStride, count: shape.width)
+            copyFloats(
+                from: wide + channel * wideStride + y * rowStride, to: target + (channel * shape.height + y) * shape.width,
+                count: shape.width)
         }
     }
 }
@@ -180,8 +182,9 @@ private func widen(
     wide.update(repeating: 0, count: shape.channels * wideStride)
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
-            (wide + channel * wideStride + y * rowStride)
-                .update(from: source + (channel * shape.height + y) * shape.width, count: shape.width)
+            copyFloats(
+                from: source + (channel * shape.height + y) * shape.width, to: wide + channel * wideStride + y * rowStride,
+                count: shape.width)
         }
     }
 }

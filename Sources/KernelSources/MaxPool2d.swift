@@ -28,20 +28,32 @@ extension BatchLayerKernels {
         outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int
     ) {
         let pooled = shape.pooled
-        inputGradient.update(repeating: 0, count: count * shape.size)
+        let width = shape.width
         for plane in 0..<count * shape.channels {
-            let source = input + plane * shape.height * shape.width
-            let target = inputGradient + plane * shape.height * shape.width
+            let source = input + plane * shape.height * width
+            let target = inputGradient + plane * shape.height * width
+            let largest = output + plane * pooled.height * pooled.width
+            let gradient = outputGradient + plane * pooled.height * pooled.width
             for y in 0..<pooled.height {
+                let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
                 for x in 0..<pooled.width {
-                    let largest = output[plane * pooled.height * pooled.width + y * pooled.width + x]
-                    let first = 2 * y * shape.width + 2 * x
-                    let at =
-                        source[first] == largest ? first
-                        : source[first + 1] == largest ? first + 1
-                        : source[first + shape.width] == largest ? first + shape.width : first + shape.width + 1
-                    target[at] = outputGradient[plane * pooled.height * pooled.width + y * pooled.width + x]
+                    let (value, at) = (largest[y * pooled.width + x], 2 * x)
+                    let routed = gradient[y * pooled.width + x]
+                    let atTopLeft = source[top + at] == value
+                    let atTopRight = !atTopLeft && source[top + at + 1] == value
+                    let atBottomLeft = !(atTopLeft || atTopRight) && source[bottom + at] == value
+                    let atBottomRight = !(atTopLeft || atTopRight || atBottomLeft)
+                    target[top + at] = atTopLeft ? routed : 0
+                    target[top + at + 1] = atTopRight ? routed : 0
+                    target[bottom + at] = atBottomLeft ? routed : 0
+                    target[bottom + at + 1] = atBottomRight ? routed : 0
                 }
+                if width % 2 == 1 {
+                    (target[top + width - 1], target[bottom + width - 1]) = (0, 0)
+                }
+            }
+            if shape.height % 2 == 1 {
+                (target + (shape.height - 1) * width).update(repeating: 0, count: width)
             }
         }
     }
