@@ -117,15 +117,16 @@ extension BatchLayerKernels {
         let wideInputGradient = scratch + layout.wideInputGradientOffset
         for sample in 0..<count {
             let gradient = outputGradient + sample * shape.output.size
-            for o in 0..<shape.outputChannels {
-                let plane = gradient + o * shape.outputHeight * shape.outputWidth
-                var sum: Float = 0
-                for index in 0..<shape.outputHeight * shape.outputWidth { sum += plane[index] }
-                biasGradient[o] += sum
-            }
-
             pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: paddedInput, layout.paddedInput)
             widen(gradient, shape.output, rowStride: rowStride, wideStride: layout.outputWideStride, into: wideGradient)
+            // The wide gradient is zero outside the output: whole vectors sum to the bias gradient.
+            for o in 0..<shape.outputChannels {
+                var sum = Lanes.zero
+                for q in stride(from: 0, to: layout.outputWideStride, by: laneCount) {
+                    sum += loadLanes(wideGradient + o * layout.outputWideStride + q)
+                }
+                biasGradient[o] += laneSum(sum)
+            }
             addWeightGradient(
                 wideGradient, outputs: shape.outputChannels, wideStride: layout.outputWideStride,
                 paddedInput: paddedInput, layout.paddedInput, kernel: kernel, into: weightGradient)
