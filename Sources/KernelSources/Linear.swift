@@ -50,83 +50,54 @@ extension BatchLayerKernels {
         for sample in 0..<count {
             for o in 0..<outputs { biasGradient[o] += outputGradient[sample * outputs + o] }
         }
-        addWeightGradient(
-            inputs: inputs, outputs: outputs, input: input, outputGradient: outputGradient,
-            weightGradient: weightGradient, count: count)
+        // dw[o] += Σ_n dout[n][o] · in[n]: rows o, terms n.
+        addCombinationsOfRows(
+            rows: outputs, columns: inputs, terms: count, coefficients: outputGradient, rowStride: 1, termStride: outputs,
+            source: input, target: weightGradient, accumulating: true)
         if let inputGradient {
-            storeInputGradient(
-                inputs: inputs, outputs: outputs, weight: weight, outputGradient: outputGradient,
-                inputGradient: inputGradient, count: count)
+            // din[n] = Σ_o dout[n][o] · w[o]: rows n, terms o.
+            addCombinationsOfRows(
+                rows: count, columns: inputs, terms: outputs, coefficients: outputGradient, rowStride: outputs,
+                termStride: 1, source: weight, target: inputGradient, accumulating: false)
         }
     }
 
-    /// dw[o][i] += Σ_n dout[n][o] · in[n][i]: a vector of dw for four outputs in registers over all samples.
-    private static func addWeightGradient(
-        inputs: Int, outputs: Int, input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-        weightGradient: UnsafeMutablePointer<Float>, count: Int
+    /// target[r][c] = (target[r][c] if `accumulating`, else 0) + Σ_t coefficients[r·rowStride + t·termStride] · source[t][c]
+    /// for r < rows, c < columns; source: [terms][columns], target: [rows][columns]. Both backward
+    /// products of a linear layer have this form. Four target rows hold a vector each in registers
+    /// over all terms, sharing each load of the source.
+    private static func addCombinationsOfRows(
+        rows: Int, columns: Int, terms: Int, coefficients: UnsafePointer<Float>, rowStride: Int, termStride: Int,
+        source: UnsafePointer<Float>, target: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
-        let vectorEnd = inputs / laneCount * laneCount
-        for first in stride(from: 0, to: outputs, by: 4) {
-            let block = min(4, outputs - first)
-            let rows = FourRows(weightGradient, first: first, count: block, rowLength: inputs)
-            // The slot of each row in a sample's output gradient.
-            let slots = (first, first + min(1, block - 1), first + min(2, block - 1), first + min(3, block - 1))
-            for i in stride(from: 0, to: vectorEnd, by: laneCount) {
-                var (s0, s1, s2, s3) = (loadLanes(rows.row0 + i), loadLanes(rows.row1 + i), loadLanes(rows.row2 + i), loadLanes(rows.row3 + i))
-                for sample in 0..<count {
-                    let value = loadLanes(input + sample * inputs + i)
-                    let gradients = outputGradient + sample * outputs
-                    s0 = multiplyAdd(s0, Lanes(repeating: gradients[slots.0]), value)
-                    s1 = multiplyAdd(s1, Lanes(repeating: gradients[slots.1]), value)
-                    s2 = multiplyAdd(s2, Lanes(repeating: gradients[slots.2]), value)
-                    s3 = multiplyAdd(s3, Lanes(repeating: gradients[slots.3]), value)
+        let vectorEnd = columns / laneCount * laneCount
+        for first in stride(from: 0, to: rows, by: 4) {
+            let block = min(4, rows - first)
+            let targets = FourRows(target, first: first, count: block, rowLength: columns)
+            let factors = FourRows(coefficients, first: first, count: block, rowLength: rowStride)
+            for c in stride(from: 0, to: vectorEnd, by: laneCount) {
+                var (s0, s1, s2, s3) =
+                    accumulating
+                    ? (loadLanes(targets.row0 + c), loadLanes(targets.row1 + c), loadLanes(targets.row2 + c), loadLanes(targets.row3 + c))
+                    : (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+                for t in 0..<terms {
+                    let value = loadLanes(source + t * columns + c)
+                    s0 = multiplyAdd(s0, Lanes(repeating: factors.row0[t * termStride]), value)
+                    s1 = multiplyAdd(s1, Lanes(repeating: factors.row1[t * termStride]), value)
+                    s2 = multiplyAdd(s2, Lanes(repeating: factors.row2[t * termStride]), value)
+                    s3 = multiplyAdd(s3, Lanes(repeating: factors.row3[t * termStride]), value)
                 }
                 // A repeated row computed what its original did: storing it again changes nothing.
-                storeLanes(s3, rows.row3 + i)
-                storeLanes(s2, rows.row2 + i)
-                storeLanes(s1, rows.row1 + i)
-                storeLanes(s0, rows.row0 + i)
+                storeLanes(s3, targets.row3 + c)
+                storeLanes(s2, targets.row2 + c)
+                storeLanes(s1, targets.row1 + c)
+                storeLanes(s0, targets.row0 + c)
             }
-            for o in first..<first + block {
-                for i in vectorEnd..<inputs {
-                    var sum = weightGradient[o * inputs + i]
-                    for sample in 0..<count { sum += outputGradient[sample * outputs + o] * input[sample * inputs + i] }
-                    weightGradient[o * inputs + i] = sum
-                }
-            }
-        }
-    }
-
-    /// din[n][i] = Σ_o dout[n][o] · w[o][i]: a vector of din for four samples in registers over all outputs.
-    private static func storeInputGradient(
-        inputs: Int, outputs: Int, weight: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-        inputGradient: UnsafeMutablePointer<Float>, count: Int
-    ) {
-        let vectorEnd = inputs / laneCount * laneCount
-        for first in stride(from: 0, to: count, by: 4) {
-            let block = min(4, count - first)
-            let gradients = FourRows(outputGradient, first: first, count: block, rowLength: outputs)
-            let rows = FourRows(inputGradient, first: first, count: block, rowLength: inputs)
-            for i in stride(from: 0, to: vectorEnd, by: laneCount) {
-                var (s0, s1, s2, s3) = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-                for o in 0..<outputs {
-                    let value = loadLanes(weight + o * inputs + i)
-                    s0 = multiplyAdd(s0, Lanes(repeating: gradients.row0[o]), value)
-                    s1 = multiplyAdd(s1, Lanes(repeating: gradients.row1[o]), value)
-                    s2 = multiplyAdd(s2, Lanes(repeating: gradients.row2[o]), value)
-                    s3 = multiplyAdd(s3, Lanes(repeating: gradients.row3[o]), value)
-                }
-                // A repeated row computed what its original did: storing it again changes nothing.
-                storeLanes(s3, rows.row3 + i)
-                storeLanes(s2, rows.row2 + i)
-                storeLanes(s1, rows.row1 + i)
-                storeLanes(s0, rows.row0 + i)
-            }
-            for sample in first..<first + block {
-                for i in vectorEnd..<inputs {
-                    var sum: Float = 0
-                    for o in 0..<outputs { sum += outputGradient[sample * outputs + o] * weight[o * inputs + i] }
-                    inputGradient[sample * inputs + i] = sum
+            for r in first..<first + block {
+                for c in vectorEnd..<columns {
+                    var sum = accumulating ? target[r * columns + c] : 0
+                    for t in 0..<terms { sum += coefficients[r * rowStride + t * termStride] * source[t * columns + c] }
+                    target[r * columns + c] = sum
                 }
             }
         }
