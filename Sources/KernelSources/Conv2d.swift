@@ -192,18 +192,22 @@ private func widen(
 
 /// wide[o][q] = bias[o] + Σ_{i,ky,kx} weight(o, i, ky, kx) · padded[i][q + ky·Wp + kx], q < wideStride,
 /// where weight(o, i, ky, kx) = weights[o·strides.output + i·strides.input + ky·strides.row + kx·strides.column].
-/// Four outputs × two vectors of positions in registers (8 FMA chains); the last outputs one at a time.
+/// Four outputs × two vectors of positions in registers (8 FMA chains).
 private func convolvePlanes(
     _ padded: UnsafePointer<Float>, _ layout: PaddedPlanes, kernel: Int, weights: UnsafePointer<Float>,
     strides: WeightStrides, bias: UnsafePointer<Float>?, into wide: UnsafeMutablePointer<Float>, outputs: Int,
     wideStride: Int
 ) {
-    var first = 0
-    while first + 4 <= outputs {
+    for first in stride(from: 0, to: outputs, by: 4) {
+        // A last block of fewer than four outputs repeats its last one in the slots past it (a
+        // repeated slot at full speed beats a lone output's two FMA chains); only its own are stored.
+        let block = min(4, outputs - first)
+        let slots = (first, first + min(1, block - 1), first + min(2, block - 1), first + min(3, block - 1))
+        let offsets = ((slots.1 - first) * strides.output, (slots.2 - first) * strides.output, (slots.3 - first) * strides.output)
         let w = weights + first * strides.output
         for q in stride(from: 0, to: wideStride, by: 2 * laneCount) {
-            let start = bias.map { (Lanes(repeating: $0[first]), Lanes(repeating: $0[first + 1]),
-                                    Lanes(repeating: $0[first + 2]), Lanes(repeating: $0[first + 3])) }
+            let start = bias.map { (Lanes(repeating: $0[slots.0]), Lanes(repeating: $0[slots.1]),
+                                    Lanes(repeating: $0[slots.2]), Lanes(repeating: $0[slots.3])) }
                 ?? (.zero, .zero, .zero, .zero)
             var (a0, a1, b0, b1) = (start.0, start.0, start.1, start.1)
             var (c0, c1, d0, d1) = (start.2, start.2, start.3, start.3)
@@ -217,13 +221,13 @@ private func convolvePlanes(
                         let a = Lanes(repeating: tap[0])
                         a0 = multiplyAdd(a0, a, left)
                         a1 = multiplyAdd(a1, a, right)
-                        let b = Lanes(repeating: tap[strides.output])
+                        let b = Lanes(repeating: tap[offsets.0])
                         b0 = multiplyAdd(b0, b, left)
                         b1 = multiplyAdd(b1, b, right)
-                        let c = Lanes(repeating: tap[2 * strides.output])
+                        let c = Lanes(repeating: tap[offsets.1])
                         c0 = multiplyAdd(c0, c, left)
                         c1 = multiplyAdd(c1, c, right)
-                        let d = Lanes(repeating: tap[3 * strides.output])
+                        let d = Lanes(repeating: tap[offsets.2])
                         d0 = multiplyAdd(d0, d, left)
                         d1 = multiplyAdd(d1, d, right)
                     }
@@ -232,33 +236,18 @@ private func convolvePlanes(
             let target = wide + first * wideStride + q
             storeLanes(a0, target)
             storeLanes(a1, target + laneCount)
-            storeLanes(b0, target + wideStride)
-            storeLanes(b1, target + wideStride + laneCount)
-            storeLanes(c0, target + 2 * wideStride)
-            storeLanes(c1, target + 2 * wideStride + laneCount)
-            storeLanes(d0, target + 3 * wideStride)
-            storeLanes(d1, target + 3 * wideStride + laneCount)
-        }
-        first += 4
-    }
-    for output in first..<outputs {
-        let w = weights + output * strides.output
-        for q in stride(from: 0, to: wideStride, by: 2 * laneCount) {
-            var a0 = Lanes(repeating: bias?[output] ?? 0)
-            var a1 = a0
-            for i in 0..<layout.planes {
-                for ky in 0..<kernel {
-                    let row = padded + i * layout.planeStride + ky * layout.width + q
-                    let weightRow = w + i * strides.input + ky * strides.row
-                    for kx in 0..<kernel {
-                        let a = Lanes(repeating: weightRow[kx * strides.column])
-                        a0 = multiplyAdd(a0, a, loadLanes(row + kx))
-                        a1 = multiplyAdd(a1, a, loadLanes(row + kx + laneCount))
-                    }
-                }
+            if block > 1 {
+                storeLanes(b0, target + wideStride)
+                storeLanes(b1, target + wideStride + laneCount)
             }
-            storeLanes(a0, wide + output * wideStride + q)
-            storeLanes(a1, wide + output * wideStride + q + laneCount)
+            if block > 2 {
+                storeLanes(c0, target + 2 * wideStride)
+                storeLanes(c1, target + 2 * wideStride + laneCount)
+            }
+            if block > 3 {
+                storeLanes(d0, target + 3 * wideStride)
+                storeLanes(d1, target + 3 * wideStride + laneCount)
+            }
         }
     }
 }
