@@ -11,7 +11,7 @@ public final class PlannedNetwork: TrainableNetwork {
     public let plan: ModelPlan
     public let maxBatch: Int
     public let kernelPath: KernelPath
-    public var modelDescription: ModelDescription { plan.modelDescription }
+    public let modelDescription: ModelDescription
 
     private let kernels: any LayerKernels.Type
     private let parameterStorage: AlignedBuffer<Float>
@@ -29,7 +29,9 @@ public final class PlannedNetwork: TrainableNetwork {
     public init(plan: ModelPlan, maxBatch: Int, kernelPath: KernelPath = .active) {
         precondition(maxBatch > 0, "maxBatch must be positive")
         precondition(kernelPath.isSupported, "this CPU does not support the \(kernelPath) kernels")
+        precondition((try? plan.check(batch: maxBatch)) != nil, "a batch of \(maxBatch) needs more activation memory than allowed")
         self.plan = plan
+        modelDescription = plan.modelDescription
         self.maxBatch = maxBatch
         self.kernelPath = kernelPath
         kernels = kernelPath.layerKernels
@@ -65,11 +67,12 @@ public final class PlannedNetwork: TrainableNetwork {
     /// PyTorch's default initialisation: every weight and bias uniform in ±1/√fanIn, drawn in the
     /// plan's tensor order, as `SeedCNN` draws the seed network's.
     public func initialize(seed: UInt64) {
-        initializeLikePyTorch(plan.modelDescription.tensors, parameters: parameterStorage.base, seed: seed)
+        initializeLikePyTorch(modelDescription.tensors, parameters: parameterStorage.base, seed: seed)
     }
 
     // MARK: - Passes
 
+    @discardableResult
     public func computeGradients(
         images: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int, gradientScale: Float,
         dropout: DropoutContext
@@ -144,7 +147,7 @@ public final class PlannedNetwork: TrainableNetwork {
                 }
             case .flatten:
                 target.update(from: source, count: count * inputSize)
-            case .linear(_):
+            case .linear:
                 let (weight, bias) = parameters(of: layer)
                 kernels.linearForward(
                     inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight, bias: bias,
@@ -169,7 +172,7 @@ public final class PlannedNetwork: TrainableNetwork {
                     layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
                     inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
                     count: count, scratch: convolutionScratch.base)
-            case .linear(_):
+            case .linear:
                 let (weight, _) = parameters(of: layer)
                 let (weightGradient, biasGradient) = gradients(of: layer)
                 kernels.linearBackward(

@@ -164,15 +164,3 @@ public final class SeedCNN {
             fc1Weight: start(ParameterLayout.fc1Weight), fc1Bias: start(ParameterLayout.fc1Bias))
     }
 }
-
-extension Adam {
-    /// One update of `model`'s parameters from its gradients at `learningRate`, leaving the
-    /// parameters in `frozen` (ascending, disjoint ranges) as they are.
-    public mutating func update(_ model: SeedCNN, learningRate: Float, frozen: [Range<Int>] = []) {
-        model.withUnsafeMutableParameters { parameters in
-            model.withUnsafeGradients { gradients in
-                update(parameters: parameters, gradients: gradients, learningRate: learningRate, frozen: frozen)
-            }
-        }
-    }
-}

@@ -80,3 +80,15 @@ extension SeedCNN: TrainableNetwork {
         computeGradients(images: images, labels: labels, count: count, gradientScale: gradientScale)
     }
 }
+
+extension Adam {
+    /// One update of `model`'s parameters from its gradients at `learningRate`, leaving the
+    /// parameters in `frozen` (ascending, disjoint ranges) as they are.
+    public mutating func update(_ model: some TrainableNetwork, learningRate: Float, frozen: [Range<Int>] = []) {
+        model.withUnsafeMutableParameters { parameters in
+            model.withUnsafeGradients { gradients in
+                update(parameters: parameters, gradients: gradients, learningRate: learningRate, frozen: frozen)
+            }
+        }
+    }
+}

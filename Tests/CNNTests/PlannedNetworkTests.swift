@@ -43,6 +43,26 @@ import Testing
         }
     }
 
+    @Test func seedPlanTakesPyTorchsAdamSteps() throws {
+        let golden = try GoldenFixture.load()
+        let count = golden.batch.count
+        let network = PlannedNetwork(plan: Self.seedPlan, maxBatch: count)
+        network.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: GoldenFixture.flatten(golden.initialParams)) }
+        var adam = Adam(
+            parameterCount: Self.seedPlan.parameterCount,
+            beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps)
+        for (index, step) in golden.adam.steps.enumerated() {
+            network.computeGradients(
+                images: golden.batch.images.data, labels: golden.batch.labels, count: count, gradientScale: 1 / Float(count),
+                dropout: DropoutContext(seed: 0, step: index, firstSample: 0))
+            adam.update(network, learningRate: golden.adam.lr)
+            for tensor in ParameterLayout.tensors {
+                let error = relativeError(SeedCNN.slice(network.parameterValues, tensor), step.params[tensor.name]!.data)
+                #expect(error <= tolerance, "\(tensor.name) after step \(index + 1)")
+            }
+        }
+    }
+
     static let plans = [
         try! ModelPlan(.lenet5, inputShape: [1, 28, 28], classCount: 10),
         try! ModelPlan(.kerasTransfer, inputShape: [1, 28, 28], classCount: 5),
