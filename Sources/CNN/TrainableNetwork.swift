@@ -92,3 +92,14 @@ extension Adam {
         }
     }
 }
+
+extension ModelPlan {
+    /// The network that computes this plan fastest: the seed network's specialised kernels
+    /// (`SeedCNN`, about three times as fast as the general layers on it) for the seed plan, and
+    /// `PlannedNetwork` for any other. Both start with all parameters zero.
+    public func makeNetwork(maxBatch: Int, kernelPath: KernelPath = .active) -> any TrainableNetwork {
+        self == ParameterLayout.seedPlan
+            ? SeedCNN(maxBatch: maxBatch, kernelPath: kernelPath)
+            : PlannedNetwork(plan: self, maxBatch: maxBatch, kernelPath: kernelPath)
+    }
+}

@@ -63,6 +63,13 @@ import Testing
         }
     }
 
+    @Test func theSeedPlanRunsOnTheSeedNetworksKernelsAndAnyOtherOnTheGeneralLayers() throws {
+        #expect(Self.seedPlan.makeNetwork(maxBatch: 2) is SeedCNN)
+        let seedWithFiveClasses = try ModelPlan(.seed, inputShape: [1, 28, 28], classCount: 5)
+        #expect(seedWithFiveClasses.makeNetwork(maxBatch: 2) is PlannedNetwork)
+        #expect(Self.plans[0].makeNetwork(maxBatch: 2) is PlannedNetwork)
+    }
+
     static let plans = [
         try! ModelPlan(.lenet5, inputShape: [1, 28, 28], classCount: 10),
         try! ModelPlan(.kerasTransfer, inputShape: [1, 28, 28], classCount: 5),
