@@ -53,7 +53,7 @@ def option_table(binary, subcommands):
         if argument.get("isRepeating"):
             spelled += " …"
         default = argument.get("defaultValue")
-        default = "`" + default + "`" if default else "—"
+        default = "`" + default + "`" if default else "off" if argument["kind"] == "flag" else "—"
         rows.append("| `" + cell(spelled) + "` | " + cell(default) + " | " + cell(argument.get("abstract", "")) + " |")
     return "\n".join(rows) + "\n"
 

@@ -5,7 +5,7 @@ import TestSupport
 /// The kernel path a CPU gets, on this machine and on older x86-64 CPUs emulated by `qemu-x86_64`
 /// (which raises SIGILL on any instruction the emulated CPU lacks): the portable binary must run
 /// on each, with its best path.
-@Suite("kernel paths from the command line", .serialized)
+@Suite("kernel paths from the command line", .serialized, .startsProcesses, .tags(.processes))
 struct KernelPathCommandLineTests {
     static let qemu = ["/usr/bin/qemu-x86_64", "/usr/local/bin/qemu-x86_64"].first {
         FileManager.default.isExecutableFile(atPath: $0)
