@@ -55,6 +55,8 @@ def option_table(binary, subcommands):
         default = argument.get("defaultValue")
         default = "`" + default + "`" if default else "off" if argument["kind"] == "flag" else "—"
         rows.append("| `" + cell(spelled) + "` | " + cell(default) + " | " + cell(argument.get("abstract", "")) + " |")
+    if len(rows) == 2:
+        raise SystemExit(f"generate_docs: mnist-ddp {' '.join(subcommands)} has no options of its own; name a subcommand")
     return "\n".join(rows) + "\n"
 
 

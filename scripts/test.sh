@@ -21,9 +21,10 @@ if [ "${1:-}" = --fast ]; then
     MNIST_DDP_UNIT_TESTS_ONLY=1 exec swift test -c release --no-parallel "$@"
 fi
 
-# Swift Testing says of each test it does not run that it "skipped", with the reason, and of each
-# it stops part-way (Test.cancel) that it "cancelled"; the list is printed again at the end, so a
-# green run cannot hide that the tests of real infrastructure did not run.
+# Swift Testing says of each test it does not run that it "skipped", with the reason (twice: as it
+# happens and in its summary), and of each it stops part-way (Test.cancel) that it "cancelled";
+# the list is printed once more at the end, so a green run cannot hide that the tests of real
+# infrastructure did not run.
 log=.build/test-output.txt
 mkdir -p .build
 set +e
@@ -32,7 +33,7 @@ status=${PIPESTATUS[0]}
 set -e
 echo
 echo "test.sh: tests not run here, and why:"
-grep -E '(Test|Suite) .* (skipped|cancelled)' "$log" | sed 's/^[^A-Za-z]*/  /' || echo "  none"
+grep -E '(Test|Suite) ".*" (skipped|was cancelled|cancelled)' "$log" | sed 's/^[^A-Za-z]*/  /' | awk '!seen[$0]++' | grep . || echo "  none"
 [ "$status" -eq 0 ] || exit "$status"
 
 if [ "$#" -eq 0 ]; then

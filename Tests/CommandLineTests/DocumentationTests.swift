@@ -17,6 +17,12 @@ struct DocumentationTests {
         try String(contentsOf: ProcessRunner.packageRoot.appendingPathComponent(document), encoding: .utf8)
     }
 
+    @Test("the README stays short: at most 250 lines, the rest in the guides it links to")
+    func readmeIsShort() throws {
+        let lines = try Self.text(of: "README.md").split(separator: "\n", omittingEmptySubsequences: false).count
+        #expect(lines <= 250)
+    }
+
     // MARK: Commands
 
     /// A command as a document shows it: the words from `mnist-ddp` (or `scripts/NAME`) on.

@@ -17,6 +17,8 @@ struct KernelPathCommandLineTests {
         false
         #endif
     }()
+    /// Why the emulated-CPU tests are skipped when they are.
+    static let needsQemu: Comment = "skipped: needs qemu-x86_64 on an x86-64 machine (Debian's qemu-user, which scripts/setup.sh installs)"
 
     /// `mnist-ddp arguments` on this CPU, or on the CPU model `emulating` names under qemu.
     func mnistDDP(_ arguments: [String], emulating cpu: String? = nil, kernels: String? = nil) throws -> ProcessResult {
@@ -63,7 +65,7 @@ struct KernelPathCommandLineTests {
             ], "\(result.output)")
     }
 
-    @Test("a CPU without AVX (Westmere) runs the whole binary on the baseline path", .enabled(if: canEmulate))
+    @Test("a CPU without AVX (Westmere) runs the whole binary on the baseline path", .enabled(if: canEmulate, needsQemu))
     func baselineOnlyCPU() throws {
         let list = try mnistDDP(["bench", "--list-kernels"], emulating: "Westmere")
         #expect(list.status == 0 && list.standardOutput == "baseline\n", "\(list.output)")
@@ -74,7 +76,7 @@ struct KernelPathCommandLineTests {
         #expect(bench.standardOutput.contains("default bounds, baseline sampler"), "\(bench.output)")
     }
 
-    @Test("an AVX2 CPU without AVX-512 (Haswell) runs the AVX2 path by default", .enabled(if: canEmulate))
+    @Test("an AVX2 CPU without AVX-512 (Haswell) runs the AVX2 path by default", .enabled(if: canEmulate, needsQemu))
     func avx2OnlyCPU() throws {
         let list = try mnistDDP(["bench", "--list-kernels"], emulating: "Haswell")
         #expect(list.status == 0 && list.standardOutput == "avx2\nbaseline\n", "\(list.output)")
@@ -83,7 +85,7 @@ struct KernelPathCommandLineTests {
         #expect(bench.standardOutput.contains("default bounds, avx2 sampler"), "\(bench.output)")
     }
 
-    @Test("forcing a path the CPU lacks is one line naming the supported ones, and a non-zero exit", .enabled(if: canEmulate))
+    @Test("forcing a path the CPU lacks is one line naming the supported ones, and a non-zero exit", .enabled(if: canEmulate, needsQemu))
     func unsupportedPath() throws {
         let result = try mnistDDP(["bench", "--iterations", "1"], emulating: "Haswell", kernels: "avx512")
         #expect(result.status == 1)
