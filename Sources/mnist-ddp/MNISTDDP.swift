@@ -20,7 +20,7 @@ struct MNISTDDP: ParsableCommand {
               mnist-ddp train
               mpirun -np 4 mnist-ddp train
             """,
-        subcommands: [Train.self, Search.self, Evaluate.self, Predict.self, Show.self, Bench.self]
+        subcommands: [Train.self, Search.self, Evaluate.self, Predict.self, Show.self, Bench.self, Launch.self]
     )
 
     /// Parses and runs the command. A usage error is one line on standard error, printed by rank 0
