@@ -155,6 +155,6 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["Imaging", "Data", "TestSupport"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["Imaging", "Data", "Training", "TestSupport"]),
     ] + networkKernels.targets + affineSamplers.targets
 )

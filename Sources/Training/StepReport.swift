@@ -8,6 +8,8 @@ import Darwin
 /// page cache, no sync), so that a launcher that restarts a failed job can say how many steps
 /// the failure lost: those after the checkpoint it resumes from.
 public final class StepReport {
+    /// The report's name in the checkpoint directory, which rank 0 and the launcher both reach.
+    public static let fileName = ".launch-steps"
     /// Wide enough for any step count, so that each record overwrites the whole previous one.
     static let width = 20
     private let descriptor: Int32

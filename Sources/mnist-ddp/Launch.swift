@@ -107,7 +107,7 @@ private struct Supervisor {
         self.launch = launch
         checkpointDirectory = train.checkpointDir
         try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
-        stepReport = checkpointDirectory + "/.launch-steps"
+        stepReport = checkpointDirectory + "/" + StepReport.fileName
         let interval = train.checkpointInterval == nil ? ["--checkpoint-interval", String(Launch.defaultCheckpointInterval)] : []
         firstArguments = launch.trainArguments + interval
         restartArguments = Self.withoutStartOptions(MNISTDDP.normalized(launch.trainArguments)) + interval + ["--auto-resume"]

@@ -20,12 +20,21 @@ struct TrainScriptTests {
     /// from inside the tests would wait for their own lock on `.build`); `launch` goes first.
     func trainScript(
         _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:],
-        launch: [String] = [], binary: String? = nil
+        launch: [String] = [], binary: String? = nil, timeout: Double = 120
     ) throws -> ProcessResult {
+        try startTrainScript(arguments, in: directory, environment: environment, launch: launch, binary: binary)
+            .wait(timeout: timeout)
+    }
+
+    /// The same call as `trainScript`, started in the background.
+    func startTrainScript(
+        _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:],
+        launch: [String] = [], binary: String? = nil
+    ) throws -> RunningProcess {
         let command = launch + ["/bin/bash", Self.script, "--binary", try binary ?? ProcessRunner.product("mnist-ddp")] + arguments
-        return try ProcessRunner.run(
+        return try RunningProcess(
             command[0], Array(command.dropFirst()), environment: environment,
-            workingDirectory: URL(fileURLWithPath: directory.path), timeout: 120)
+            workingDirectory: URL(fileURLWithPath: directory.path))
     }
 
     @Test("relative paths mean the caller's directory, and --mpi-args reach mpirun")
