@@ -234,8 +234,8 @@ private struct Supervisor {
                 summarize()
                 return outcome.status == 0 ? 0 : ExitStatus.stopped.rawValue
             }
-            if outcome.scalingUp && outcome.status == ExitStatus.stopped.rawValue {
-                pendingLine = "scaling up: stopped after a step to take back answering hosts"
+            if !outcome.takenBack.isEmpty && outcome.status == ExitStatus.stopped.rawValue {
+                pendingLine = "scaling up to take back \(outcome.takenBack.joined(separator: ", ")), stopped after a step"
                 arguments = restartArguments
                 continue
             }
@@ -264,28 +264,28 @@ private struct Supervisor {
         var cause: String
         var failedAt: Double
         var stoppedBySignal = false
-        var scalingUp = false
         var recoverySeconds: Double?
+        /// The hosts that answered again while the job ran, for which it was stopped.
+        var takenBack: [String] = []
     }
 
     /// Waits for `job` to end: forwards a stop signal, ends a mpirun that outlives its failed
     /// ranks, and stops the job for a scale-up when a left-out or new host answers.
     mutating func supervise(_ job: Child, hosts: [String], failedAt: Double?) -> Outcome {
         var stoppedBySignal = false
-        var scalingUp = false
+        var answering: [String] = []
         var recoverySeconds: Double?
         var lastScaleCheck = monotonicSeconds()
-        var killedAfterGrace = false
+        var endedByLauncher = false
         var stopSent: Double?
         while true {
             if let status = job.poll() {
                 job.finishOutput()
                 let failure = job.log.failureSeen ?? monotonicSeconds()
                 var cause = job.log.cause ?? Child.describe(status: status)
-                if job.log.cause != nil { cause += " (mpirun status \(status))" }
-
-                return Outcome(status: killedAfterGrace ? ExitStatus.fault.rawValue : status, cause: cause, failedAt: failure,
-                               stoppedBySignal: stoppedBySignal, scalingUp: scalingUp, recoverySeconds: recoverySeconds)
+                if job.log.cause != nil { cause += endedByLauncher ? " (mpirun ended by the launcher)" : " (mpirun status \(status))" }
+                return Outcome(status: endedByLauncher ? ExitStatus.fault.rawValue : status, cause: cause, failedAt: failure,
+                               stoppedBySignal: stoppedBySignal, recoverySeconds: recoverySeconds, takenBack: answering)
             }
             if let failedAt, recoverySeconds == nil, StepReport.steps(recordedAt: stepReport) != nil {
                 recoverySeconds = monotonicSeconds() - failedAt
@@ -296,17 +296,17 @@ private struct Supervisor {
                 stoppedBySignal = true
                 stopSent = monotonicSeconds()
             }
-            if let stopSent, !killedAfterGrace, monotonicSeconds() - stopSent > Self.stopDeadline {
+            if let stopSent, !endedByLauncher, monotonicSeconds() - stopSent > Self.stopDeadline {
                 say("the job did not stop within \(Int(Self.stopDeadline)) s of SIGUSR1; ending it")
                 job.kill()
-                killedAfterGrace = true
+                endedByLauncher = true
             }
-            if let seen = job.log.failureSeen, !killedAfterGrace, monotonicSeconds() - seen > launch.mpirunGrace {
+            if let seen = job.log.failureSeen, !endedByLauncher, monotonicSeconds() - seen > launch.mpirunGrace {
                 say("mpirun outlived its failed job by \(fixed(launch.mpirunGrace, 0)) s; ending it")
                 job.kill()
-                killedAfterGrace = true
+                endedByLauncher = true
             }
-            if !stoppedBySignal && !scalingUp && pool != nil && monotonicSeconds() - lastScaleCheck >= 1,
+            if !stoppedBySignal && answering.isEmpty && pool != nil && monotonicSeconds() - lastScaleCheck >= 1,
                StepReport.steps(recordedAt: stepReport) != nil {
                 lastScaleCheck = monotonicSeconds()
                 let (_, takenBack) = probeHosts(includingInUse: false)
@@ -316,11 +316,10 @@ private struct Supervisor {
                 for host in pool!.available.map(\.name) where !hosts.contains(host) && !takenBack.contains(host) {
                     if probe(host) { added.append(host) } else { pool!.leaveOut(host, now: monotonicSeconds()) }
                 }
-                let answering = takenBack + added
+                answering = takenBack + added
                 if !answering.isEmpty {
                     say("\(answering.joined(separator: ", ")) answer\(answering.count == 1 ? "s" : ""); stopping the job after a step to start it on more ranks")
                     job.signal(SIGUSR1)
-                    scalingUp = true
                     stopSent = monotonicSeconds()
                 }
             }
