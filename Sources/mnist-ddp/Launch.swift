@@ -174,8 +174,10 @@ private struct Supervisor {
     }
 
     /// The ranks of the next start, and the hostfile that places them.
-    func placement(directory: String) throws -> (ranks: Int, hostfile: String?, hosts: [String]) {
-        guard let pool else { return (launch.ranks ?? ProcessInfo.processInfo.activeProcessorCount, nil, []) }
+    /// Without a hostfile, the ranks are `--np`, or nil for mpirun's own choice (every slot of a
+    /// Slurm allocation).
+    func placement(directory: String) throws -> (ranks: Int?, hostfile: String?, hosts: [String]) {
+        guard let pool else { return (launch.ranks, nil, []) }
         let ranks = min(launch.ranks ?? pool.availableSlots, pool.availableSlots)
         let path = directory + "/hostfile"
         try HostSlots.hostfile(pool.available).write(toFile: path, atomically: true, encoding: .utf8)
@@ -195,13 +197,13 @@ private struct Supervisor {
         var lastFailure: Int32 = ExitStatus.fault.rawValue
         while true {
             let (leftOut, takenBack) = probeHosts(includingInUse: true)
-            let placement: (ranks: Int, hostfile: String?, hosts: [String])
+            let placement: (ranks: Int?, hostfile: String?, hosts: [String])
             do { placement = try self.placement(directory: scratch) } catch {
                 say("cannot write the hostfile of the next start: \(error)")
                 return ExitStatus.cannotWrite.rawValue
             }
-            guard placement.ranks >= launch.minimumRanks else {
-                say("only \(placement.ranks) slots answer (left out: \(pool?.leftOutNames.joined(separator: ", ") ?? "")), fewer than --min-np \(launch.minimumRanks); giving up")
+            if let ranks = placement.ranks, ranks < launch.minimumRanks {
+                say("only \(ranks) slots answer (left out: \(pool?.leftOutNames.joined(separator: ", ") ?? "")), fewer than --min-np \(launch.minimumRanks); giving up")
                 return lastFailure
             }
             let reached = StepReport.steps(recordedAt: stepReport)
@@ -212,14 +214,16 @@ private struct Supervisor {
                 var parts = [line]
                 if !leftOut.isEmpty { parts.append("left out \(leftOut.joined(separator: ", "))") }
                 if !takenBack.isEmpty { parts.append("taken back \(takenBack.joined(separator: ", "))") }
-                parts.append("\(placement.ranks) rank\(placement.ranks == 1 ? "" : "s")\(placement.hosts.isEmpty ? "" : " on " + placement.hosts.joined(separator: ", "))")
+                if let ranks = placement.ranks {
+                    parts.append("\(ranks) rank\(ranks == 1 ? "" : "s")\(placement.hosts.isEmpty ? "" : " on " + placement.hosts.joined(separator: ", "))")
+                }
                 parts.append("resuming at step \(resume), \(lost.map(String.init) ?? "an unknown number of") steps lost")
                 say(parts.joined(separator: "; "))
                 pendingLine = nil
             }
             try? FileManager.default.removeItem(atPath: stepReport)
 
-            var words = launch.mpirun + ["-np", String(placement.ranks)]
+            var words = launch.mpirun + (placement.ranks.map { ["-np", String($0)] } ?? [])
             if let hostfile = placement.hostfile { words += ["--hostfile", hostfile] }
             words += ["-x", "\(Launch.stepReportVariable)=\(stepReport)", programPath, "train"] + arguments
             let job: Child
