@@ -1,3 +1,5 @@
+import CNNKernelInterface
+
 /// One named tensor of the flat parameter buffer: its PyTorch `state_dict` name, its shape, and
 /// the floats it occupies.
 public struct ParameterTensor: Sendable, Equatable {
@@ -11,26 +13,24 @@ public struct ParameterTensor: Sendable, Equatable {
 }
 
 /// The seed CNN's parameters as one contiguous buffer, in PyTorch `state_dict` order and layout,
-/// so that checkpoints and golden fixtures map onto it without reordering.
+/// so that checkpoints and golden fixtures map onto it without reordering: the tensors of
+/// `ModelSpec.seed` planned on the kernels' 1×28×28 images and 10 classes.
 public enum ParameterLayout {
-    public static let conv1Weight = tensor("conv1.weight", [8, 1, 3, 3], fanIn: 9, after: nil)
-    public static let conv1Bias = tensor("conv1.bias", [8], fanIn: 9, after: conv1Weight)
-    public static let conv2Weight = tensor("conv2.weight", [16, 8, 3, 3], fanIn: 72, after: conv1Bias)
-    public static let conv2Bias = tensor("conv2.bias", [16], fanIn: 72, after: conv2Weight)
-    public static let fc1Weight = tensor("fc1.weight", [10, 784], fanIn: 784, after: conv2Bias)
-    public static let fc1Bias = tensor("fc1.bias", [10], fanIn: 784, after: fc1Weight)
+    /// The seed network as planned. Its description is a constant that plans on these shapes,
+    /// which the model-spec tests check.
+    public static let seedPlan = try! ModelPlan(
+        .seed, inputShape: [1, NetworkShape.imageSide, NetworkShape.imageSide], classCount: NetworkShape.classCount)
 
     /// All tensors in `state_dict` order.
-    public static let tensors = [conv1Weight, conv1Bias, conv2Weight, conv2Bias, fc1Weight, fc1Bias]
+    public static let tensors = seedPlan.modelDescription.tensors
+
+    public static let conv1Weight = tensors[0]
+    public static let conv1Bias = tensors[1]
+    public static let conv2Weight = tensors[2]
+    public static let conv2Bias = tensors[3]
+    public static let fc1Weight = tensors[4]
+    public static let fc1Bias = tensors[5]
 
     /// The total number of parameters (9,098).
-    public static let count = fc1Bias.range.upperBound
-
-    private static func tensor(
-        _ name: String, _ shape: [Int], fanIn: Int, after previous: ParameterTensor?
-    ) -> ParameterTensor {
-        let start = previous?.range.upperBound ?? 0
-        return ParameterTensor(
-            name: name, shape: shape, range: start..<start + shape.reduce(1, *), fanIn: fanIn)
-    }
+    public static let count = seedPlan.parameterCount
 }

@@ -17,7 +17,8 @@ import Darwin
 /// when the network to mpirun is down too, it `_exit`s. One watchdog per process: the progress
 /// stamp is process-wide.
 public final class StallWatchdog: @unchecked Sendable {
-    /// The exit status of a process the watchdog ends.
+    /// The exit status of a process the watchdog ends: 1, which launchers that restart failed
+    /// jobs count as a fault (Training's `ExitStatus.fault`; this layer knows nothing of training).
     public static let exitCode: Int32 = 1
     public let timeout: Double
     private let exitGrace: Double

@@ -102,8 +102,10 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
                     + (begin < expectedBegin ? " (overlap)" : " (gap)")
             case .sizeMismatch(let tensor, let dtype, let shape, let expectedBytes, let actualBytes):
                 "tensor \"\(tensor)\": \(dtype.rawValue) \(shape) needs \(expectedBytes) bytes, data_offsets span \(actualBytes)"
+            case .bufferNotCovered(let coveredBytes, let bufferBytes) where coveredBytes > bufferBytes:
+                "truncated or corrupt: its tensors need \(coveredBytes) bytes of data, the file holds \(bufferBytes)"
             case .bufferNotCovered(let coveredBytes, let bufferBytes):
-                "tensors cover \(coveredBytes) bytes of a \(bufferBytes)-byte data buffer"
+                "corrupt: its tensors cover \(coveredBytes) bytes of data, the file holds \(bufferBytes)"
             case .tooManyTensors(let limit):
                 "header lists more than \(limit) tensors"
             case .tooManyMetadataEntries(let limit):

@@ -57,6 +57,17 @@ public enum CheckpointDirectoryError: Error, Equatable, CustomStringConvertible 
             "\(checkpoint) belongs to another run and lies beyond step \(step) being resumed: training on would overwrite it; move it away or use another --checkpoint-dir"
         }
     }
+
+    /// A directory the run cannot write to is an output's fault; a checkpoint to read that is
+    /// not there is bad input; a directory that other checkpoints or another run claim asks the
+    /// person for another option (`--resume`, `--overwrite`, `--checkpoint-dir`).
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .cannotCreate, .notWritable, .cannotList, .cannotRemove: .cannotWrite
+        case .cannotOpenCheckpoint, .noCheckpoint: .badInput
+        case .holdsCheckpoints, .inUse, .otherRunAhead: .usage
+        }
+    }
 }
 
 /// A directory of checkpoints named `step-000001000.safetensors`: the step, zero-padded to nine

@@ -14,8 +14,8 @@ import Darwin
 /// without a collective of their own.
 public struct StopRequest: Equatable, Sendable {
     /// The exit status of a run that stopped on a signal: sysexits' EX_TEMPFAIL ("try again
-    /// later"), distinct from an error's 1, so that a batch script can tell it should requeue.
-    public static let exitCode: Int32 = 75
+    /// later"), distinct from every error's, so that a batch script can tell it should requeue.
+    public static let exitCode = ExitStatus.stopped.rawValue
 
     /// The signals that stop a run, in the order of their digits in `offer`.
     static let signals: [(number: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGUSR1, "SIGUSR1")]

@@ -20,8 +20,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case diverged(step: Int, epoch: Int, symptom: String)
     case parametersDiverged(step: Int)
     /// An error that happened on `rank` (on `host`) and was shared with every rank so all can
-    /// stop together.
-    case failedOnRank(Int, host: String, String)
+    /// stop together, with the exit status it has there, so that every rank exits with it.
+    case failedOnRank(Int, host: String, String, status: ExitStatus)
 
     public var description: String {
         switch self {
@@ -40,7 +40,21 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             "training diverged: \(symptom) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it (try a smaller --lr)"
         case .parametersDiverged(let step):
             "ranks hold different parameters after step \(step): the data-parallel replicas diverged"
-        case .failedOnRank(let rank, let host, let message): "rank \(rank) on \(host): \(message)"
+        case .failedOnRank(let rank, let host, let message, status: _): "rank \(rank) on \(host): \(message)"
+        }
+    }
+
+    /// The status the process exits with: whether a restart could outlive the error.
+    public var exitStatus: ExitStatus {
+        switch self {
+        case .invalidOption: .usage
+        case .data, .wrongImageSize, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch: .badInput
+        case .checkpointDirectory(let error): error.exitStatus
+        case .checkpointWrite, .metricsFile: .cannotWrite
+        case .diverged: .diverged
+        // The replicas ran the same code on the same data: something below them failed.
+        case .parametersDiverged: .fault
+        case .failedOnRank(_, host: _, _, status: let status): status
         }
     }
 

@@ -48,7 +48,7 @@ struct JSONOutput: ParsableArguments {
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw Failure(message: "cannot write \(path): \(error)")
+            throw Failure(message: "cannot write \(path): \(error)", status: .cannotWrite)
         }
     }
 }

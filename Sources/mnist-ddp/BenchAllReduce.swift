@@ -61,15 +61,15 @@ struct BenchAllReduce: ParsableCommand {
             bench allreduce times messages between MPI ranks: run it under mpirun with 2 or more ranks, \
             as in `mpirun -np 2 mnist-ddp bench allreduce`
             """
-        guard LaunchMode.detect(environment: environmentVariables()) == .mpi else { throw Failure(message: needsRanks) }
+        guard LaunchMode.detect(environment: environmentVariables()) == .mpi else { throw Failure(message: needsRanks, status: .usage) }
         let communicator: MPICommunicator
         do {
             communicator = try MPICommunicator.start()
         } catch {
-            throw Failure(message: "cannot start MPI: \(error)")
+            throw Failure(message: "cannot start MPI: \(error)", status: .fault)
         }
         defer { communicator.finalize() }
-        guard communicator.size >= 2 else { throw Failure(message: needsRanks) }
+        guard communicator.size >= 2 else { throw Failure(message: needsRanks, status: .usage) }
 
         let timer = CollectiveTimer(communicator: communicator, repeats: repeats)
         let measurements = sizes.map { bytes in

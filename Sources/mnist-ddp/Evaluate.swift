@@ -33,7 +33,7 @@ struct Evaluate: ParsableCommand {
             print()
             print(report.formatted)
         } catch {
-            throw Failure(message: error.description)
+            throw Failure(error)
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CNN
 import KernelPaths
 import Distributed
+import Training
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -19,19 +20,22 @@ struct MNISTDDP: ParsableCommand {
             Run it as a plain process to train alone, or under mpirun to train on every rank:
               mnist-ddp train
               mpirun -np 4 mnist-ddp train
+
+            Exit statuses, alike on every rank and from mpirun:
+            \(ExitStatus.helpTable)
             """,
-        subcommands: [Train.self, Search.self, Evaluate.self, Predict.self, Show.self, Bench.self, Launch.self]
+        subcommands: [Train.self, Search.self, Evaluate.self, Predict.self, Show.self, Model.self, Bench.self, Launch.self]
     )
 
-    /// Parses and runs the command. A usage error is one line on standard error, printed by rank 0
-    /// alone when a launcher started several copies of us, and a non-zero exit.
+    /// Parses and runs the command. An error is one line on standard error, printed by rank 0
+    /// alone when a launcher started several copies of us, and its `ExitStatus`.
     static func main() {
         do {
             var command = try parseAsRoot(normalized(Array(CommandLine.arguments.dropFirst())))
             checkKernelPath()
             try command.run()
         } catch {
-            let code = exitCode(for: error)
+            let code = (error as? Failure).map { ExitCode($0.status.rawValue) } ?? exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
             } else if LaunchMode.launcherRank(environment: environmentVariables()) ?? 0 == 0 {
@@ -42,14 +46,15 @@ struct MNISTDDP: ParsableCommand {
         }
     }
 
-    /// Ends the process with one line if `MNIST_DDP_KERNELS` names a kernel path this CPU cannot
-    /// run. Every rank checks (and reports) its own CPU, since nodes of a cluster may differ.
+    /// Ends the process with one line and the usage status if `MNIST_DDP_KERNELS` names a kernel
+    /// path this CPU cannot run: a restart would meet the same setting on the same CPU. Every rank
+    /// checks (and reports) its own CPU, since nodes of a cluster may differ.
     static func checkKernelPath() {
         do throws(KernelSelectionError) {
             _ = try KernelPath.selected(forced: environmentVariables()[KernelPath.environmentVariable])
         } catch {
             fputs("mnist-ddp: error: \(error)\n", stderr)
-            terminate(ExitCode.failure.rawValue)
+            terminate(ExitStatus.usage.rawValue)
         }
     }
 

@@ -62,7 +62,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         let (model, dataset) = try loadModel(checkpoint, dataset: classNames.dataset)
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
-            throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))")
+            throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))", status: .cannotWrite)
         }
         var inputs = images.enumerated().flatMap { read($1, argument: $0 + 1) }
         if let savePreprocessed {
@@ -80,11 +80,11 @@ struct Predict: ParsableCommand {
         let prepared = inputs.compactMap { try? $0.outcome.get().samples }
         var probabilities = Classifier(parameters: model.parameters).probabilities(of: prepared).makeIterator()
         var records: [JSONValue] = []
-        var failed = false
+        var firstFailure: Failure?
         for input in inputs {
             switch input.outcome {
             case .failure(let failure):
-                failed = true
+                firstFailure = firstFailure ?? failure
                 fputs("mnist-ddp: error: \(failure.message)\n", stderr)
                 records.append(.object([("path", .string(input.name)), ("error", .string(failure.message))]))
             case .success:
@@ -102,7 +102,7 @@ struct Predict: ParsableCommand {
             }
         }
         if json { print(JSONValue.array(records).json) }
-        if failed { throw ExitCode.failure }
+        if let firstFailure { throw ExitCode(firstFailure.status.rawValue) }
     }
 
     /// The images of one file, the `argument`th image argument, each prepared for the model (or
@@ -112,7 +112,7 @@ struct Predict: ParsableCommand {
         // The argument's number first: names that differ in it cannot be alike, whatever NAME holds.
         let stem = "\(argument)-\(name)"
         func failed(_ message: String) -> [Input] {
-            [Input(name: path, fileName: "", outcome: .failure(Failure(message: message)))]
+            [Input(name: path, fileName: "", outcome: .failure(Failure(message: message, status: .badInput)))]
         }
         guard index else {
             do {
@@ -137,7 +137,7 @@ struct Predict: ParsableCommand {
             let prepared = raw ? try MNISTPreprocessing.raw(image) : try MNISTPreprocessing.normalize(image)
             return Input(name: name, fileName: fileName, outcome: .success(prepared))
         } catch {
-            return Input(name: name, fileName: fileName, outcome: .failure(Failure(message: "\(name): \(error)")))
+            return Input(name: name, fileName: fileName, outcome: .failure(Failure(message: "\(name): \(error)", status: .badInput)))
         }
     }
 }

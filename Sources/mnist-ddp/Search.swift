@@ -83,7 +83,7 @@ struct Search: ParsableCommand {
         do {
             world = try makeCommunicator(for: mode)
         } catch {
-            throw Failure(message: "cannot start MPI: \(error)")
+            throw Failure(message: "cannot start MPI: \(error)", status: .fault)
         }
         defer { (world as? MPICommunicator)?.finalize() }
 

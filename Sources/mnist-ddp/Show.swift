@@ -114,7 +114,7 @@ struct Show: ParsableCommand {
         let samples = try load(from: directory, model: trained)
         let side = MNISTPreprocessing.side
         if trained != nil && (samples.rows != side || samples.columns != side) {
-            throw Failure(message: TrainingError.wrongImageSize(directory: directory, rows: samples.rows, columns: samples.columns).description)
+            throw Failure(TrainingError.wrongImageSize(directory: directory, rows: samples.rows, columns: samples.columns))
         }
         if augment { return try drawAugmented(samples, dataset: dataset) }
         func image(_ index: Int) -> Bitmap { samples.image(at: index) }
@@ -216,7 +216,7 @@ struct Show: ParsableCommand {
         let cellPixels = samples.rows * scale * samples.columns * scale
         guard cells <= Self.maxGridPixels / cellPixels else {
             let asked = cells == .max ? "more than \(Self.maxGridPixels / cellPixels)" : "\(cells)"
-            throw Failure(message: "a grid of \(asked) images at --scale \(scale) would hold more than \(Self.maxGridPixels / 1_000_000) million pixels; ask for at most \(Self.maxGridPixels / cellPixels) with --count\(augment ? " × --columns" : "")")
+            throw Failure(message: "a grid of \(asked) images at --scale \(scale) would hold more than \(Self.maxGridPixels / 1_000_000) million pixels; ask for at most \(Self.maxGridPixels / cellPixels) with --count\(augment ? " × --columns" : "")", status: .usage)
         }
     }
 
@@ -224,7 +224,7 @@ struct Show: ParsableCommand {
     /// by --validation-split or by the checkpoint's run.
     func load(from directory: String, model: TrainedModel?) throws(Failure) -> LabeledImages {
         func read<Value>(_ body: () throws(IDXError) -> Value) throws(Failure) -> Value {
-            do { return try body() } catch { throw Failure(message: error.description) }
+            do { return try body() } catch { throw Failure(TrainingError.data(error)) }
         }
         switch images {
         case .train: return try read { () throws(IDXError) in try MNISTDataset.load(.train, from: directory) }
@@ -241,15 +241,15 @@ struct Show: ParsableCommand {
         if let validationSplit {
             let samples = validationSplit.heldOutSamples(ofTrainingFile: total)
             guard samples.count < total else {
-                throw Failure(message: "--validation-split \(validationSplit.defaultValueDescription) holds out all \(grouped(total)) samples of the training file; a run would have none to train on")
+                throw Failure(message: "--validation-split \(validationSplit.defaultValueDescription) holds out all \(grouped(total)) samples of the training file; a run would have none to train on", status: .usage)
             }
             return samples
         }
         guard let model else {
-            throw Failure(message: "--split validation needs --validation-split, or a --checkpoint of a run that held out a validation split")
+            throw Failure(message: "--split validation needs --validation-split, or a --checkpoint of a run that held out a validation split", status: .usage)
         }
         guard let samples = model.validationSamples(ofTrainingFile: total) else {
-            throw Failure(message: "\(model.path) records no validation samples held out of the \(grouped(total)) of the training file; give --validation-split")
+            throw Failure(message: "\(model.path) records no validation samples held out of the \(grouped(total)) of the training file; give --validation-split", status: .usage)
         }
         return samples
     }

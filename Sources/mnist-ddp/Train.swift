@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
             SIGINT (Ctrl-C), SIGTERM or SIGUSR1 on any rank stops every rank after the same step; \
             rank 0 writes a checkpoint of it and the run exits with status \(StopRequest.exitCode), \
             saying how to resume. A second signal, a second or more later, ends it at once. Errors \
-            exit with status 1.
+            exit with the statuses `mnist-ddp --help` lists, alike on every rank and from mpirun.
             """
     )
 
@@ -181,7 +181,7 @@ struct Train: ParsableCommand {
         do {
             communicator = try makeCommunicator(for: mode)
         } catch {
-            throw Failure(message: "cannot start MPI: \(error)")
+            throw Failure(message: "cannot start MPI: \(error)", status: .fault)
         }
         defer { (communicator as? MPICommunicator)?.finalize() }
         // After MPI_Init, so that these handlers are ours whatever MPI installs.
@@ -209,9 +209,9 @@ extension LearningRateDecay: ExpressibleByArgument {}
 /// Prints a training error as one line naming the rank and host at fault: on the rank that
 /// raised it, or on rank 0 alone when every rank raised it alike. When the other ranks cannot
 /// know of it, ends the whole job, since they wait in a collective this rank will never enter.
-/// Returns the exit code to leave with.
+/// Returns the exit code to leave with, the error's status, which the abort passes to mpirun.
 func reportFailure(_ error: TrainingError, on communicator: any Communicator) -> ExitCode {
-    let (rank, host, cause) = if case .failedOnRank(let rank, let host, let message) = error {
+    let (rank, host, cause) = if case .failedOnRank(let rank, let host, let message, status: _) = error {
         (rank, host, message)
     } else {
         (communicator.rank, hostName(), error.description)
@@ -221,15 +221,23 @@ func reportFailure(_ error: TrainingError, on communicator: any Communicator) ->
         fputs("mnist-ddp: error: \(place)\(cause)\n", stderr)
     }
     if !error.isRaisedOnEveryRank && communicator.size > 1 {
-        communicator.abort(code: 1)
+        communicator.abort(code: error.exitStatus.rawValue)
     }
-    return ExitCode.failure
+    return ExitCode(error.exitStatus.rawValue)
 }
 
-/// An error already worded for the user.
+/// An error already worded for the user, and the status the process exits with for it.
 struct Failure: Error, CustomStringConvertible {
     let message: String
+    let status: ExitStatus
     var description: String { message }
+}
+
+extension Failure {
+    /// A training error in its own words, with its own status.
+    init(_ error: TrainingError) {
+        self.init(message: error.description, status: error.exitStatus)
+    }
 }
 
 /// The process environment as a dictionary.

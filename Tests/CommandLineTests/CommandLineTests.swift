@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import Training
 
 /// The `mnist-ddp` binary as a user meets it: help, evaluation of saved weights, benchmarks.
 @Suite("mnist-ddp command line", .serialized)
@@ -20,6 +21,18 @@ struct CommandLineTests {
         for subcommand in ["train", "evaluate", "predict", "show", "bench"] {
             #expect(result.standardOutput.contains("  \(subcommand) "), "\(result.output)")
         }
+    }
+
+    @Test("--help lists every exit status, and launchers count only 1 and unlisted ones as faults")
+    func helpListsExitStatuses() throws {
+        let result = try mnistDDP(["--help"])
+        #expect(result.status == 0)
+        let lines = result.standardOutput.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        for status in Training.ExitStatus.allCases {
+            #expect(lines.contains { $0.hasPrefix("\(status.rawValue) ") }, "no status \(status.rawValue) in:\n\(result.output)")
+        }
+        #expect(Training.ExitStatus.allCases.filter { Training.ExitStatus.isFault($0.rawValue) } == [Training.ExitStatus.fault])
+        #expect(Training.ExitStatus.isFault(137) && Training.ExitStatus.isFault(9) && !Training.ExitStatus.isFault(0))
     }
 
     @Test("evaluate scores a trained checkpoint on the whole test set")

@@ -180,6 +180,19 @@ func dataOffsetsMustBeTwoNonNegativeIntegers(offsets: String) {
     #expect(readProblem(fileBytes(header: header, data: [1])) == .bufferNotCovered(coveredBytes: 2, bufferBytes: 1))
 }
 
+@Test func aFileCutShortSaysItIsTruncatedOrCorruptAndHowMuchIsMissing() throws {
+    let tensors = SafeTensorsFile.serialize([NamedTensor(name: "w", shape: [100], floats: [Float](repeating: 1, count: 100))])
+    let cut = Array(tensors.dropLast(150))
+    let problem = try #require(readProblem(cut))
+    #expect(problem.description == "truncated or corrupt: its tensors need 400 bytes of data, the file holds 250")
+}
+
+@Test func bytesAfterTheTensorsAreCalledCorrupt() {
+    let header = oneTensorHeader(#"{"dtype":"U8","shape":[2],"data_offsets":[0,2]}"#)
+    #expect(readProblem(fileBytes(header: header, data: [1, 2, 3]))?.description
+        == "corrupt: its tensors cover 2 bytes of data, the file holds 3")
+}
+
 @Test func askingForAMissingTensorNamesIt() throws {
     let file = try SafeTensorsFile(bytes: SafeTensorsFile.serialize([]), source: "ckpt")
     #expect(throws: SafeTensorsError(file: "ckpt", problem: .noSuchTensor("w"))) { try file.floats(named: "w") }

@@ -33,9 +33,9 @@ extension TrainingFailureTests {
         defer { job.remove() }
         let images = idx(magic: 0x0803, dimensions: [10_000, 0xFFFF_FFFF, 28], body: [UInt8](repeating: 0, count: 784))
         let data = try dataDirectory(job, replacing: "t10k-images-idx3-ubyte", with: images)
-        expectFailure(try job.train(ranks: 2, ["--data-dir", data, "--max-steps", "5"], timeout: Self.promptly),
+        expectFailure(try job.train(ranks: 2, ["--data-dir", data, "--max-steps", "5"], timeout: Self.promptly), status: .badInput,
                       mentioning: ["t10k-images-idx3-ubyte", "10000×4294967295×28", "exceed"])
-        expectFailure(try evaluate(CheckpointFormatTests.versionOne, data: data),
+        expectFailure(try evaluate(CheckpointFormatTests.versionOne, data: data), status: .badInput,
                       mentioning: ["t10k-images-idx3-ubyte", "exceed"])
     }
 
@@ -51,7 +51,7 @@ extension TrainingFailureTests {
         let crafted = job.path("crafted.safetensors")
         try Data(CheckpointFormatTests().rewriting(original) { $0[key] = value }).write(to: URL(fileURLWithPath: crafted))
         let result = try job.train(ranks: 2, ["--resume", crafted, "--max-steps", "40"], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["crafted.safetensors", "metadata \"\(key)\" is \(value)"])
+        expectFailure(result, status: .badInput, mentioning: ["crafted.safetensors", "metadata \"\(key)\" is \(value)"])
         #expect(!result.output.contains("step 1/"))
     }
 
@@ -63,7 +63,7 @@ extension TrainingFailureTests {
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
         let crafted = job.path("seed.safetensors")
         try Data(CheckpointFormatTests().rewriting(bytes) { $0["seed"] = "1" }).write(to: URL(fileURLWithPath: crafted))
-        expectFailure(try job.train(ranks: 2, ["--resume", crafted, "--max-steps", "40"], timeout: Self.promptly),
+        expectFailure(try job.train(ranks: 2, ["--resume", crafted, "--max-steps", "40"], timeout: Self.promptly), status: .badInput,
                       mentioning: ["seed.safetensors", "checksum mismatch"])
     }
 
@@ -79,7 +79,7 @@ extension TrainingFailureTests {
         bytes[weight + 3] ^= 0x40
         let crafted = job.path("flipped.safetensors")
         try Data(bytes).write(to: URL(fileURLWithPath: crafted))
-        expectFailure(try evaluate(crafted), mentioning: ["flipped.safetensors", "checksum mismatch"])
+        expectFailure(try evaluate(crafted), status: .badInput, mentioning: ["flipped.safetensors", "checksum mismatch"])
     }
 
     @Test("evaluate of weights alone (no checksum) with an absurd weight reports without trapping")
@@ -106,7 +106,7 @@ extension TrainingFailureTests {
         let job = try TrainerJob()
         defer { job.remove() }
         let result = try job.train(ranks: 2, ["--lr", rate, "--max-steps", "600"], timeout: 60)
-        expectFailure(result, mentioning: ["training diverged", "no checkpoint was written"])
+        expectFailure(result, status: .diverged, mentioning: ["training diverged", "no checkpoint was written"])
         #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
     }
 
@@ -127,7 +127,7 @@ extension TrainingFailureTests {
         case "init-from": result = try job.train(ranks: 2, ["--init-from", fifo], timeout: Self.promptly)
         default: result = try evaluate(fifo)
         }
-        expectFailure(result, mentioning: [place == "data" ? "train-labels-idx1-ubyte.gz" : "fifo", "not a regular file"])
+        expectFailure(result, status: .badInput, mentioning: [place == "data" ? "train-labels-idx1-ubyte.gz" : "fifo", "not a regular file"])
     }
 
     @Test("a 100 MB safetensors header is refused at once by evaluate")
@@ -140,7 +140,7 @@ extension TrainingFailureTests {
         let length = UInt64(header.count)
         let path = job.path("nested.safetensors")
         try Data((0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) } + header).write(to: URL(fileURLWithPath: path))
-        expectFailure(try evaluate(path), mentioning: ["nested.safetensors", "larger than"])
+        expectFailure(try evaluate(path), status: .badInput, mentioning: ["nested.safetensors", "larger than"])
     }
 
     @Test("options beyond any sensible run are refused before any work", arguments: [
@@ -160,7 +160,7 @@ extension TrainingFailureTests {
     func optionsOutOfBounds(arguments: [String], named option: String) throws {
         let job = try TrainerJob()
         defer { job.remove() }
-        expectFailure(try job.train(ranks: 2, arguments, timeout: Self.promptly), mentioning: [option])
+        expectFailure(try job.train(ranks: 2, arguments, timeout: Self.promptly), status: .usage, mentioning: [option])
         #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
     }
 }

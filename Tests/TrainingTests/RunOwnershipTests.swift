@@ -145,7 +145,7 @@ extension TrainingFailureTests {
         let before = try Data(contentsOf: URL(fileURLWithPath: kept))
 
         let result = try job.train(ranks: 2, ["--max-steps", "10", "--keep", "1"], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["rank 0 of 2", job.path("checkpoints"), "already holds checkpoints", "--resume", "--overwrite"])
+        expectFailure(result, status: .usage, mentioning: ["rank 0 of 2", job.path("checkpoints"), "already holds checkpoints", "--resume", "--overwrite"])
         #expect(!result.output.contains("step 1/"))
         #expect(job.checkpoints(in: job.path("checkpoints")) == [kept])
         #expect(try Data(contentsOf: URL(fileURLWithPath: kept)) == before)
@@ -159,7 +159,7 @@ extension TrainingFailureTests {
         try FileManager.default.createDirectory(atPath: job.path("checkpoints"), withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: best, contents: Data([1, 2, 3]))
         let result = try job.train(ranks: 2, ["--max-steps", "10"], timeout: Self.promptly)
-        expectFailure(result, mentioning: [best, "--resume", "--overwrite"])
+        expectFailure(result, status: .usage, mentioning: [best, "--resume", "--overwrite"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: best)) == Data([1, 2, 3]))
     }
 
@@ -170,7 +170,7 @@ extension TrainingFailureTests {
         let job = try TrainerJob()
         defer { job.remove() }
         let result = try job.train(ranks: 2, arguments + ["--max-steps", "10"], timeout: Self.promptly)
-        expectFailure(result, mentioning: arguments + ["exclude each other"])
+        expectFailure(result, status: .usage, mentioning: arguments + ["exclude each other"])
     }
 
     @Test("a directory in use by a live run is refused, naming the process that holds it")
@@ -181,7 +181,7 @@ extension TrainingFailureTests {
         let lock = try #require(try directory.lockForThisRun())
         try withExtendedLifetime(lock) {
             let result = try job.train(ranks: 2, ["--max-steps", "10"], timeout: Self.promptly)
-            expectFailure(result, mentioning: ["is in use by another run", "process \(getpid()) on "])
+            expectFailure(result, status: .usage, mentioning: ["is in use by another run", "process \(getpid()) on "])
         }
         #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
     }
@@ -200,7 +200,7 @@ extension TrainingFailureTests {
         let result = try job.train(
             ranks: 2, ["--resume", job.path("checkpoints/step-000000010.safetensors"), "--max-steps", "30"],
             timeout: Self.promptly)
-        expectFailure(result, mentioning: [copied, "belongs to another run"])
+        expectFailure(result, status: .usage, mentioning: [copied, "belongs to another run"])
         #expect(try Data(contentsOf: URL(fileURLWithPath: copied))
             == Data(contentsOf: URL(fileURLWithPath: job.path("other/step-000000010.safetensors"))))
     }

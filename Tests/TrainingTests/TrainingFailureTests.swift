@@ -4,16 +4,18 @@ import Testing
 import TestSupport
 import Training
 
-/// Each way a run can fail: a non-zero exit, one line naming the cause, a prompt end on every
-/// rank (each run is under a time limit), and no good checkpoint harmed.
+/// Each way a run can fail: its documented exit status (from mpirun too), one line naming the
+/// cause, a prompt end on every rank (each run is under a time limit), and no good checkpoint harmed.
 @Suite("Training failures", .serialized)
 struct TrainingFailureTests {
     /// Generous for a launch that must stop before the first step; a hang would take forever.
     static let promptly = 30.0
 
-    func expectFailure(_ result: ProcessResult, mentioning phrases: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectFailure(
+        _ result: ProcessResult, status: Training.ExitStatus, mentioning phrases: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(!result.timedOut, "hung instead of failing:\n\(result.output)", sourceLocation: sourceLocation)
-        #expect(result.status != 0, "exited 0:\n\(result.output)", sourceLocation: sourceLocation)
+        #expect(result.status == status.rawValue, "exited \(result.status), not \(status):\n\(result.output)", sourceLocation: sourceLocation)
         #expect(result.seconds < Self.promptly, "took \(result.seconds) s", sourceLocation: sourceLocation)
         let errorLines = result.standardError.split(separator: "\n").filter { $0.hasPrefix("mnist-ddp: error: ") }
         #expect(errorLines.count == 1, "expected one error line:\n\(result.output)", sourceLocation: sourceLocation)
@@ -27,7 +29,15 @@ struct TrainingFailureTests {
         let job = try TrainerJob()
         defer { job.remove() }
         let result = try job.train(ranks: 2, ["--data-dir", job.path("nowhere")], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["rank 0 of 2 on \(hostName()): ", "nowhere/train-images-idx3-ubyte"])
+        expectFailure(result, status: .badInput, mentioning: ["rank 0 of 2 on \(hostName()): ", "nowhere/train-images-idx3-ubyte"])
+    }
+
+    @Test("a missing data directory stops a process alone with the bad-input status")
+    func missingDataAlone() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let result = try job.train(ranks: nil, ["--data-dir", job.path("nowhere")], timeout: Self.promptly)
+        expectFailure(result, status: .badInput, mentioning: ["nowhere/train-images-idx3-ubyte"])
     }
 
     @Test("a truncated training file stops every rank with the truncation described")
@@ -44,7 +54,7 @@ struct TrainingFailureTests {
             "gzip -dc '\(TrainerJob.dataDirectory)/train-images-idx3-ubyte.gz' | head -c 784500 > '\(data)/train-images-idx3-ubyte'"])
         #expect(cut.status == 0, "\(cut.output)")
         let result = try job.train(ranks: 2, ["--data-dir", data], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["train-images-idx3-ubyte", "truncated"])
+        expectFailure(result, status: .badInput, mentioning: ["train-images-idx3-ubyte", "truncated"])
     }
 
     @Test("a corrupt checkpoint is refused before training and the good one beside it is intact")
@@ -58,9 +68,25 @@ struct TrainingFailureTests {
         try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
 
         let result = try job.train(ranks: 2, ["--resume", corrupt, "--max-steps", "40"], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["corrupt.safetensors", "checksum mismatch"])
+        expectFailure(result, status: .badInput, mentioning: ["corrupt.safetensors", "checksum mismatch"])
         #expect(job.checkpoints(in: job.path("checkpoints")) == [good])
         #expect(throws: Never.self) { try CheckpointFormat.decode(CheckpointFormat.open(good)) }
+    }
+
+    @Test("a truncated checkpoint is refused as truncated, with the bad-input status, by train and evaluate")
+    func truncatedCheckpoint() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let good = try trainGoodCheckpoint(job)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: good))
+        let truncated = job.path("truncated.safetensors")
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+
+        let resumed = try job.train(ranks: 2, ["--resume", truncated, "--max-steps", "40"], timeout: Self.promptly)
+        expectFailure(resumed, status: .badInput, mentioning: ["truncated.safetensors: truncated or corrupt: its tensors need "])
+        let evaluated = try ProcessRunner.run(
+            try ProcessRunner.product("mnist-ddp"), ["evaluate", "--checkpoint", truncated], timeout: Self.promptly)
+        expectFailure(evaluated, status: .badInput, mentioning: ["truncated.safetensors: truncated or corrupt"])
     }
 
     @Test("an unwritable checkpoint directory is refused before the first step")
@@ -71,7 +97,7 @@ struct TrainingFailureTests {
         _ = FileManager.default.createFile(atPath: job.path("file"), contents: Data())
         let result = try job.train(
             ranks: 2, ["--checkpoint-dir", job.path("file/checkpoints"), "--max-steps", "10"], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["file/checkpoints"])
+        expectFailure(result, status: .cannotWrite, mentioning: ["file/checkpoints"])
         #expect(!result.output.contains("step 1/"))
     }
 
@@ -84,19 +110,19 @@ struct TrainingFailureTests {
 
         // Adam moves each parameter by about the learning rate: 1e30 overflows the logits at once.
         let result = try job.train(ranks: 2, ["--resume", "--lr", "1e30", "--max-steps", "200"], timeout: 60)
-        expectFailure(result, mentioning: ["loss is", "step 2"])
+        expectFailure(result, status: .diverged, mentioning: ["loss is", "step 2"])
         #expect(job.checkpoints(in: job.path("checkpoints")) == [good])
         #expect(try Data(contentsOf: URL(fileURLWithPath: good)) == before)
     }
 
-    @Test("an error on rank 0 alone in mid-training aborts the whole job instead of leaving ranks waiting")
+    @Test("an error on rank 0 alone in mid-training aborts the whole job with its status instead of leaving ranks waiting")
     func rankLocalErrorAbortsJob() throws {
         let job = try TrainerJob()
         defer { job.remove() }
         // /dev/full opens fine and then refuses every write: the first metrics record fails.
         let result = try job.train(ranks: 2, ["--metrics", "/dev/full", "--log-every", "5", "--max-steps", "100"],
                                    timeout: Self.promptly)
-        expectFailure(result, mentioning: ["rank 0 of 2 on \(hostName()): ", "cannot write metrics file /dev/full"])
+        expectFailure(result, status: .cannotWrite, mentioning: ["rank 0 of 2 on \(hostName()): ", "cannot write metrics file /dev/full"])
     }
 
     @Test("invalid options are refused before any work", arguments: [
@@ -110,7 +136,7 @@ struct TrainingFailureTests {
         let job = try TrainerJob()
         defer { job.remove() }
         let result = try job.train(ranks: 2, arguments, timeout: Self.promptly)
-        expectFailure(result, mentioning: [option])
+        expectFailure(result, status: .usage, mentioning: [option])
         #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
     }
 
@@ -125,7 +151,7 @@ struct TrainingFailureTests {
         try Data(idx(magic: 0x0801, dimensions: [2], body: [3, 7]))
             .write(to: URL(fileURLWithPath: data + "/train-labels-idx1-ubyte"))
         let result = try job.train(ranks: 3, ["--data-dir", data], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["3 ranks for 2 training samples"])
+        expectFailure(result, status: .usage, mentioning: ["3 ranks for 2 training samples"])
     }
 
     @Test("images of another size than 28×28 are refused before the first step")
@@ -141,7 +167,7 @@ struct TrainingFailureTests {
                 .write(to: URL(fileURLWithPath: data + "/\(split)-labels-idx1-ubyte"))
         }
         let result = try job.train(ranks: 2, ["--data-dir", data], timeout: Self.promptly)
-        expectFailure(result, mentioning: ["images are 5×5, the model takes 28×28"])
+        expectFailure(result, status: .badInput, mentioning: ["images are 5×5, the model takes 28×28"])
     }
 
     /// A short run's checkpoint, for the tests that must leave it intact.
