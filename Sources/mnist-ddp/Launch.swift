@@ -10,19 +10,22 @@ struct Launch: ParsableCommand {
         abstract: "Run training under mpirun, and start it again from its newest checkpoint after a fault.",
         usage: "mnist-ddp launch [<options>] -- <mpirun> [<mpirun-options>] -- [<train-options>]",
         discussion: """
-            A fault is a job that ended with status 1 or any status mnist-ddp does not give \
-            itself: a rank killed, a node lost, the stall watchdog's abort, mpirun ending \
-            abnormally. After one, the job starts again with --auto-resume, up to --max-restarts \
-            times. Statuses 64 (options), 65 (input), 66 (divergence), 73 (cannot write) would \
-            recur and end the launch at once with that status; so does 75, a deliberate stop.
+            A fault is a job that ended with a status a restart may outlive (listed below): a rank \
+            killed, a node lost, the stall watchdog's abort, mpirun ending abnormally. After one, \
+            the job starts again with --auto-resume, up to --max-restarts times; the launch then \
+            exits with the last failure's status. Any other status (an error that would recur, a \
+            deliberate stop) ends the launch at once with that status.
 
             Before each start every host of --hostfile (read again each time) is probed through \
             mpirun with its options, and hosts that do not answer within --probe-timeout are left \
             out while at least --min-np slots remain. A left-out host is probed again after a \
             cooldown that doubles with each failure (--restart-cooldown); when it answers, or a \
-            host is added to the hostfile, the job is stopped after a step (SIGUSR1, status 75) \
-            and started again on more ranks. SIGINT or SIGTERM stops the job the same way, and \
-            the launch exits with status 75.
+            host is added to the hostfile, the job is stopped after a step (SIGUSR1) and started \
+            again on more ranks. SIGINT or SIGTERM stops the job the same way, and the launch \
+            exits with status \(ExitStatus.stopped.rawValue).
+
+            Exit statuses, the job's own:
+            \(ExitStatus.helpTable)
             """)
 
     /// `--checkpoint-interval` under a launcher that restarts, unless the run sets its own.
@@ -33,7 +36,7 @@ struct Launch: ParsableCommand {
     @Option(help: "Times to start the job again after a fault; 0 runs it once.")
     var maxRestarts = 0
 
-    @Option(help: ArgumentHelp("The hosts and slots to run on, read again before each probe; without it, this machine.", valueName: "file"))
+    @Option(help: ArgumentHelp("The hosts and slots to run on, read again before each probe; without it, mpirun places the ranks (this machine, or a Slurm allocation).", valueName: "file"))
     var hostfile: String?
 
     @Option(name: .customLong("np"), help: "Ranks to start (at most the slots of the hosts that answer); without it, every slot.")
