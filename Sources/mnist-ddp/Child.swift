@@ -63,7 +63,12 @@ final class Child {
         var noSignalsBlocked = sigset_t()
         sigemptyset(&noSignalsBlocked)
         posix_spawnattr_setsigmask(&attributes, &noSignalsBlocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK))
+        // The launcher ignores the stop signals it counts; the child gets their default back.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for (number, _) in StopSignals.caught { sigaddset(&stopSignals, number) }
+        posix_spawnattr_setsigdefault(&attributes, &stopSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

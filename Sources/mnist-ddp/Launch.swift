@@ -1,5 +1,4 @@
 import ArgumentParser
-import CRunControl
 import Foundation
 import Training
 
@@ -83,9 +82,9 @@ struct Launch: ParsableCommand {
 
     func run() throws {
         // Recorded, not fatal: the job is then stopped the way SIGUSR1 stops it.
-        StopRequest.catchSignals()
+        let signals = StopSignals()
         let train = try Train.parse(MNISTDDP.normalized(trainArguments))
-        var supervisor = try Supervisor(launch: self, train: train)
+        var supervisor = try Supervisor(launch: self, train: train, signals: signals)
         let status = supervisor.run()
         throw ExitCode(status)
     }
@@ -105,9 +104,11 @@ private struct Supervisor {
     var recoverySeconds: [Double] = []
     var stepsLost = 0
     let programPath: String
+    let signals: StopSignals
 
-    init(launch: Launch, train: Train) throws {
+    init(launch: Launch, train: Train, signals: StopSignals) throws {
         self.launch = launch
+        self.signals = signals
         checkpointDirectory = train.checkpointDir
         try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
         stepReport = checkpointDirectory + "/" + StepReport.fileName
@@ -239,7 +240,7 @@ private struct Supervisor {
             if let recovery = outcome.recoverySeconds { recoverySeconds.append(recovery) }
             if outcome.stoppedBySignal {
                 summarize()
-                return outcome.status == 0 ? 0 : ExitStatus.stopped.rawValue
+                return outcome.status == 0 || outcome.status > 128 ? outcome.status : ExitStatus.stopped.rawValue
             }
             if !outcome.takenBack.isEmpty && outcome.status == ExitStatus.stopped.rawValue {
                 pendingLine = "scaling up to take back \(outcome.takenBack.joined(separator: ", ")), stopped after a step"
@@ -297,7 +298,13 @@ private struct Supervisor {
             if let failedAt, recoverySeconds == nil, StepReport.steps(recordedAt: stepReport) != nil {
                 recoverySeconds = monotonicSeconds() - failedAt
             }
-            if !stoppedBySignal && crun_stop_signal() != 0 {
+            if let urgent = signals.urgent {
+                say("got \(urgent.name) again; ending the job at once")
+                job.kill()
+                _ = job.poll()
+                return Outcome(status: 128 + urgent.number, cause: "\(urgent.name)", failedAt: monotonicSeconds(), stoppedBySignal: true)
+            }
+            if !stoppedBySignal && signals.first != nil {
                 say("got a stop signal; stopping the job after a step (SIGUSR1)")
                 job.signal(SIGUSR1)
                 stoppedBySignal = true
