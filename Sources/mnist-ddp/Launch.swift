@@ -20,7 +20,7 @@ struct Launch: ParsableCommand {
             out while at least --min-np slots remain. A left-out host is probed again after a \
             cooldown that doubles with each failure (--restart-cooldown); when it answers, or a \
             host is added to the hostfile, the job is stopped after a step (SIGUSR1) and started \
-            again on more ranks. SIGINT or SIGTERM stops the job the same way, and the launch \
+            again on more ranks. SIGINT, SIGTERM or SIGUSR1 stops the job the same way, and the launch \
             exits with status \(ExitStatus.stopped.rawValue).
 
             Exit statuses, the job's own:
@@ -177,9 +177,8 @@ private struct Supervisor {
         return (leftOut, takenBack)
     }
 
-    /// The ranks of the next start, and the hostfile that places them.
-    /// Without a hostfile, the ranks are `--np`, or nil for mpirun's own choice (every slot of a
-    /// Slurm allocation).
+    /// The ranks of the next start, and the hostfile that places them. Without a hostfile, the
+    /// ranks are `--np`, or nil for mpirun's own choice (every slot of a Slurm allocation).
     func placement(directory: String) throws -> (ranks: Int?, hostfile: String?, hosts: [String]) {
         guard let pool else { return (launch.ranks, nil, []) }
         let ranks = min(launch.ranks ?? pool.availableSlots, pool.availableSlots)
@@ -224,6 +223,8 @@ private struct Supervisor {
                 parts.append("resuming at step \(resume), \(lost.map(String.init) ?? "an unknown number of") steps lost")
                 say(parts.joined(separator: "; "))
                 pendingLine = nil
+            } else if !leftOut.isEmpty {
+                say("left out \(leftOut.joined(separator: ", ")) (no answer within \(fixed(launch.probeTimeout, 0)) s); starting on \(placement.hosts.joined(separator: ", "))")
             }
             try? FileManager.default.removeItem(atPath: stepReport)
 

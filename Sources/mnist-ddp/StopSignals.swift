@@ -5,11 +5,12 @@ import Training
 @preconcurrency import Glibc
 #endif
 
-/// SIGINT and SIGTERM to the launcher, counted rather than fatal: the first stops its job after a
+/// SIGINT, SIGTERM and SIGUSR1 (a batch script's preemption warning) to the launcher, counted
+/// rather than fatal: the first stops its job after a
 /// step, a second one at least a second later ends the job at once. Unlike a C handler that
 /// falls back to the default action, the launcher thus never dies leaving its mpirun running.
 final class StopSignals: @unchecked Sendable {
-    static let caught: [(number: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")]
+    static let caught: [(number: Int32, name: String)] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGUSR1, "SIGUSR1")]
     private let lock = NSLock()
     private var received: [(number: Int32, name: String, at: Double)] = []
     private var sources: [DispatchSourceSignal] = []

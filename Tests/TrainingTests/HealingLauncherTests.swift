@@ -202,6 +202,7 @@ struct HealingNodesTests {
             #expect(try clusterSim(["heal", "3"]).status == 0)
             let result = try running.wait(timeout: 150)
             #expect(result.status == 0, "\(result.output)")
+            #expect(result.launcherLines("left out 10.200.0.3").count == 1, "\(result.output)")
             #expect(result.launcherLines("10.200.0.3 answers").count == 1, "\(result.output)")
             let scaled = result.launcherLines("scaling up to take back 10.200.0.3")
             #expect(scaled.count == 1 && scaled.first?.contains("3 ranks on 10.200.0.1, 10.200.0.2, 10.200.0.3") == true,
