@@ -135,8 +135,11 @@ let package = Package(
                 "Imaging",
                 "CRunControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            plugins: ["BuildInfo"]
         ),
+        /// Records the git commit and the compiler for `mnist-ddp --version`, at each build.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         /// Exercises the MPI collectives and the data-parallel gradient identity under a real
         /// `mpirun`; launched by DistributedTests.
         .executableTarget(name: "mpi-selftest", dependencies: ["Distributed", "CNN", "Data"]),

@@ -54,3 +54,5 @@ if ! command -v swift >/dev/null; then
 fi
 
 swift build -c release
+echo "setup: shell completion: .build/release/mnist-ddp --generate-completion-script bash|zsh|fish" \
+    "writes the script for your shell; where to put it: README.md, \"Version and shell completion\""

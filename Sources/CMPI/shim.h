@@ -16,5 +16,6 @@ static inline MPI_Op cmpi_max(void) { return MPI_MAX; }
 static inline MPI_Op cmpi_min(void) { return MPI_MIN; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline int cmpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
 
 #endif

@@ -18,3 +18,16 @@ extension KernelPath {
         }
     }
 }
+
+extension KernelPath {
+    /// The layer kernels of this path, for networks of any plan.
+    public var layerKernels: any LayerKernels.Type {
+        switch self {
+        case .baseline: KernelsBaseline.BatchLayerKernels.self
+        #if arch(x86_64)
+        case .avx2: KernelsAVX2.BatchLayerKernels.self
+        case .avx512: KernelsAVX512.BatchLayerKernels.self
+        #endif
+        }
+    }
+}

@@ -1,6 +1,5 @@
 import CNNKernelInterface
 import KernelPaths
-import SeededRandom
 
 public typealias Evaluation = CNNKernelInterface.Evaluation
 public typealias LayerActivations = CNNKernelInterface.LayerActivations
@@ -100,13 +99,7 @@ public final class SeedCNN {
     /// PyTorch's default initialisation: every weight and bias uniform in ±1/√fanIn (fan-in 9, 72
     /// and 784), drawn in `ParameterLayout` order from `SeededGenerator(seed:)`.
     public func initialize(seed: UInt64) {
-        var generator = SeededGenerator(seed: seed)
-        for tensor in ParameterLayout.tensors {
-            let bound = Float(1 / Double(tensor.fanIn).squareRoot())
-            for index in tensor.range {
-                parameterStorage.base[index] = generator.nextFloat(symmetricBound: bound)
-            }
-        }
+        initializeLikePyTorch(ParameterLayout.tensors, parameters: parameterStorage.base, seed: seed)
     }
 
     // MARK: - Passes
@@ -169,17 +162,5 @@ public final class SeedCNN {
             conv1Weight: start(ParameterLayout.conv1Weight), conv1Bias: start(ParameterLayout.conv1Bias),
             conv2Weight: start(ParameterLayout.conv2Weight), conv2Bias: start(ParameterLayout.conv2Bias),
             fc1Weight: start(ParameterLayout.fc1Weight), fc1Bias: start(ParameterLayout.fc1Bias))
-    }
-}
-
-extension Adam {
-    /// One update of `model`'s parameters from its gradients at `learningRate`, leaving the
-    /// parameters in `frozen` (ascending, disjoint ranges) as they are.
-    public mutating func update(_ model: SeedCNN, learningRate: Float, frozen: [Range<Int>] = []) {
-        model.withUnsafeMutableParameters { parameters in
-            model.withUnsafeGradients { gradients in
-                update(parameters: parameters, gradients: gradients, learningRate: learningRate, frozen: frozen)
-            }
-        }
     }
 }

@@ -33,6 +33,16 @@ public final class MPICommunicator: Communicator {
         return communicator
     }
 
+    /// The MPI library this process runs with, as it names itself, up to its first comma
+    /// ("Open MPI v4.1.4"). MPI allows asking before MPI_Init, so asking starts nothing.
+    public static var libraryVersion: String {
+        var text = [CChar](repeating: 0, count: Int(cmpi_max_library_version_string()) + 1)
+        var length: Int32 = 0
+        guard MPI_Get_library_version(&text, &length) == MPI_SUCCESS else { return "unknown" }
+        let full = String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(full.prefix { $0 != "," && $0 != "\n" })
+    }
+
     /// Finalises MPI (collective: every rank calls it). Idempotent.
     public func finalize() {
         guard MPICommunicator.current === self else { return }

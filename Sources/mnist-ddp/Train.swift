@@ -31,10 +31,10 @@ struct Train: ParsableCommand {
     @Option(help: "Samples per rank per step (the global batch grows with the ranks).")
     var batchSize = 60
 
-    @Option(help: "Samples per step over all ranks together, split between them; overrides --batch-size.")
+    @Option(help: "Samples per step over all ranks together (at least one per rank), split between them; overrides --batch-size.")
     var globalBatchSize: Int?
 
-    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
+    @Option(name: .customLong("lr"), help: "Adam's learning rate (the peak, with a schedule).")
     var learningRate: Float = 1e-3
 
     @Option(name: .customLong("lr-schedule"), help: ArgumentHelp(
@@ -130,7 +130,7 @@ struct Train: ParsableCommand {
     var consistencyCheckEvery: Int?
 
     @Option(help: ArgumentHelp(
-        "Under MPI, a rank that sees no step complete for this long ends the job (a stalled rank, a network partition); 0: never.",
+        "Under MPI, a rank that sees no step complete for this long ends the job (a stalled rank, a network partition); 0: never; at most 86400.",
         valueName: "seconds"))
     var stallTimeout = TrainingConfiguration.defaultStallTimeout
 

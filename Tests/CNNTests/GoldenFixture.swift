@@ -83,7 +83,7 @@ func relativeError<A: Collection<Float>, E: Collection<Float>>(_ actual: A, _ ex
     return (difference / reference).squareRoot()
 }
 
-extension SeedCNN {
+extension TrainableNetwork {
     /// A copy of the parameters.
     var parameterValues: [Float] { withUnsafeParameters(Array.init) }
 
@@ -91,7 +91,7 @@ extension SeedCNN {
     var gradientValues: [Float] { withUnsafeGradients(Array.init) }
 
     /// A copy of the logits of the first `count` samples of the last pass.
-    func logitValues(count: Int) -> [Float] { withUnsafeLogits { Array($0[0..<count * SeedCNN.classCount]) } }
+    func logitValues(count: Int) -> [Float] { withUnsafeLogits { Array($0[0..<count * modelDescription.classCount]) } }
 
     /// The floats of `tensor` in `values` (laid out as `ParameterLayout`).
     static func slice(_ values: [Float], _ tensor: ParameterTensor) -> [Float] {

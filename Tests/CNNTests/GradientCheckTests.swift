@@ -21,21 +21,8 @@ import Testing
         let coordinates = (0..<8).map { _ in tensor.range.lowerBound + generator.nextIndex(below: tensor.range.count) }
         // The per-sample losses are float32, so a quotient over this step carries noise of about
         // 1e-3 (a loss quantum of 2.4e-7 over 3e-4); a longer step crosses more kinks.
-        let step: Float = 3e-4
-        let numeric = coordinates.map { coordinate in
-            func setParameter(_ value: Float) { network.withUnsafeMutableParameters { $0[coordinate] = value } }
-            let original = network.parameterValues[coordinate]
-            setParameter(original + step)
-            let forward = (lossSum() - centre) / Double(step)
-            setParameter(original - step)
-            let backward = (centre - lossSum()) / Double(step)
-            setParameter(original)
-            // A step can cross a ReLU or max-pool kink, where the slope jumps by up to 10%; it
-            // is rarely crossed on both sides, so the one-sided quotient on the smooth side is
-            // the one that measures the derivative at this point.
-            let analyticValue = Double(analytic[coordinate])
-            return Float(abs(forward - analyticValue) < abs(backward - analyticValue) ? forward : backward)
-        }
+        let numeric = finiteDifferenceSlopes(
+            of: lossSum, at: centre, network: network, coordinates: coordinates, analytic: analytic, step: 3e-4)
         let error = relativeError(coordinates.map { analytic[$0] }, numeric)
         print("finite-difference relative error \(tensor.name): \(error)")
         // Float32 noise and kinks leave up to 1%; a wrong gradient (tap, channel, transpose, scale)

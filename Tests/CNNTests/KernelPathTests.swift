@@ -16,9 +16,9 @@ import Testing
         let scale = 1 / Float(batchSize)
         let lossSum = network.computeGradients(
             images: batch.images, labels: batch.labels, count: batchSize, gradientScale: scale)
-        let reference = ScalarReference.pass(
-            parameters: network.parameterValues, images: batch.images, labels: batch.labels, count: batchSize,
-            gradientScale: scale)
+        let reference = ScalarReferenceNetwork.pass(
+            ParameterLayout.seedPlan, parameters: network.parameterValues, images: batch.images, labels: batch.labels,
+            count: batchSize, gradientScale: scale)
 
         #expect(abs(lossSum - reference.lossSum) <= tolerance * reference.lossSum)
         #expect(relativeError(network.logitValues(count: batchSize), reference.logits) <= tolerance)

@@ -4,7 +4,7 @@ import TestSupport
 import Training
 
 /// The `mnist-ddp` binary as a user meets it: help, evaluation of saved weights, benchmarks.
-@Suite("mnist-ddp command line", .serialized)
+@Suite("mnist-ddp command line", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct CommandLineTests {
     func mnistDDP(_ arguments: [String], timeout: Double = 60) throws -> ProcessResult {
         try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: timeout)
@@ -33,6 +33,40 @@ struct CommandLineTests {
         }
         #expect(Training.ExitStatus.allCases.filter { Training.ExitStatus.isFault($0.rawValue) } == [Training.ExitStatus.fault])
         #expect(Training.ExitStatus.isFault(137) && Training.ExitStatus.isFault(9) && !Training.ExitStatus.isFault(0))
+    }
+
+    @Test("--version names the release, the commit built, Swift, Open MPI and the kernel paths this CPU runs")
+    func version() throws {
+        let result = try mnistDDP(["--version"])
+        #expect(result.status == 0, "\(result.output)")
+        let lines = result.standardOutput.split(separator: "\n").map(String.init)
+        try #require(lines.count == 5, "\(result.output)")
+        #expect(lines[0].hasPrefix("mnist-ddp "))
+        #expect(lines[2].hasPrefix("Swift version 6."))
+        #expect(lines[3].hasPrefix("Open MPI v"))
+        let kernels = try mnistDDP(["bench", "--list-kernels"])
+        let fastest = try #require(kernels.standardOutput.split(whereSeparator: \.isWhitespace).first, "\(kernels.output)")
+        #expect(lines[4].hasPrefix("kernel paths this CPU runs: \(fastest)"), "\(result.output)\n\(kernels.output)")
+        // Built from this checkout: its commit, as git names it.
+        let head = try ProcessRunner.run("/usr/bin/env", ["git", "-C", ProcessRunner.packageRoot.path, "rev-parse", "HEAD"])
+        if head.status == 0 {
+            #expect(lines[1].hasPrefix("commit \(head.standardOutput.prefix(12))"), "\(result.output)")
+        } else {
+            #expect(lines[1] == "commit unknown", "\(result.output)")
+        }
+    }
+
+    @Test("a negative number after an option is its value, refused by the option's own check, not as a missing value",
+          arguments: [
+              (["train", "--lr", "-1"], "--lr must be a positive finite number, got -1.0"),
+              (["train", "--epochs", "-3"], "--epochs must be at least 1, got -3"),
+              (["train", "--stall-timeout", "-1"], "--stall-timeout must be between 0 (off) and 86400 seconds, got -1"),
+              (["show", "--count", "-5", "--output", "/dev/null"], "--count must be at least 1, got -5"),
+          ])
+    func negativeNumbers(arguments: [String], message: String) throws {
+        let result = try mnistDDP(arguments + ["--data-dir", ProcessRunner.shippedMNIST])
+        #expect(result.status != 0)
+        #expect(result.standardError == "mnist-ddp: error: \(message)\n", "\(result.output)")
     }
 
     @Test("evaluate scores a trained checkpoint on the whole test set")

@@ -5,7 +5,7 @@ import TestSupport
 
 /// `--dataset fashion-mnist`, on Debian's dataset-fashion-mnist package.
 @Suite(
-    "Fashion-MNIST", .serialized,
+    "Fashion-MNIST", .serialized, .startsProcesses, .tags(.processes),
     .enabled(if: FileManager.default.fileExists(atPath: Dataset.fashionMNIST.defaultDirectory + "/t10k-labels-idx1-ubyte.gz"),
              "skipped: Debian's dataset-fashion-mnist is not installed (scripts/setup.sh installs it where apt can)"))
 struct FashionMNISTTests {

@@ -6,7 +6,7 @@ import Training
 /// The kernel path a CPU gets, on this machine and on older x86-64 CPUs emulated by `qemu-x86_64`
 /// (which raises SIGILL on any instruction the emulated CPU lacks): the portable binary must run
 /// on each, with its best path.
-@Suite("kernel paths from the command line", .serialized)
+@Suite("kernel paths from the command line", .serialized, .startsProcesses, .tags(.processes))
 struct KernelPathCommandLineTests {
     static let qemu = ["/usr/bin/qemu-x86_64", "/usr/local/bin/qemu-x86_64"].first {
         FileManager.default.isExecutableFile(atPath: $0)
@@ -18,6 +18,8 @@ struct KernelPathCommandLineTests {
         false
         #endif
     }()
+    /// Why the emulated-CPU tests are skipped when they are.
+    static let needsQemu: Comment = "skipped: needs qemu-x86_64 on an x86-64 machine (Debian's qemu-user, which scripts/setup.sh installs)"
 
     /// `mnist-ddp arguments` on this CPU, or on the CPU model `emulating` names under qemu.
     func mnistDDP(_ arguments: [String], emulating cpu: String? = nil, kernels: String? = nil) throws -> ProcessResult {
@@ -64,7 +66,7 @@ struct KernelPathCommandLineTests {
             ], "\(result.output)")
     }
 
-    @Test("a CPU without AVX (Westmere) runs the whole binary on the baseline path", .enabled(if: canEmulate))
+    @Test("a CPU without AVX (Westmere) runs the whole binary on the baseline path", .enabled(if: canEmulate, needsQemu))
     func baselineOnlyCPU() throws {
         let list = try mnistDDP(["bench", "--list-kernels"], emulating: "Westmere")
         #expect(list.status == 0 && list.standardOutput == "baseline\n", "\(list.output)")
@@ -75,7 +77,7 @@ struct KernelPathCommandLineTests {
         #expect(bench.standardOutput.contains("default bounds, baseline sampler"), "\(bench.output)")
     }
 
-    @Test("an AVX2 CPU without AVX-512 (Haswell) runs the AVX2 path by default", .enabled(if: canEmulate))
+    @Test("an AVX2 CPU without AVX-512 (Haswell) runs the AVX2 path by default", .enabled(if: canEmulate, needsQemu))
     func avx2OnlyCPU() throws {
         let list = try mnistDDP(["bench", "--list-kernels"], emulating: "Haswell")
         #expect(list.status == 0 && list.standardOutput == "avx2\nbaseline\n", "\(list.output)")
@@ -84,7 +86,7 @@ struct KernelPathCommandLineTests {
         #expect(bench.standardOutput.contains("default bounds, avx2 sampler"), "\(bench.output)")
     }
 
-    @Test("forcing a path the CPU lacks is one line naming the supported ones, and the usage status", .enabled(if: canEmulate))
+    @Test("forcing a path the CPU lacks is one line naming the supported ones, and the usage status", .enabled(if: canEmulate, needsQemu))
     func unsupportedPath() throws {
         let result = try mnistDDP(["bench", "--iterations", "1"], emulating: "Haswell", kernels: "avx512")
         #expect(result.status == Training.ExitStatus.usage.rawValue)

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `mnist-ddp model` prints a network's summary, and refuses a bad description in one line.
-@Suite("mnist-ddp model", .serialized)
+@Suite("mnist-ddp model", .serialized, .startsProcesses, .tags(.processes))
 struct ModelCommandTests {
     func mnistDDP(_ arguments: [String]) throws -> ProcessResult {
         try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: 30)

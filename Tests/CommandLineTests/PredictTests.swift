@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// `mnist-ddp predict` on image files, with the weights of a short real training run.
-@Suite("mnist-ddp predict", .serialized)
+@Suite("mnist-ddp predict", .serialized, .startsProcesses, .tags(.processes))
 struct PredictTests {
     func predict(_ arguments: [String]) throws -> ProcessResult {
         try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"),

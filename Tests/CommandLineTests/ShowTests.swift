@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// `mnist-ddp show` and `scripts/plot-metrics.sh`: the pictures.
-@Suite("pictures: show and plot-metrics", .serialized)
+@Suite("pictures: show and plot-metrics", .serialized, .startsProcesses, .tags(.processes))
 struct ShowTests {
     func mnistDDP(_ arguments: [String]) throws -> ProcessResult {
         try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: 120)

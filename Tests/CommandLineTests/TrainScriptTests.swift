@@ -4,7 +4,7 @@ import TestSupport
 
 /// `scripts/train.sh` as a user on a cluster calls it: from their own directory, with paths
 /// relative to it, options for mpirun, and variables that must reach ranks on other nodes.
-@Suite("scripts/train.sh", .serialized)
+@Suite("scripts/train.sh", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct TrainScriptTests {
     static let script = ProcessRunner.packageRoot.appendingPathComponent("scripts/train.sh").path
     static let clusterSim = "cluster-sim/cluster-sim"
@@ -124,6 +124,7 @@ struct TrainScriptTests {
 
     @Test(
         "on two simulated nodes the ranks get MNIST_DATA_DIR and MNIST_DDP_* only through -x, and train",
+        .tags(.namespaces),
         .enabled(if: SharedTools.whyNoNetworkNamespaces(tool: clusterSim) == nil,
                  "needs root, network namespaces and ../shared/cluster-sim"))
     func twoNodes() throws {

@@ -1,7 +1,7 @@
 import Testing
 import TestSupport
 
-@Suite("MPI collectives under mpirun", .serialized)
+@Suite("MPI collectives under mpirun", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct MPICollectivesTests {
     @Test("broadcast and all-reduce give the right numbers on every rank", arguments: [2, 3])
     func collectivesAgree(ranks: Int) throws {
@@ -15,7 +15,7 @@ struct MPICollectivesTests {
     }
 }
 
-@Suite("Data-parallel gradient identity under mpirun", .serialized)
+@Suite("Data-parallel gradient identity under mpirun", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct GradientIdentityTests {
     @Test("ranks' all-reduced shares of a batch equal the single-process gradient of the whole batch", arguments: [2, 3])
     func shardedGradientEqualsWhole(ranks: Int) throws {

@@ -38,7 +38,7 @@ private func runPython(_ script: String, arguments: [String] = []) throws -> Str
     return String(decoding: stdout, as: UTF8.self)
 }
 
-@Test func referenceWriterProducesTheSameBytesAsOurs() throws {
+@Test(.startsProcesses, .tags(.processes)) func referenceWriterProducesTheSameBytesAsOurs() throws {
     // The reference orders tensors by alignment, then name; here both orders agree (I64 "a"
     // before F32 "b"), and one metadata key leaves no ordering choice, so the bytes must match.
     let script = """
@@ -55,7 +55,7 @@ private func runPython(_ script: String, arguments: [String] = []) throws -> Str
     #expect(reference == ours.map { String(format: "%02x", $0) }.joined())
 }
 
-@Test func referenceReaderLoadsOurFile() throws {
+@Test(.startsProcesses, .tags(.processes)) func referenceReaderLoadsOurFile() throws {
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
     let path = directory.file("ours.safetensors")
@@ -101,7 +101,7 @@ private func runPython(_ script: String, arguments: [String] = []) throws -> Str
     ])
 }
 
-@Test func ourReaderLoadsTheReferenceWritersFile() throws {
+@Test(.startsProcesses, .tags(.processes)) func ourReaderLoadsTheReferenceWritersFile() throws {
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
     let path = directory.file("reference.safetensors")

@@ -6,7 +6,7 @@ import Training
 
 /// Whole training runs of the real binary on the real data, alone and under mpirun. Short: a
 /// few hundred steps at most.
-@Suite("Distributed training end to end", .serialized)
+@Suite("Distributed training end to end", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct DistributedTrainingTests {
     @Test("two ranks learn: loss falls, a short run passes 90% test accuracy, checkpoint and metrics appear")
     func twoRanksLearn() throws {
@@ -155,7 +155,7 @@ struct DistributedTrainingTests {
     }
 }
 
-@Suite("Starting from saved weights", .serialized)
+@Suite("Starting from saved weights", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct InitFromTests {
     @Test("--init-from takes the weights of a PyTorch-style state_dict file and starts a fresh optimizer")
     func initFromWeightsAlone() throws {

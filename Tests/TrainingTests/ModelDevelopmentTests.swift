@@ -4,7 +4,7 @@ import TestSupport
 import Training
 
 /// The model-development options end to end: the real binary on the real data, short runs.
-@Suite("Model development end to end", .serialized)
+@Suite("Model development end to end", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct ModelDevelopmentTests {
     @Test("every step record carries the learning rate its update used")
     func stepRecordsCarryTheRate() throws {

@@ -6,7 +6,7 @@ import Training
 /// A run owns its checkpoint directory: it never clobbers or prunes another run's checkpoints,
 /// a fresh run into a directory with checkpoints must be told what to do with them, and the
 /// checkpoint the summary names always exists.
-@Suite("A run owns its checkpoint directory", .serialized)
+@Suite("A run owns its checkpoint directory", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct RunOwnershipTests {
     /// Ten steps per epoch whatever the ranks, so that short runs write epoch-end checkpoints.
     static let tenStepEpochs = ["--global-batch-size", "6000", "--eval-every", "100"]

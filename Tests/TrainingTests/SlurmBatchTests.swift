@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `scripts/slurm.sbatch` on a real Slurm (`../shared/slurm-sim`: Debian's Slurm on this machine).
-@Suite("Slurm batch script", .serialized)
+@Suite("Slurm batch script", .serialized, .startsProcesses, .tags(.processes, .mpi, .slurm))
 struct SlurmBatchTests {
     static let slurmSim = SharedTools.tool("slurm-sim/slurm-sim")
     static let unavailable: String? = slurmSim == nil

@@ -6,7 +6,7 @@ import Training
 
 /// A run stopped by a signal saves the step it stopped at, on every rank alike, and says how to
 /// go on; a rank that makes no progress ends the whole job.
-@Suite("Stopping on signals and stalls", .serialized)
+@Suite("Stopping on signals and stalls", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct StopSignalTests {
     /// Starts `mnist-ddp train` in the background and returns once it has logged a step: it is
     /// then past start-up, in the middle of training.
@@ -129,7 +129,7 @@ struct StopSignalTests {
 }
 
 /// Two simulated nodes (network namespaces, `../shared/cluster-sim`), and one of them cut off.
-@Suite("Stall watchdog across simulated nodes", .serialized)
+@Suite("Stall watchdog across simulated nodes", .serialized, .startsProcesses, .tags(.processes, .mpi, .namespaces))
 struct PartitionTests {
     static let clusterSim = SharedTools.tool("cluster-sim/cluster-sim")
     static let unavailable = SharedTools.whyNoNetworkNamespaces(tool: "cluster-sim/cluster-sim")

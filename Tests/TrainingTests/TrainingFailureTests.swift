@@ -6,7 +6,7 @@ import Training
 
 /// Each way a run can fail: its documented exit status (from mpirun too), one line naming the
 /// cause, a prompt end on every rank (each run is under a time limit), and no good checkpoint harmed.
-@Suite("Training failures", .serialized)
+@Suite("Training failures", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct TrainingFailureTests {
     /// Generous for a launch that must stop before the first step; a hang would take forever.
     static let promptly = 30.0

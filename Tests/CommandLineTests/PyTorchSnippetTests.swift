@@ -2,11 +2,12 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The README's Python that loads a checkpoint into PyTorch, run exactly as written. PyTorch from
+/// The Python of docs/checkpoints-and-stopping.md that loads a checkpoint into PyTorch, run
+/// exactly as written. PyTorch from
 /// PyPI is several GB (its CUDA libraries come along), too much for CI to install, so this runs
 /// where `python3`, or the interpreter `$TORCH_PYTHON` names, can import torch.
-@Suite("README examples")
-struct ReadmeSnippetTests {
+@Suite("The PyTorch snippet of the checkpoints guide", .startsProcesses, .tags(.processes))
+struct PyTorchSnippetTests {
     static let python = ProcessInfo.processInfo.environment["TORCH_PYTHON"] ?? "python3"
 
     static var hasPyTorch: Bool {
@@ -14,14 +15,16 @@ struct ReadmeSnippetTests {
             .status == 0
     }
 
-    /// The README's Python block that defines the CNN.
+    static let guide = "docs/checkpoints-and-stopping.md"
+
+    /// The guide's Python block that defines the CNN.
     func pytorchSnippet() throws -> String {
-        let readme = try String(contentsOf: ProcessRunner.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
-        let blocks = readme.components(separatedBy: "```python\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
-        return try #require(blocks.first { $0.contains("class CNN(nn.Module)") }, "no Python block defining CNN in README.md")
+        let text = try String(contentsOf: ProcessRunner.packageRoot.appendingPathComponent(Self.guide), encoding: .utf8)
+        let blocks = text.components(separatedBy: "```python\n").dropFirst().map { $0.components(separatedBy: "```")[0] }
+        return try #require(blocks.first { $0.contains("class CNN(nn.Module)") }, "no Python block defining CNN in \(Self.guide)")
     }
 
-    @Test("the README's PyTorch snippet loads our checkpoint and scores what we scored",
+    @Test("the guide's PyTorch snippet loads our checkpoint and scores what we scored",
           .enabled(if: hasPyTorch, "needs PyTorch: python3 -m pip install torch safetensors numpy, or TORCH_PYTHON=/path/to/python"))
     func pytorchSnippetRunsAsWritten() throws {
         let directory = try TemporaryDirectory()

@@ -1,0 +1,203 @@
+import CNNKernelInterface
+import KernelPaths
+
+/// Any sequential network, as its `ModelPlan` describes it, on one `KernelPath`'s layer kernels.
+///
+/// Every buffer is allocated once, for up to `maxBatch` samples: each layer's output and the
+/// gradient with respect to it ([maxBatch][layer.outputSize]; the last layer's output is the
+/// logits), and the convolutions' scratch. A pass runs layer after layer over the whole batch.
+/// Not thread-safe: one instance per thread.
+public final class PlannedNetwork: TrainableNetwork {
+    public let plan: ModelPlan
+    public let maxBatch: Int
+    public let kernelPath: KernelPath
+    public let modelDescription: ModelDescription
+
+    private let kernels: any LayerKernels.Type
+    private let parameterStorage: AlignedBuffer<Float>
+    private let gradientStorage: AlignedBuffer<Float>
+    /// Per layer: its output, and the gradient of the loss with respect to it.
+    private let outputs: [AlignedBuffer<Float>]
+    private let outputGradients: [AlignedBuffer<Float>]
+    /// [maxBatch] predicted classes, for `evaluate` when the caller does not ask for them.
+    private let predictionStorage: AlignedBuffer<Int32>
+    /// Enough for the convolution that needs the most.
+    private let convolutionScratch: AlignedBuffer<Float>
+
+    /// A network of `plan` whose buffers hold up to `maxBatch` samples, with all parameters zero,
+    /// running on `kernelPath` (which this CPU must support).
+    public init(plan: ModelPlan, maxBatch: Int, kernelPath: KernelPath = .active) {
+        precondition(maxBatch > 0, "maxBatch must be positive")
+        precondition(kernelPath.isSupported, "this CPU does not support the \(kernelPath) kernels")
+        precondition((try? plan.check(batch: maxBatch)) != nil, "a batch of \(maxBatch) needs more activation memory than allowed")
+        self.plan = plan
+        modelDescription = plan.modelDescription
+        self.maxBatch = maxBatch
+        self.kernelPath = kernelPath
+        kernels = kernelPath.layerKernels
+        parameterStorage = AlignedBuffer(count: plan.parameterCount)
+        gradientStorage = AlignedBuffer(count: plan.parameterCount)
+        outputs = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
+        outputGradients = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
+        let scratchCount = plan.layers.compactMap(\.convolutionShape).map(kernels.convolutionScratchCount).max() ?? 0
+        convolutionScratch = AlignedBuffer(count: scratchCount)
+        predictionStorage = AlignedBuffer(count: maxBatch)
+    }
+
+    // MARK: - The network's state
+
+    public func withUnsafeMutableParameters<Result, Failure>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeMutableBufferPointer(start: parameterStorage.base, count: parameterStorage.count))
+    }
+
+    public func withUnsafeMutableGradients<Result, Failure>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeMutableBufferPointer(start: gradientStorage.base, count: gradientStorage.count))
+    }
+
+    public func withUnsafeLogits<Result, Failure>(
+        _ body: (UnsafeBufferPointer<Float>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeBufferPointer(start: logits, count: maxBatch * plan.classCount))
+    }
+
+    /// PyTorch's default initialisation: every weight and bias uniform in ±1/√fanIn, drawn in the
+    /// plan's tensor order, as `SeedCNN` draws the seed network's.
+    public func initialize(seed: UInt64) {
+        initializeLikePyTorch(modelDescription.tensors, parameters: parameterStorage.base, seed: seed)
+    }
+
+    // MARK: - Passes
+
+    @discardableResult
+    public func computeGradients(
+        images: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int, gradientScale: Float,
+        dropout: DropoutContext
+    ) -> Double {
+        precondition((0...maxBatch).contains(count), "count \(count) outside 0...\(maxBatch)")
+        gradientStorage.base.update(repeating: 0, count: gradientStorage.count)
+        runForward(images: images, count: count, dropout: dropout)
+        let lossSum = kernels.softmaxCrossEntropy(
+            classes: plan.classCount, logits: logits, labels: labels, count: count,
+            logitGradient: outputGradients[plan.layers.count - 1].base, gradientScale: gradientScale, predictions: nil)
+        runBackward(images: images, count: count, dropout: dropout)
+        return lossSum
+    }
+
+    public func forward(images: UnsafePointer<Float>, count: Int) {
+        precondition((0...maxBatch).contains(count), "count \(count) outside 0...\(maxBatch)")
+        runForward(images: images, count: count, dropout: nil)
+    }
+
+    public func evaluate(
+        images: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int,
+        predictions: UnsafeMutablePointer<Int32>? = nil
+    ) -> Evaluation {
+        precondition((0...maxBatch).contains(count), "count \(count) outside 0...\(maxBatch)")
+        runForward(images: images, count: count, dropout: nil)
+        let predicted = predictions ?? predictionStorage.base
+        let lossSum = kernels.softmaxCrossEntropy(
+            classes: plan.classCount, logits: logits, labels: labels, count: count, logitGradient: nil,
+            gradientScale: 0, predictions: predicted)
+        let correctCount = (0..<count).reduce(0) { $0 + (predicted[$1] == labels[$1] ? 1 : 0) }
+        return Evaluation(lossSum: lossSum, correctCount: correctCount)
+    }
+
+    private var logits: UnsafeMutablePointer<Float> { outputs[plan.layers.count - 1].base }
+
+    /// The input of layer `index`: the images, or the previous layer's output.
+    private func input(of index: Int, images: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        index == 0 ? images : UnsafePointer(outputs[index - 1].base)
+    }
+
+    private func parameters(of layer: ModelPlan.Layer) -> (weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>) {
+        (parameterStorage.base + layer.tensors[0].range.lowerBound, parameterStorage.base + layer.tensors[1].range.lowerBound)
+    }
+
+    private func gradients(of layer: ModelPlan.Layer) -> (weight: UnsafeMutablePointer<Float>, bias: UnsafeMutablePointer<Float>) {
+        (gradientStorage.base + layer.tensors[0].range.lowerBound, gradientStorage.base + layer.tensors[1].range.lowerBound)
+    }
+
+    /// Every layer's output for `count` samples; dropout only with a context (training).
+    private func runForward(images: UnsafePointer<Float>, count: Int, dropout: DropoutContext?) {
+        for (index, layer) in plan.layers.enumerated() {
+            let source = input(of: index, images: images)
+            let target = outputs[index].base
+            let inputSize = layer.inputShape.reduce(1, *)
+            switch layer.kind {
+            case .convolution:
+                let (weight, bias) = parameters(of: layer)
+                kernels.convolutionForward(
+                    layer.convolutionShape!, input: source, weight: weight, bias: bias, output: target, count: count,
+                    scratch: convolutionScratch.base)
+            case .relu:
+                kernels.reluForward(input: source, output: target, elements: count * inputSize)
+            case .maxPool:
+                kernels.maxPoolForward(layer.inputPlanes!, input: source, output: target, count: count)
+            case .dropout(let probability):
+                if let dropout {
+                    kernels.dropoutForward(
+                        dropout.mask(probability: probability, layer: index), input: source, output: target,
+                        sampleSize: inputSize, count: count)
+                } else {
+                    target.update(from: source, count: count * inputSize)
+                }
+            case .flatten:
+                target.update(from: source, count: count * inputSize)
+            case .linear:
+                let (weight, bias) = parameters(of: layer)
+                kernels.linearForward(
+                    inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight, bias: bias,
+                    output: target, count: count)
+            }
+        }
+    }
+
+    /// From the logits' gradient down: every parameter's gradient, and every layer's input
+    /// gradient but the first layer's.
+    private func runBackward(images: UnsafePointer<Float>, count: Int, dropout: DropoutContext) {
+        for (index, layer) in plan.layers.enumerated().reversed() {
+            let source = input(of: index, images: images)
+            let outputGradient = UnsafePointer(outputGradients[index].base)
+            let inputGradient = index == 0 ? nil : outputGradients[index - 1].base
+            let inputSize = layer.inputShape.reduce(1, *)
+            switch layer.kind {
+            case .convolution:
+                let (weight, _) = parameters(of: layer)
+                let (weightGradient, biasGradient) = gradients(of: layer)
+                kernels.convolutionBackward(
+                    layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
+                    inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
+                    count: count, scratch: convolutionScratch.base)
+            case .linear:
+                let (weight, _) = parameters(of: layer)
+                let (weightGradient, biasGradient) = gradients(of: layer)
+                kernels.linearBackward(
+                    inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight,
+                    outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
+                    biasGradient: biasGradient, count: count)
+            case .relu:
+                guard let inputGradient else { break }
+                kernels.reluBackward(
+                    output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
+                    elements: count * inputSize)
+            case .maxPool:
+                guard let inputGradient else { break }
+                kernels.maxPoolBackward(
+                    layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
+                    inputGradient: inputGradient, count: count)
+            case .dropout(let probability):
+                guard let inputGradient else { break }
+                kernels.dropoutBackward(
+                    dropout.mask(probability: probability, layer: index), outputGradient: outputGradient,
+                    inputGradient: inputGradient, sampleSize: inputSize, count: count)
+            case .flatten:
+                guard let inputGradient else { break }
+                inputGradient.update(from: outputGradient, count: count * inputSize)
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../KernelSources/MaxPool2d.swift

@@ -1,0 +1,1 @@
+../KernelSources/SoftmaxCrossEntropy.swift

@@ -1,0 +1,1 @@
+../KernelSources/BatchLayerKernels.swift

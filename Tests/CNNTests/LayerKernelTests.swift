@@ -1,0 +1,144 @@
+import CNN
+import CNNKernelInterface
+import KernelPaths
+import Testing
+
+/// Every layer kernel of every kernel path this CPU runs computes what its scalar reference
+/// computes, on awkward shapes: odd sides, 1×1 and 7×7 kernels, padding 0 and kernel−1, channel
+/// and feature counts that are not multiples of any lane width.
+@Suite struct LayerKernelTests {
+    /// Float sums in another order differ by a few units in the last place of the largest terms.
+    let tolerance = 1e-5
+    let count = 3
+
+    static let convolutions = [
+        ConvolutionShape(inputChannels: 1, height: 5, width: 7, outputChannels: 3, kernel: 1, padding: 0),
+        ConvolutionShape(inputChannels: 3, height: 9, width: 11, outputChannels: 5, kernel: 7, padding: 6),
+        ConvolutionShape(inputChannels: 4, height: 7, width: 7, outputChannels: 6, kernel: 7, padding: 0),
+        ConvolutionShape(inputChannels: 2, height: 13, width: 6, outputChannels: 9, kernel: 3, padding: 0),
+        ConvolutionShape(inputChannels: 5, height: 8, width: 17, outputChannels: 4, kernel: 5, padding: 4),
+        ConvolutionShape(inputChannels: 3, height: 28, width: 28, outputChannels: 32, kernel: 3, padding: 1),
+    ]
+
+    @Test(arguments: KernelPath.supported, convolutions)
+    func convolutionMatchesTheReference(kernelPath: KernelPath, shape: ConvolutionShape) {
+        let kernels = kernelPath.layerKernels
+        let input = randomFloats(count * shape.input.size, seed: 1)
+        let weight = randomFloats(shape.weightCount, seed: 2)
+        let bias = randomFloats(shape.outputChannels, seed: 3)
+        let outputGradient = randomFloats(count * shape.output.size, seed: 4)
+        var scratch = [Float](repeating: .nan, count: kernels.convolutionScratchCount(shape))
+
+        var output = [Float](repeating: .nan, count: count * shape.output.size)
+        kernels.convolutionForward(
+            shape, input: input, weight: weight, bias: bias, output: &output, count: count, scratch: &scratch)
+        let expected = ScalarReferenceLayers.convolutionForward(shape, input: input, weight: weight, bias: bias, count: count)
+        #expect(relativeError(output, expected) <= tolerance)
+
+        var inputGradient = [Float](repeating: .nan, count: input.count)
+        // The parameter gradients are added to what is there.
+        var weightGradient = [Float](repeating: 1, count: weight.count)
+        var biasGradient = [Float](repeating: 1, count: bias.count)
+        kernels.convolutionBackward(
+            shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: &inputGradient,
+            weightGradient: &weightGradient, biasGradient: &biasGradient, count: count, scratch: &scratch)
+        let reference = ScalarReferenceLayers.convolutionBackward(
+            shape, input: input, weight: weight, outputGradient: outputGradient, count: count)
+        #expect(relativeError(inputGradient, reference.input) <= tolerance)
+        #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
+        #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+    }
+
+    @Test(arguments: KernelPath.supported, [PlanesShape(channels: 3, height: 5, width: 7), PlanesShape(channels: 2, height: 2, width: 3)])
+    func maxPoolMatchesTheReferenceWithTiesGoingToTheFirstMaximum(kernelPath: KernelPath, shape: PlanesShape) {
+        let kernels = kernelPath.layerKernels
+        // Values from {−1, 0, 1}: most windows hold ties.
+        let input = randomFloats(count * shape.size, seed: 5).map { ($0 * 1.5).rounded() }
+        let outputGradient = randomFloats(count * shape.pooled.size, seed: 6)
+        var output = [Float](repeating: .nan, count: count * shape.pooled.size)
+        kernels.maxPoolForward(shape, input: input, output: &output, count: count)
+        #expect(output == ScalarReferenceLayers.maxPoolForward(shape, input: input, count: count).output)
+
+        var inputGradient = [Float](repeating: .nan, count: input.count)
+        kernels.maxPoolBackward(
+            shape, input: input, output: output, outputGradient: outputGradient, inputGradient: &inputGradient, count: count)
+        #expect(inputGradient == ScalarReferenceLayers.maxPoolBackward(shape, input: input, outputGradient: outputGradient, count: count))
+    }
+
+    @Test(arguments: KernelPath.supported)
+    func reluMatchesTheReference(kernelPath: KernelPath) {
+        let kernels = kernelPath.layerKernels
+        let input = randomFloats(37, seed: 7) + [0]
+        let outputGradient = randomFloats(input.count, seed: 8)
+        var output = [Float](repeating: .nan, count: input.count)
+        kernels.reluForward(input: input, output: &output, elements: input.count)
+        #expect(output == ScalarReferenceLayers.reluForward(input))
+        var inputGradient = [Float](repeating: .nan, count: input.count)
+        kernels.reluBackward(output: output, outputGradient: outputGradient, inputGradient: &inputGradient, elements: input.count)
+        #expect(inputGradient == ScalarReferenceLayers.reluBackward(output: output, outputGradient: outputGradient))
+    }
+
+    @Test(arguments: KernelPath.supported)
+    func dropoutMatchesTheReference(kernelPath: KernelPath) {
+        let kernels = kernelPath.layerKernels
+        let mask = DropoutMask(probability: 0.3, seed: 9, layer: 2, step: 5, firstSample: 11)
+        let sampleSize = 23
+        let values = randomFloats(count * sampleSize, seed: 10)
+        var output = [Float](repeating: .nan, count: values.count)
+        kernels.dropoutForward(mask, input: values, output: &output, sampleSize: sampleSize, count: count)
+        let expected = ScalarReferenceLayers.dropout(mask, values, sampleSize: sampleSize)
+        #expect(output == expected)
+        var inputGradient = [Float](repeating: .nan, count: values.count)
+        kernels.dropoutBackward(mask, outputGradient: values, inputGradient: &inputGradient, sampleSize: sampleSize, count: count)
+        #expect(inputGradient == expected)
+    }
+
+    @Test(arguments: KernelPath.supported, [(37, 7), (3, 1), (64, 10), (4608, 5)])
+    func linearMatchesTheReference(kernelPath: KernelPath, sizes: (inputs: Int, outputs: Int)) {
+        let kernels = kernelPath.layerKernels
+        let (inputs, outputs) = sizes
+        let count = 6
+        let input = randomFloats(count * inputs, seed: 11)
+        let weight = randomFloats(outputs * inputs, seed: 12)
+        let bias = randomFloats(outputs, seed: 13)
+        let outputGradient = randomFloats(count * outputs, seed: 14)
+        var output = [Float](repeating: .nan, count: count * outputs)
+        kernels.linearForward(
+            inputs: inputs, outputs: outputs, input: input, weight: weight, bias: bias, output: &output, count: count)
+        let expected = ScalarReferenceLayers.linearForward(
+            inputs: inputs, outputs: outputs, input: input, weight: weight, bias: bias, count: count)
+        #expect(relativeError(output, expected) <= tolerance)
+
+        var inputGradient = [Float](repeating: .nan, count: input.count)
+        var weightGradient = [Float](repeating: 1, count: weight.count)
+        var biasGradient = [Float](repeating: 1, count: bias.count)
+        kernels.linearBackward(
+            inputs: inputs, outputs: outputs, input: input, weight: weight, outputGradient: outputGradient,
+            inputGradient: &inputGradient, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count)
+        let reference = ScalarReferenceLayers.linearBackward(
+            inputs: inputs, outputs: outputs, input: input, weight: weight, outputGradient: outputGradient, count: count)
+        #expect(relativeError(inputGradient, reference.input) <= tolerance)
+        #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
+        #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+    }
+
+    @Test(arguments: KernelPath.supported)
+    func softmaxCrossEntropyMatchesTheReference(kernelPath: KernelPath) {
+        let kernels = kernelPath.layerKernels
+        let (classes, count) = (5, 7)
+        // Ties in the first row: the prediction is the first largest logit.
+        let logits = [2, 0, 2, 1, -1] + randomFloats((count - 1) * classes, seed: 15).map { $0 * 8 }
+        let labels = randomLabels(count, classes: classes, seed: 16)
+        var gradient = [Float](repeating: .nan, count: logits.count)
+        var predictions = [Int32](repeating: -1, count: count)
+        let lossSum = kernels.softmaxCrossEntropy(
+            classes: classes, logits: logits, labels: labels, count: count, logitGradient: &gradient,
+            gradientScale: 0.25, predictions: &predictions)
+        let reference = ScalarReferenceLayers.softmaxCrossEntropy(
+            classes: classes, logits: logits, labels: labels, count: count, gradientScale: 0.25)
+        #expect(abs(lossSum - reference.lossSum) <= tolerance * reference.lossSum)
+        #expect(relativeError(gradient, reference.logitGradient) <= tolerance)
+        #expect(predictions == reference.predictions)
+        #expect(predictions[0] == 0)
+    }
+}
