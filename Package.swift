@@ -133,6 +133,7 @@ let package = Package(
                 "Training",
                 "KernelPaths",
                 "Imaging",
+                "CRunControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             plugins: ["BuildInfo"]

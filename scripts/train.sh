@@ -9,6 +9,9 @@
 #   scripts/train.sh --local               one process, no MPI
 #   scripts/train.sh --binary PATH         run that mnist-ddp instead of building one
 #   scripts/train.sh --dry-run ...         print the command instead of running it
+#   scripts/train.sh --max-restarts 3 ...  start again from the newest checkpoint after a fault,
+#                                          on the hosts that still answer (docs/healing.md);
+#                                          with it: --min-np M, --restart-cooldown MIN:MAX
 #
 # Relative paths (--hostfile, --data-dir, --checkpoint-dir, --metrics, --resume, --init-from and
 # $MNIST_DATA_DIR) mean the caller's directory; ranks get them absolute, as a rank on another
@@ -28,6 +31,8 @@ binary=""
 mpi_arguments=()
 train_arguments=()
 checkpoint_dir_given=false
+# Options of `mnist-ddp launch`, the healing launcher; empty without --max-restarts.
+healing_arguments=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --np) ranks="${2:?--np needs a number of ranks}"; shift 2 ;;
@@ -42,6 +47,9 @@ while [ $# -gt 0 ]; do
             fi
             mapfile -d '' -t split < <(printf '%s' "$words" | xargs -r printf '%s\0')
             mpi_arguments+=("${split[@]}") ;;
+        --max-restarts|--min-np|--restart-cooldown)
+            healing_arguments+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+        --max-restarts=*|--min-np=*|--restart-cooldown=*) healing_arguments+=("$1"); shift ;;
         --local) local_mode=true; shift ;;
         --dry-run) dry_run=true; shift ;;
         --binary) binary="$(absolute "${2:?--binary needs the path of mnist-ddp}")"; shift 2 ;;
@@ -59,7 +67,7 @@ while [ $# -gt 0 ]; do
             else
                 train_arguments+=(--resume); shift
             fi ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) train_arguments+=("$1"); shift ;;
     esac
 done
@@ -89,25 +97,34 @@ if [ -z "$binary" ]; then
 fi
 
 if $local_mode; then
+    if [ ${#healing_arguments[@]} -gt 0 ]; then echo "train.sh: --max-restarts needs mpirun; --local runs one process" >&2; exit 2; fi
     run "$binary" train --local "${train_arguments[@]}"
 fi
 
+# Where the ranks go (a hostfile, or this machine), and mpirun's other options.
 launcher=(mpirun)
 [ "$(id -u)" -eq 0 ] && launcher+=(--allow-run-as-root)
+placement=()
+options=()
 if [ -n "$hostfile" ]; then
     # Without --np, one rank per slot of the hostfile.
-    launcher+=(--hostfile "$hostfile")
-    [ -n "$ranks" ] && launcher+=(-np "$ranks")
+    placement+=(--hostfile "$hostfile")
+    [ -n "$ranks" ] && placement+=(-np "$ranks")
 else
     ranks="${ranks:-$(nproc)}"
-    launcher+=(-np "$ranks")
+    placement+=(-np "$ranks")
     # Each rank is single-threaded: pinned to its own core it never migrates; with more ranks
     # than cores they must share.
-    if [ "$ranks" -gt "$(nproc)" ]; then launcher+=(--oversubscribe --bind-to none); else launcher+=(--bind-to core); fi
+    if [ "$ranks" -gt "$(nproc)" ]; then options+=(--oversubscribe --bind-to none); else options+=(--bind-to core); fi
 fi
 # Ranks on other nodes see only the variables mpirun forwards.
-launcher+=(-x MNIST_DATA_DIR)
+options+=(-x MNIST_DATA_DIR)
 while IFS= read -r name; do
-    launcher+=(-x "$name")
+    options+=(-x "$name")
 done < <(compgen -e | grep '^MNIST_DDP_' || true)
-run "${launcher[@]}" "${mpi_arguments[@]}" "$binary" train "${train_arguments[@]}"
+if [ ${#healing_arguments[@]} -gt 0 ]; then
+    # The launcher places each start itself, on the hosts that answer (it spells -np --np).
+    run "$binary" launch "${healing_arguments[@]}" "${placement[@]/#-np/--np}" \
+        -- "${launcher[@]}" "${options[@]}" "${mpi_arguments[@]}" -- "${train_arguments[@]}"
+fi
+run "${launcher[@]}" "${placement[@]}" "${options[@]}" "${mpi_arguments[@]}" "$binary" train "${train_arguments[@]}"

@@ -120,6 +120,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var checkpointDirectory = "checkpoints"
     /// Epochs between checkpoints; a checkpoint is always written when training ends.
     public var checkpointEvery = 1
+    /// Seconds after which a checkpoint is written at the next step, on top of the per-epoch
+    /// ones, so that a fault loses at most about that much training; nil for none.
+    public var checkpointInterval: Int?
+    /// A file where rank 0 records the number of steps taken after each step, for a launcher
+    /// that restarts failed jobs to count the steps a failure lost; nil for none.
+    public var stepReportPath: String?
     /// How many of the newest checkpoints to keep.
     public var keep = 3
     /// A checkpoint file, or a directory whose newest checkpoint to resume from.
@@ -199,6 +205,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         try augmentation?.check()
         guard checkpointEvery >= 1 else { throw refuse("--checkpoint-every must be at least 1 epoch, got \(checkpointEvery)") }
         try requireAtMost(checkpointEvery, TrainingLimits.maximumEpochs, "--checkpoint-every")
+        if let checkpointInterval {
+            guard checkpointInterval >= 1 else { throw refuse("--checkpoint-interval must be at least 1 second, got \(checkpointInterval)") }
+            try requireAtMost(checkpointInterval, Self.maximumStallTimeout, "--checkpoint-interval")
+        }
         guard keep >= 1 else { throw refuse("--keep must be at least 1, got \(keep)") }
         try requireAtMost(keep, TrainingLimits.maximumKept, "--keep")
         if let maxSteps {
@@ -260,6 +270,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
             ("seed", .string(String(seed))), ("dataset", .string(dataset.name)), ("data_dir", .string(dataDirectory)),
             ("checkpoint_dir", .string(checkpointDirectory)), ("checkpoint_every", .integer(checkpointEvery)),
+            ("checkpoint_interval", optional(checkpointInterval)),
             ("keep", .integer(keep)), ("resume", optional(resume)), ("auto_resume", .bool(autoResume)),
             ("overwrite", .bool(overwrite)), ("init_from", optional(initFrom)),
             ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),

@@ -42,9 +42,13 @@ final class TrainingLoop {
     /// One batch of this rank's samples, refilled every step.
     private let images: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<Int32>
-    /// The step's summed loss and the ranks' stop-signal offers, all-reduced in place together:
-    /// allocated once, not every step.
-    private var lossAndStop = [0.0, 0.0]
+    /// The step's summed loss, the ranks' stop-signal offers and rank 0's call for a checkpoint
+    /// (`--checkpoint-interval`), all-reduced in place together: allocated once, not every step.
+    private var stepAgreement = [0.0, 0.0, 0.0]
+    /// When rank 0 last wrote a checkpoint (or the loop began), for `--checkpoint-interval`.
+    private var lastCheckpointTime: Double
+    /// Where rank 0 records the steps taken, for a launcher that restarts failed jobs.
+    private let stepReport: StepReport?
     /// Set, alike on every rank, by the first step whose all-reduce carried a stop signal.
     private var stopRequest: StopRequest?
     private let watchdog: StallWatchdog?
@@ -92,13 +96,19 @@ final class TrainingLoop {
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)
         lastCheckpoint = (position.step, nil)
+        stepReport = communicator.rank == 0 ? configuration.stepReportPath.flatMap { StepReport(path: $0) } : nil
 
         if position.step > 0 {
             output.reporter.note("resuming at step \(position.step): epoch \(position.epoch + 1), step \(position.stepInEpoch + 1) of \(plan.stepsPerEpoch)")
         }
         let ranks = communicator.size
+        if position.step > 0, start.worldSize != ranks, case .perRank = configuration.batchSize {
+            let before = start.batchSizes.reduce(0, +)
+            output.reporter.note("the global batch changed from \(before) to \(plan.batchSizes.reduce(0, +)) with the ranks (\(start.worldSize) then, \(ranks) now): each rank keeps its batch; --global-batch-size keeps the global one")
+        }
         output.reporter.note("training on \(grouped(trainingSamples)) samples, \(ranks) rank\(ranks == 1 ? "" : "s"), batch \(plan.batchSizes[0])\(ranks > 1 ? " per rank" : ""), \(plan.stepsPerEpoch) steps per epoch, \(configuration.epochs) epochs")
         firstStepTime = monotonicSeconds()
+        lastCheckpointTime = firstStepTime
     }
 
     deinit {
@@ -139,7 +149,9 @@ final class TrainingLoop {
             RandomAffine(maxRotationDegrees: $0.maxRotationDegrees, maxShift: $0.maxShift, seed: seed, epoch: position.epoch)
         }
         while position.stepInEpoch < plan.stepsPerEpoch && position.step < maxSteps && stopRequest == nil {
-            let (lossSum, samples) = try step(order: order, augmentation: augmentation)
+            let (lossSum, samples, checkpointDue) = try step(order: order, augmentation: augmentation)
+            // At an epoch's end the epoch's own checkpoint (or the final one) comes next.
+            if checkpointDue && position.stepInEpoch < plan.stepsPerEpoch { try saveCheckpoint() }
             epochLoss += lossSum
             epochSamples += samples
             window.samples += samples
@@ -173,10 +185,11 @@ final class TrainingLoop {
 
     /// One optimizer step: this rank's batch, its gradient, the all-reduce into the exact mean
     /// over every sample of the global step, and the Adam update every rank takes alike.
-    /// Returns the summed loss over the global batch and its number of samples.
+    /// Returns the summed loss over the global batch, its number of samples, and whether rank 0
+    /// called for a checkpoint after it, which every rank then knows alike.
     private func step(
         order: EpochOrder, augmentation: RandomAffine?
-    ) throws(TrainingError) -> (lossSum: Double, samples: Int) {
+    ) throws(TrainingError) -> (lossSum: Double, samples: Int, checkpointDue: Bool) {
         let t0 = monotonicSeconds()
         let local = plan.positions(step: position.stepInEpoch, rank: communicator.rank)
         if let augmentation {
@@ -186,17 +199,18 @@ final class TrainingLoop {
         }
         let globalCount = plan.globalSampleCount(step: position.stepInEpoch)
         let t1 = monotonicSeconds()
-        lossAndStop[0] = model.computeGradients(
+        stepAgreement[0] = model.computeGradients(
             images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))
         model.withUnsafeMutableGradients { gradients in
             for range in frozen { gradients[range].update(repeating: 0) }
         }
-        lossAndStop[1] = StopRequest.offer()
+        stepAgreement[1] = StopRequest.offer()
+        stepAgreement[2] = isCheckpointDue ? 1 : 0
         let t2 = monotonicSeconds()
         model.withUnsafeMutableGradients { communicator.allReduceSum($0) }
-        communicator.allReduceSum(&lossAndStop)
+        communicator.allReduceSum(&stepAgreement)
         let t3 = monotonicSeconds()
-        let lossSum = lossAndStop[0]
+        let lossSum = stepAgreement[0]
         // Every rank sees the same summed loss, so all stop here together, before the update.
         let meanLoss = lossSum / Double(globalCount)
         guard meanLoss.isFinite, meanLoss <= Self.largestSensibleLoss else {
@@ -204,7 +218,7 @@ final class TrainingLoop {
             throw .diverged(step: position.step + 1, epoch: position.epoch, symptom: symptom)
         }
         // Every rank sees the same offers too: all finish this step and stop after it.
-        stopRequest = stopRequest ?? StopRequest(summedOffers: lossAndStop[1])
+        stopRequest = stopRequest ?? StopRequest(summedOffers: stepAgreement[1])
         learningRate = schedule.rate(ofUpdate: position.update(in: plan))
         optimizer.update(model, learningRate: learningRate, frozen: frozen)
         // Every rank holds the same parameters, so all see this alike too; the model is not saved.
@@ -220,7 +234,15 @@ final class TrainingLoop {
         position.stepInEpoch += 1
         samplesTrained += globalCount
         watchdog?.progress()
-        return (lossSum, globalCount)
+        stepReport?.record(step: position.step)
+        return (lossSum, globalCount, stepAgreement[2] > 0)
+    }
+
+    /// Whether `--checkpoint-interval` has passed since rank 0's last checkpoint; only rank 0's
+    /// answer counts, as only it writes.
+    private var isCheckpointDue: Bool {
+        guard isRoot, let interval = configuration.checkpointInterval else { return false }
+        return monotonicSeconds() - lastCheckpointTime >= Double(interval)
     }
 
     private func finishEpoch(loss: Double, samples: Int, trainingSeconds: Double, wallSeconds: Double) throws(TrainingError) {
@@ -271,6 +293,7 @@ final class TrainingLoop {
             throw .checkpointDirectory(error)
         }
         lastCheckpoint = (position.step, path)
+        lastCheckpointTime = monotonicSeconds()
         times.checkpoint += monotonicSeconds() - began
     }
 

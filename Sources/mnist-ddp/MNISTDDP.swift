@@ -25,7 +25,7 @@ struct MNISTDDP: ParsableCommand {
             \(ExitStatus.helpTable)
             """,
         version: Version.report,
-        subcommands: [Train.self, Search.self, Evaluate.self, Predict.self, Show.self, Model.self, Bench.self]
+        subcommands: [Train.self, Search.self, Evaluate.self, Predict.self, Show.self, Model.self, Bench.self, Launch.self]
     )
 
     /// Parses and runs the command. An error is one line on standard error, printed by rank 0

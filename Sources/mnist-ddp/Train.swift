@@ -80,6 +80,11 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs between checkpoints; one is always written when training ends.")
     var checkpointEvery = 1
 
+    @Option(help: ArgumentHelp(
+        "Also write a checkpoint at the first step after this many seconds since the last, so that a fault loses at most about that much training (default under train.sh --max-restarts: \(Launch.defaultCheckpointInterval)). Off by default.",
+        valueName: "seconds"))
+    var checkpointInterval: Int?
+
     @Option(help: "How many of this run's newest checkpoints to keep; other runs' are never removed.")
     var keep = 3
 
@@ -160,6 +165,8 @@ struct Train: ParsableCommand {
         configuration.quiet = quiet
         configuration.consistencyCheckEvery = consistencyCheckEvery
         configuration.stallTimeout = stallTimeout
+        configuration.checkpointInterval = checkpointInterval
+        configuration.stepReportPath = environment[Launch.stepReportVariable]
         return configuration
     }
 

@@ -20,12 +20,21 @@ struct TrainScriptTests {
     /// from inside the tests would wait for their own lock on `.build`); `launch` goes first.
     func trainScript(
         _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:],
-        launch: [String] = [], binary: String? = nil
+        launch: [String] = [], binary: String? = nil, timeout: Double = 120
     ) throws -> ProcessResult {
+        try startTrainScript(arguments, in: directory, environment: environment, launch: launch, binary: binary)
+            .wait(timeout: timeout)
+    }
+
+    /// The same call as `trainScript`, started in the background.
+    func startTrainScript(
+        _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String] = [:],
+        launch: [String] = [], binary: String? = nil
+    ) throws -> RunningProcess {
         let command = launch + ["/bin/bash", Self.script, "--binary", try binary ?? ProcessRunner.product("mnist-ddp")] + arguments
-        return try ProcessRunner.run(
+        return try RunningProcess(
             command[0], Array(command.dropFirst()), environment: environment,
-            workingDirectory: URL(fileURLWithPath: directory.path), timeout: 120)
+            workingDirectory: URL(fileURLWithPath: directory.path))
     }
 
     @Test("relative paths mean the caller's directory, and --mpi-args reach mpirun")
@@ -69,6 +78,29 @@ struct TrainScriptTests {
         // mpirun's options come before the program, the program's after it.
         let program = try #require(words.firstIndex { $0.hasSuffix("/mnist-ddp") })
         #expect(words[program + 1] == "train" && words.firstIndex(of: "--report-bindings")! < program)
+    }
+
+    @Test("--max-restarts hands the placement and mpirun's options to the healing launcher, the train options after them")
+    func healingLaunch() throws {
+        let directory = try callerDirectory()
+        defer { directory.remove() }
+        try "localhost slots=2\n".write(toFile: directory.file("hosts"), atomically: true, encoding: .utf8)
+        let result = try trainScript([
+            "--dry-run", "--hostfile", "hosts", "--np", "2", "--max-restarts", "2", "--min-np", "1", "--restart-cooldown", "5:60",
+            "--mpi-args", "--report-bindings", "--epochs", "2",
+        ], in: directory)
+        #expect(result.status == 0, "\(result.output)")
+        let words = result.standardOutput.split(whereSeparator: \.isWhitespace).map(String.init)
+        let separators = words.indices.filter { words[$0] == "--" }
+        try #require(separators.count == 2, "\(result.standardOutput)")
+        let (launch, mpirun, train) = (words[..<separators[0]], words[separators[0] + 1 ..< separators[1]], words[(separators[1] + 1)...])
+        #expect(launch.first?.hasSuffix("/mnist-ddp") == true && launch.dropFirst().first == "launch", "\(launch)")
+        for expected in ["--max-restarts 2", "--min-np 1", "--restart-cooldown 5:60", "--hostfile \(directory.path)/hosts", "--np 2"] {
+            #expect(launch.joined(separator: " ").contains(expected), "no \(expected) in \(launch)")
+        }
+        #expect(mpirun.first == "mpirun" && mpirun.contains("--report-bindings") && !mpirun.contains("-np") && !mpirun.contains("--hostfile"),
+                "\(mpirun)")
+        #expect(Array(train) == ["--epochs", "2", "--checkpoint-dir", "\(directory.path)/checkpoints"], "\(train)")
     }
 
     @Test("a bare --resume stays bare: it resumes from the checkpoint directory")

@@ -70,8 +70,11 @@ public enum ProcessRunner {
     /// mpirun's own arguments for `ranks` ranks: oversubscribed when there are more ranks than
     /// cores; as root when the tests run as root, as in CI.
     public static func mpirunArguments(ranks: Int) -> [String] {
-        (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "-np", String(ranks)]
+        mpirunOptions + ["-np", String(ranks)]
     }
+
+    /// mpirun's own arguments but the number of ranks.
+    public static let mpirunOptions = (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe"]
 
     public static func mpirunPath() throws -> String {
         for candidate in ["/usr/bin/mpirun", "/usr/local/bin/mpirun", "/opt/homebrew/bin/mpirun"]
@@ -161,6 +164,23 @@ public final class RunningProcess {
         let path = "/proc/\(processIdentifier)/task/\(processIdentifier)/children"
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
         return text.split(separator: " ").compactMap { Int32($0) }
+    }
+
+    /// Every process the process started, and those they started, whose arguments begin with
+    /// `arguments` after the program (`["train"]`: the ranks of an mpirun job under it).
+    public func descendants(running arguments: [String]) -> [Int32] {
+        var found: [Int32] = []
+        var parents = [processIdentifier]
+        while let parent = parents.popLast() {
+            let text = (try? String(contentsOfFile: "/proc/\(parent)/task/\(parent)/children", encoding: .utf8)) ?? ""
+            for child in text.split(separator: " ").compactMap({ Int32($0) }) {
+                parents.append(child)
+                let command = ((try? String(contentsOfFile: "/proc/\(child)/cmdline", encoding: .utf8)) ?? "")
+                    .split(separator: "\0", omittingEmptySubsequences: false).map(String.init)
+                if Array(command.dropFirst().prefix(arguments.count)) == arguments { found.append(child) }
+            }
+        }
+        return found
     }
 
     /// Waits until `condition` holds, polling, for at most `timeout` seconds; false if the process
