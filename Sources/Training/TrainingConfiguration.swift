@@ -146,8 +146,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var validationSplit: ValidationSplit?
     /// Random turns and shifts of the training images; nil to train on them as they are.
     public var augmentation: Augmentation?
-    /// Whether rank 0 scores the test set (each evaluation and at the end); a grid search holds
-    /// it back until it has chosen its best model.
+    /// Whether the test set is scored (each evaluation and at the end); a grid search holds it
+    /// back until it has chosen its best model.
     public var evaluatesTestSet = true
     /// Steps between checks that every rank holds the same parameters; nil for none.
     public var consistencyCheckEvery: Int?
