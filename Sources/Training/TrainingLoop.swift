@@ -47,6 +47,8 @@ final class TrainingLoop {
     private var lossAndStop = [0.0, 0.0]
     /// Set, alike on every rank, by the first step whose all-reduce carried a stop signal.
     private var stopRequest: StopRequest?
+    /// Set, alike on every rank, by the evaluation that reached `--target-accuracy`.
+    private var reachedTargetAccuracy = false
     private let watchdog: StallWatchdog?
 
     private var times = TimeBreakdown()
@@ -115,9 +117,10 @@ final class TrainingLoop {
         stopRequest != nil && position.epoch < configuration.epochs && position.step < maxSteps
     }
 
-    /// Trains epoch after epoch until `--epochs` or `--max-steps` is reached, or a signal stops it.
+    /// Trains epoch after epoch until `--epochs`, `--max-steps` or `--target-accuracy` is
+    /// reached, or a signal stops it.
     func trainUntilDone() throws(TrainingError) {
-        while position.epoch < configuration.epochs && position.step < maxSteps && stopRequest == nil {
+        while position.epoch < configuration.epochs && position.step < maxSteps && stopRequest == nil && !reachedTargetAccuracy {
             try trainEpoch()
         }
     }
@@ -229,6 +232,9 @@ final class TrainingLoop {
         // forwards SIGTERM, so only the checkpoint may stand between the signal and the exit.
         let evaluates = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
         let evaluations = evaluates && !isStopping ? try evaluate() : nil
+        if let target = configuration.targetAccuracy, let accuracy = evaluations?.test?.accuracy {
+            reachedTargetAccuracy = accuracy * 100 >= target
+        }
         if epochNumber % configuration.checkpointEvery == 0 { try saveCheckpoint() }
         // The other ranks wait in the next step for rank 0's checkpoint: their watchdog counts
         // from here, rank 0's from when it is done.
@@ -248,6 +254,9 @@ final class TrainingLoop {
         }
         line += "  \(fixed(wallSeconds, 2)) s  \(grouped(rate)) samples/s"
         output.reporter.epochFinished(line)
+        if reachedTargetAccuracy {
+            output.reporter.note("the test accuracy reached --target-accuracy \(configuration.targetAccuracy!)%: training ends")
+        }
         try output.metrics?.write(record)
     }
 
@@ -380,7 +389,7 @@ final class TrainingLoop {
                 ("steps", .integer(position.step)), ("samples", .integer(samplesTrained)),
                 ("startup_seconds", .number(summary.startupSeconds)),
                 ("mpi_init_seconds", .number(communicatorStartSeconds)),
-            ])
+            ] + (configuration.targetAccuracy == nil ? [] : [("reached_target_accuracy", .bool(reachedTargetAccuracy))]))
         }
         return summary
     }

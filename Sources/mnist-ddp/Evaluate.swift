@@ -31,12 +31,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)
-        let communicator: any Communicator
-        do {
-            communicator = try makeCommunicator(for: LaunchMode.detect(environment: environmentVariables()))
-        } catch {
-            throw Failure(message: "cannot start MPI: \(error)", status: .fault)
-        }
+        let communicator = try startCommunicator(for: LaunchMode.detect(environment: environmentVariables()))
         defer { (communicator as? MPICommunicator)?.finalize() }
         do throws(TrainingError) {
             let (trained, report) = try TrainedModel.scoreOnTestSet(
