@@ -10,11 +10,18 @@
 #   scripts/scaling-benchmark.sh --ranks 1,2 --steps 300 --repeats 1
 #   scripts/scaling-benchmark.sh --epochs 1             whole epochs instead of a number of steps
 #   scripts/scaling-benchmark.sh --hostfile hosts       ranks spread over the hosts (and slots) listed
+#   scripts/scaling-benchmark.sh --time-to-accuracy 98.5 --modes weak --ranks 1,2
+#                                                       whole runs to 98.5 % test accuracy instead
 #
 # Options:
 #   --ranks LIST             comma-separated rank counts (default 1,2,4,8); counts above the cores
 #                            (or the hostfile's slots) run oversubscribed and are labelled so
 #   --steps N | --epochs E   work per run (default --steps 1000)
+#   --time-to-accuracy P     train each run until its test accuracy (scored every epoch, on every
+#                            rank) reaches P percent, at most --epochs (default 20), and report
+#                            the seconds to it (start-up, evaluations and checkpoints included),
+#                            the epochs, and the step throughput of the same runs; the all-reduce
+#                            timing and the projection are left out
 #   --repeats N              runs per configuration; the fastest is reported (default 3)
 #   --modes LIST             weak,strong (default both)
 #   --batch-size N           weak scaling: samples per rank per step (default 60)
@@ -38,6 +45,8 @@ modes="weak,strong"
 batch_size=60
 global_batch_size=240
 hostfile=""
+target_accuracy=""
+work_given=""
 output="runs/scaling"
 usage_error() { echo "scaling-benchmark: $1 (see --help)" >&2; exit 2; }
 report_options=()
@@ -45,8 +54,9 @@ data_options=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --ranks) ranks_list="${2:?--ranks needs a list}"; shift 2 ;;
-        --steps) work=(--max-steps "${2:?--steps needs a number}" --epochs 1000000); work_label="$2 steps"; log_every=$2; shift 2 ;;
-        --epochs) work=(--epochs "${2:?--epochs needs a number}"); work_label="$2 epoch(s)"; log_every=1000000000; shift 2 ;;
+        --steps) work=(--max-steps "${2:?--steps needs a number}" --epochs 1000000); work_label="$2 steps"; log_every=$2; work_given=steps; shift 2 ;;
+        --epochs) work=(--epochs "${2:?--epochs needs a number}"); work_label="$2 epoch(s)"; log_every=1000000000; work_given=epochs; shift 2 ;;
+        --time-to-accuracy) target_accuracy="${2:?--time-to-accuracy needs a percentage}"; shift 2 ;;
         --repeats) repeats="${2:?--repeats needs a number}"; shift 2 ;;
         --modes) modes="${2:?--modes needs a list}"; shift 2 ;;
         --batch-size) batch_size="${2:?--batch-size needs a number}"; shift 2 ;;
@@ -59,6 +69,14 @@ while [ $# -gt 0 ]; do
         *) usage_error "unknown option $1" ;;
     esac
 done
+# Every run evaluates at its end; one racing to an accuracy evaluates every epoch and stops there.
+evaluation=(--eval-every 1000000)
+if [ -n "$target_accuracy" ]; then
+    [ "$work_given" != steps ] || usage_error "--time-to-accuracy runs whole epochs: give --epochs, not --steps"
+    [ -n "$work_given" ] || { work=(--epochs 20); log_every=1000000000; }
+    work_label="runs to ${target_accuracy} % test accuracy (at most ${work[1]} epochs)"
+    evaluation=(--eval-every 1 --target-accuracy "$target_accuracy")
+fi
 IFS=, read -r -a rank_counts <<< "$ranks_list"
 IFS=, read -r -a mode_list <<< "$modes"
 for ranks in "${rank_counts[@]}"; do
@@ -160,7 +178,7 @@ manifest="$output/runs.tsv"
 
 echo "scaling-benchmark: $work_label per run, $repeats repeat(s), ranks $ranks_list, $cores cores; results in $output"
 allreduce_options=()
-if [ "$cores" -ge 2 ] || [ -n "$hostfile" ]; then
+if [ -z "$target_accuracy" ] && { [ "$cores" -ge 2 ] || [ -n "$hostfile" ]; }; then
     # With a hostfile, ranks 0 and 1 go to different hosts, so that the network is what is timed.
     placement=()
     [ -n "$hostfile" ] && placement=(--map-by node)
@@ -178,13 +196,19 @@ for mode in "${mode_list[@]}"; do
             metrics="runs/$mode-$ranks-$repeat.jsonl"
             echo "scaling-benchmark: $label, run $repeat/$repeats"
             others=$(run_measuring_others launch "$ranks" "$binary" train "${work[@]}" "${batch[@]}" "${data_options[@]}" \
-                --metrics "$output/$metrics" --quiet --log-every "$log_every" --eval-every 1000000 \
+                --metrics "$output/$metrics" --quiet --log-every "$log_every" "${evaluation[@]}" \
                 --checkpoint-every 1000000 --checkpoint-dir "$checkpoints/$mode-$ranks-$repeat")
             printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$ranks" "$repeat" "$metrics" "$others" >> "$manifest"
         done
     done
 done
 
+if [ -n "$target_accuracy" ]; then
+    python3 scripts/time_to_accuracy_report.py "$manifest" --target "$target_accuracy" \
+        --title "$title, $work_label" --output "$output"
+    echo "scaling-benchmark: wrote $output/time-to-accuracy.{md,json}"
+    exit 0
+fi
 python3 scripts/scaling_report.py "$manifest" "${allreduce_options[@]}" --cores "$cores" \
     --batch-size "$batch_size" --global-batch-size "$global_batch_size" --title "$title, $work_label per run" \
     --output "$output" "${report_options[@]}"

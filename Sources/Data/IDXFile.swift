@@ -110,7 +110,8 @@ final class IDXFile {
     }
 }
 
-private extension Range<Int> {
+extension Range<Int> {
+    /// The range `distance` further on.
     func shifted(by distance: Int) -> Range<Int> {
         lowerBound + distance ..< upperBound + distance
     }

@@ -41,32 +41,40 @@ public enum MNISTDataset {
         )
     }
 
-    /// Passes every sample of `split` to `body` in file order, `batchSize` at a time (the last
-    /// batch may be shorter), holding one batch of pixels at a time: for scoring a whole set
-    /// without keeping it in memory. Both files are validated completely, as by `load`; a fault
-    /// found only at the end of the images file (a truncation, trailing bytes) is thrown after the
-    /// batches before it were passed.
+    /// Passes samples `samples` (every sample when nil) of `split` to `body` in file order,
+    /// `batchSize` at a time from the first (the last batch may be shorter), holding one batch of
+    /// pixels at a time: for scoring a set, or one rank's slice of it, without keeping it in
+    /// memory. Both files are validated completely, as by `load`; a fault found only at the end of
+    /// the images file (a truncation, trailing bytes) is thrown after the batches before it were
+    /// passed.
     public static func stream(
-        _ split: MNISTSplit, from directory: String, batchSize: Int, _ body: (LabeledImages) -> Void
+        _ split: MNISTSplit, from directory: String, samples: Range<Int>? = nil, batchSize: Int,
+        _ body: (LabeledImages) -> Void
     ) throws(IDXError) {
         precondition(batchSize > 0, "batch size must be positive")
         let (images, labels) = try openPair(split, in: directory)
-        let labelBytes = try readLabels(labels, 0 ..< labels.itemCount)
+        let range = samples ?? 0 ..< images.itemCount
+        guard range.lowerBound >= 0, range.upperBound <= images.itemCount else {
+            throw .sampleRangeOutOfBounds(path: images.path, requested: range, available: images.itemCount)
+        }
+        let labelBytes = try readLabels(labels, range)
         let (rows, columns) = (images.dimensions[1], images.dimensions[2])
-        let batchBytes = batchSize * rows * columns
+        let imageBytes = rows * columns
+        let wanted = range.lowerBound * imageBytes ..< range.upperBound * imageBytes
+        let batchBytes = batchSize * imageBytes
         var pending: [UInt8] = []
-        pending.reserveCapacity(min(batchBytes, images.payloadBound))
-        var first = 0
+        pending.reserveCapacity(min(batchBytes, wanted.count))
+        var first = range.lowerBound
         func emit() {
-            let count = pending.count / (rows * columns)
+            let count = pending.count / imageBytes
             body(LabeledImages(
                 rows: rows, columns: columns, firstIndex: first, pixels: pending,
-                labels: Array(labelBytes[first ..< first + count])))
+                labels: Array(labelBytes[first - range.lowerBound ..< first - range.lowerBound + count])))
             first += count
             pending.removeAll(keepingCapacity: true)
         }
-        _ = try images.readItems(0 ..< 0) { chunk, _ throws(IDXError) in
-            var rest = chunk[...]
+        _ = try images.readItems(0 ..< 0) { chunk, offset throws(IDXError) in
+            var rest = chunk[(offset ..< offset + chunk.count).clamped(to: wanted).shifted(by: -offset)]
             while !rest.isEmpty {
                 let taken = rest.prefix(batchBytes - pending.count)
                 pending.append(contentsOf: taken)

@@ -22,8 +22,9 @@ public struct ClassificationReport: Sendable, Equatable {
         confusion = Array(repeating: Array(repeating: 0, count: classCount), count: classCount)
     }
 
-    public mutating func record(truth: Int, predicted: Int) {
-        confusion[truth][predicted] += 1
+    /// Counts `times` samples of class `truth` predicted as `predicted`.
+    public mutating func record(truth: Int, predicted: Int, times: Int = 1) {
+        confusion[truth][predicted] += times
     }
 
     public mutating func addLoss(_ loss: Double) {

@@ -1,73 +1,98 @@
 import CNN
 import Data
+import Distributed
 
-/// A labelled set a model is scored on, read a batch at a time.
+/// A labelled set a model is scored on, read a slice at a time.
 public protocol EvaluationSet {
     /// How reports call the set: "test", "validation".
     var name: String { get }
     /// Where the set comes from (its directory), for errors.
     var location: String { get }
-    /// Passes every sample to `body` in order, at most `batchSize` at a time: samples `positions`
-    /// of `samples`.
-    func forEachBatch(of batchSize: Int, _ body: (_ samples: LabeledImages, _ positions: Range<Int>) -> Void) throws(IDXError)
+    /// The samples of the whole set, alike on every rank.
+    var sampleCount: Int { get }
+    /// Passes samples `slice` of the set (within 0..<sampleCount) to `body` in order, at most
+    /// `batchSize` at a time counted from the slice's start: samples `positions` of `samples`.
+    func forEachBatch(
+        of batchSize: Int, in slice: Range<Int>, _ body: (_ samples: LabeledImages, _ positions: Range<Int>) -> Void
+    ) throws(IDXError)
 }
 
-/// The MNIST test set, streamed from its files a batch at a time, so rank 0 never holds the
+/// The MNIST test set, streamed from its files a batch at a time, so that no rank holds the
 /// 7.8 MB of test images beside its shard of the training set.
 public struct MNISTTestSet: EvaluationSet {
     public let directory: String
+    public let sampleCount: Int
 
-    public init(directory: String) {
+    /// The test set in `directory`, its size read from the files' headers.
+    public init(directory: String) throws(IDXError) {
         self.directory = directory
+        sampleCount = try MNISTDataset.sampleCount(of: .test, in: directory)
     }
 
     public var name: String { "test" }
     public var location: String { directory }
 
-    public func forEachBatch(of batchSize: Int, _ body: (LabeledImages, Range<Int>) -> Void) throws(IDXError) {
-        try MNISTDataset.stream(.test, from: directory, batchSize: batchSize) { body($0, 0 ..< $0.count) }
+    public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) throws(IDXError) {
+        try MNISTDataset.stream(.test, from: directory, samples: slice, batchSize: batchSize) { body($0, 0 ..< $0.count) }
     }
 }
 
-/// Samples already in memory, such as the validation split held out of the training set.
+/// Samples already in memory, such as a rank's slice of the validation split held out of the
+/// training set.
 public struct HeldOutSet: EvaluationSet {
+    /// The samples held: those of the set from `heldSlice`.
     public let samples: LabeledImages
+    public let heldSlice: Range<Int>
+    public let sampleCount: Int
     public let name: String
     public let location: String
 
-    public init(_ samples: LabeledImages, name: String, location: String) {
+    /// `samples`, which are samples `heldSlice` of a set of `sampleCount`.
+    public init(_ samples: LabeledImages, slice heldSlice: Range<Int>, of sampleCount: Int, name: String, location: String) {
+        precondition(samples.count == heldSlice.count, "\(samples.count) samples held for a slice of \(heldSlice.count)")
         self.samples = samples
+        self.heldSlice = heldSlice
+        self.sampleCount = sampleCount
         self.name = name
         self.location = location
     }
 
-    public func forEachBatch(of batchSize: Int, _ body: (LabeledImages, Range<Int>) -> Void) {
-        for start in stride(from: 0, to: samples.count, by: batchSize) {
-            body(samples, start ..< min(start + batchSize, samples.count))
+    public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) {
+        precondition(slice.clamped(to: heldSlice) == slice, "samples \(slice) asked of a set holding \(heldSlice)")
+        let positions = slice.lowerBound - heldSlice.lowerBound ..< slice.upperBound - heldSlice.lowerBound
+        for start in stride(from: positions.lowerBound, to: positions.upperBound, by: batchSize) {
+            body(samples, start ..< min(start + batchSize, positions.upperBound))
         }
     }
 }
 
-/// Scores a model on any labelled set, `batch` samples at a time, with buffers allocated once.
-/// Images go in as they are: no training-time transform ever touches them.
+/// Scores a model on any labelled set, every rank its own slice of it, with the same figures
+/// to the last bit at any world size as one process computes.
+///
+/// The set is cut into blocks of `samplesPerBlock` samples, whatever the world size; each rank
+/// scores a contiguous run of whole blocks, one network call per block (the network sums the
+/// losses within a call in its own order). Each block's loss sum goes into its own slot of a
+/// vector that is zero elsewhere, beside the confusion counts, and one all-reduce of it is exact
+/// (x + 0 is x, and counts are small integers); every rank then adds the block sums in block
+/// order, as one process does. Images go in as they are: no training-time transform touches them.
 public final class Evaluator {
-    public let model: ModelDescription
+    /// The samples per network call, and so the summation order of the loss: fixed, so that
+    /// every world size and every command (`train`, `evaluate`) scores a set alike.
+    public static let samplesPerBlock = 100
     /// How reports name each class.
     public let classNames: [String]
-    private let batch: Int
+    private let network = Network(maxBatch: samplesPerBlock)
     private let images: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<Int32>
     private let predictions: UnsafeMutablePointer<Int32>
+    private static var model: ModelDescription { Network.modelDescription }
 
-    /// An evaluator for models described by `model`, `batch` images at a time (at most the
-    /// network's `maxBatch`), naming the classes `classNames` (by default their numbers).
-    public init(model: ModelDescription, batch: Int, classNames: [String]? = nil) {
-        self.model = model
-        self.classNames = classNames ?? (0 ..< model.classCount).map(String.init)
-        self.batch = batch
-        images = .allocate(capacity: batch * model.inputSize)
-        labels = .allocate(capacity: batch)
-        predictions = .allocate(capacity: batch)
+    /// An evaluator naming the classes `classNames` (by default their numbers).
+    public init(classNames: [String]? = nil) {
+        self.classNames = classNames ?? (0 ..< Self.model.classCount).map(String.init)
+        images = .allocate(capacity: Self.samplesPerBlock * Self.model.inputSize)
+        labels = .allocate(capacity: Self.samplesPerBlock)
+        predictions = .allocate(capacity: Self.samplesPerBlock)
     }
 
     deinit {
@@ -76,28 +101,55 @@ public final class Evaluator {
         predictions.deallocate()
     }
 
-    /// Accuracy, mean loss and per-class figures of `network` on every sample of `set`.
-    public func evaluate(_ network: Network, on set: some EvaluationSet) throws(TrainingError) -> ClassificationReport {
-        precondition(network.maxBatch >= batch, "the network takes \(network.maxBatch) samples at once, not \(batch)")
-        var report = ClassificationReport(classNames: classNames, setName: set.name)
-        var wrongSize: (rows: Int, columns: Int)?
-        try dataError { () throws(IDXError) in
-            try set.forEachBatch(of: batch) { samples, positions in
-                guard samples.rows == model.inputShape[1] && samples.columns == model.inputShape[2] else {
-                    wrongSize = (samples.rows, samples.columns)
-                    return
-                }
-                samples.fillBatch(images: images, labels: labels, positions: positions)
-                let evaluation = network.evaluate(
-                    images: images, labels: labels, count: positions.count, predictions: predictions)
-                report.addLoss(evaluation.lossSum)
-                for index in 0 ..< positions.count {
-                    report.record(truth: Int(labels[index]), predicted: Int(predictions[index]))
+    /// The samples of a set of `sampleCount` that `rank` of `worldSize` scores: whole blocks,
+    /// the ranks' slices in rank order, as even as whole blocks allow.
+    public static func slice(ofSetOf sampleCount: Int, rank: Int, worldSize: Int) -> Range<Int> {
+        let blockCount = (sampleCount + samplesPerBlock - 1) / samplesPerBlock
+        let blocks = blockCount * rank / worldSize ..< blockCount * (rank + 1) / worldSize
+        return min(blocks.lowerBound * samplesPerBlock, sampleCount) ..< min(blocks.upperBound * samplesPerBlock, sampleCount)
+    }
+
+    /// Accuracy, mean loss and per-class figures of the model with `parameters` on every sample
+    /// of `set`, each rank of `communicator` scoring its slice; every rank enters it and every
+    /// rank gets the whole report. Collective: an error on any rank stops every rank.
+    public func evaluate(
+        parameters: UnsafeBufferPointer<Float>, on set: some EvaluationSet, communicator: any Communicator
+    ) throws(TrainingError) -> ClassificationReport {
+        network.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
+        let classCount = classNames.count
+        let blockCount = (set.sampleCount + Self.samplesPerBlock - 1) / Self.samplesPerBlock
+        let slice = Self.slice(ofSetOf: set.sampleCount, rank: communicator.rank, worldSize: communicator.size)
+        // The block sums of the loss, then confusion[truth][predicted] row by row.
+        var sums = [Double](repeating: 0, count: blockCount + classCount * classCount)
+        try communicator.collectively { () throws(TrainingError) in
+            var block = slice.lowerBound / Self.samplesPerBlock
+            var wrongSize: (rows: Int, columns: Int)?
+            try dataError { () throws(IDXError) in
+                try set.forEachBatch(of: Self.samplesPerBlock, in: slice) { samples, positions in
+                    guard samples.rows == Self.model.inputShape[1] && samples.columns == Self.model.inputShape[2] else {
+                        wrongSize = (samples.rows, samples.columns)
+                        return
+                    }
+                    samples.fillBatch(images: images, labels: labels, positions: positions)
+                    sums[block] = network.evaluate(
+                        images: images, labels: labels, count: positions.count, predictions: predictions).lossSum
+                    for index in 0 ..< positions.count {
+                        sums[blockCount + Int(labels[index]) * classCount + Int(predictions[index])] += 1
+                    }
+                    block += 1
                 }
             }
+            if let wrongSize {
+                throw .wrongImageSize(directory: set.location, rows: wrongSize.rows, columns: wrongSize.columns)
+            }
         }
-        if let wrongSize {
-            throw .wrongImageSize(directory: set.location, rows: wrongSize.rows, columns: wrongSize.columns)
+        communicator.allReduceSum(&sums)
+        var report = ClassificationReport(classNames: classNames, setName: set.name)
+        for block in 0 ..< blockCount { report.addLoss(sums[block]) }
+        for truth in 0 ..< classCount {
+            for predicted in 0 ..< classCount {
+                report.record(truth: truth, predicted: predicted, times: Int(sums[blockCount + truth * classCount + predicted]))
+            }
         }
         return report
     }

@@ -203,12 +203,13 @@ extension GridSearch {
         let path = "\(outputDirectory)/\(CheckpointDirectory.bestModelFileName)"
         try write(CheckpointFormat.open(checkpoint).bytes, named: CheckpointDirectory.bestModelFileName)
         outcome.bestModelPath = path
-        let network = Network(maxBatch: 100)
         let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
-        network.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
-        outcome.testReport = try Evaluator(
-            model: Network.modelDescription, batch: network.maxBatch, classNames: base.dataset.classNames)
-            .evaluate(network, on: MNISTTestSet(directory: base.dataDirectory))
+        // Rank 0 concludes alone, once the other ranks are done: it scores the whole set itself.
+        let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: base.dataDirectory) }
+        outcome.testReport = try parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
+            try Evaluator(classNames: base.dataset.classNames)
+                .evaluate(parameters: parameters, on: testSet, communicator: LocalCommunicator())
+        }
         return outcome
     }
 

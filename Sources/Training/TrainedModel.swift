@@ -1,5 +1,6 @@
 import CNN
 import Data
+import Distributed
 
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,28 @@ public struct TrainedModel: Sendable {
             throw .datasetMismatch(path: path, trainedOn: trainedOn.name, requested: requested.name)
         }
         return requested ?? trainedOn ?? .mnist
+    }
+}
+
+extension TrainedModel {
+    /// The model of `checkpoint` (read by every rank) and its report on the test set of the
+    /// dataset it is used on (`requested`, else its own), in `dataDirectory(dataset)`: every rank
+    /// of `communicator` scores its slice and gets the whole report, the same figures as one
+    /// process computes. Collective: an error on any rank stops every rank.
+    public static func scoreOnTestSet(
+        _ checkpoint: String, dataset requested: Dataset?, dataDirectory: (Dataset) -> String,
+        communicator: any Communicator
+    ) throws(TrainingError) -> (model: TrainedModel, report: ClassificationReport) {
+        let (model, dataset, testSet) = try communicator.collectively { () throws(TrainingError) in
+            let model = try load(checkpoint)
+            let dataset = try model.dataset(requested: requested)
+            let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: dataDirectory(dataset)) }
+            return (model, dataset, testSet)
+        }
+        let report = try model.parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
+            try Evaluator(classNames: dataset.classNames).evaluate(parameters: parameters, on: testSet, communicator: communicator)
+        }
+        return (model, report)
     }
 }
 

@@ -10,7 +10,8 @@ import Darwin
 
 /// Data-parallel training: every rank computes the gradient of its own batch, one all-reduce sums
 /// them into the exact mean over the global batch, and every rank takes the same Adam step, so
-/// parameters stay identical everywhere. Rank 0 alone evaluates, checkpoints and reports.
+/// parameters stay identical everywhere. Every rank scores its slice of the evaluation sets;
+/// rank 0 alone checkpoints and reports.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let communicator: any Communicator
@@ -43,11 +44,11 @@ public final class Trainer {
         watchdog?.progress()
         let (start, output) = try agreeOnStart(plan: plan, trainingSamples: trainingSamples)
         watchdog?.progress()
-        let (shard, validationSet) = try loadData(plan: plan, validation: validation)
+        let (shard, validationSet, testSet) = try loadData(plan: plan, validation: validation)
         watchdog?.progress()
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
-            shard: shard, validationSet: validationSet, output: output, watchdog: watchdog)
+            shard: shard, validationSet: validationSet, testSet: testSet, output: output, watchdog: watchdog)
         try loop.trainUntilDone()
         return try loop.finish(startTime: startTime, communicatorStartSeconds: communicatorStartSeconds)
     }
@@ -64,7 +65,7 @@ public final class Trainer {
 
     /// The samples of the training file held out for validation (empty without a split), after
     /// those trained on, from its headers, read by every rank, which also check that the images
-    /// are the model's size (rank 0 the test set's too); refuses a world with more ranks than
+    /// of the training and test sets are the model's size; refuses a world with more ranks than
     /// samples to train on, and a batch larger than a rank's share of them.
     private func countTrainingSamples() throws(TrainingError) -> Range<Int> {
         try communicator.collectively { () throws(TrainingError) in
@@ -79,7 +80,7 @@ public final class Trainer {
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
             try requireModelImageSize(.train, in: directory)
-            if isRoot { try requireModelImageSize(.test, in: directory) }
+            try requireModelImageSize(.test, in: directory)
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
             return heldOut
         }
@@ -159,22 +160,25 @@ public final class Trainer {
         }
     }
 
-    /// Each rank's shard of the training set, and on rank 0 the `validation` samples held out
-    /// after it. Rank 0 also reads the test set through once, so that a broken test file stops
-    /// the run before the first step rather than at the first evaluation; it streams the test set
-    /// again at each evaluation rather than hold it.
+    /// Each rank's shard of the training set, and its slice of the `validation` samples held
+    /// out after it and of the test set, which it scores at each evaluation. Every rank reads the
+    /// test set through once, so that a broken test file stops the run before the first step
+    /// rather than at the first evaluation; it streams its slice again at each evaluation rather
+    /// than hold it.
     private func loadData(
         plan: EpochPlan, validation: Range<Int>
-    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?) {
+    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?, test: MNISTTestSet) {
         try communicator.collectively { () throws(TrainingError) in
             let directory = configuration.dataDirectory
             return try dataError { () throws(IDXError) in
                 let shard = try MNISTDataset.load(.train, from: directory, samples: plan.shards[communicator.rank])
-                guard isRoot else { return (shard, nil as HeldOutSet?) }
-                try MNISTDataset.stream(.test, from: directory, batchSize: 100) { _ in }
-                guard !validation.isEmpty else { return (shard, nil) }
-                let held = try MNISTDataset.load(.train, from: directory, samples: validation)
-                return (shard, HeldOutSet(held, name: "validation", location: directory))
+                let test = try MNISTTestSet(directory: directory)
+                let testSlice = Evaluator.slice(ofSetOf: test.sampleCount, rank: communicator.rank, worldSize: communicator.size)
+                try MNISTDataset.stream(.test, from: directory, samples: testSlice, batchSize: Evaluator.samplesPerBlock) { _ in }
+                guard !validation.isEmpty else { return (shard, nil, test) }
+                let slice = Evaluator.slice(ofSetOf: validation.count, rank: communicator.rank, worldSize: communicator.size)
+                let held = try MNISTDataset.load(.train, from: directory, samples: validation.lowerBound + slice.lowerBound ..< validation.lowerBound + slice.upperBound)
+                return (shard, HeldOutSet(held, slice: slice, of: validation.count, name: "validation", location: directory), test)
             }
         }
     }

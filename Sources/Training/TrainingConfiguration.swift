@@ -142,6 +142,9 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var maxSteps: Int?
     /// Epochs between test-set evaluations; the end of training is always evaluated.
     public var evalEvery = 1
+    /// The test accuracy, in percent, whose reaching ends training after the evaluation that
+    /// reached it (every rank gets that evaluation whole, so all stop together); nil for none.
+    public var targetAccuracy: Double?
     /// A JSON-lines file receiving one object per logged step and per epoch.
     public var metricsPath: String?
     /// Steps between progress records.
@@ -152,8 +155,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var validationSplit: ValidationSplit?
     /// Random turns and shifts of the training images; nil to train on them as they are.
     public var augmentation: Augmentation?
-    /// Whether rank 0 scores the test set (each evaluation and at the end); a grid search holds
-    /// it back until it has chosen its best model.
+    /// Whether the test set is scored (each evaluation and at the end); a grid search holds it
+    /// back until it has chosen its best model.
     public var evaluatesTestSet = true
     /// Steps between checks that every rank holds the same parameters; nil for none.
     public var consistencyCheckEvery: Int?
@@ -217,6 +220,12 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
         guard evalEvery >= 1 else { throw refuse("--eval-every must be at least 1 epoch, got \(evalEvery)") }
         try requireAtMost(evalEvery, TrainingLimits.maximumEpochs, "--eval-every")
+        if let targetAccuracy {
+            guard targetAccuracy > 0 && targetAccuracy <= 100 else {
+                throw refuse("--target-accuracy is a test accuracy in percent, above 0 and at most 100, not \(targetAccuracy)")
+            }
+            guard evaluatesTestSet else { throw refuse("--target-accuracy needs the test set scored") }
+        }
         guard logEvery >= 1 else { throw refuse("--log-every must be at least 1 step, got \(logEvery)") }
         try requireAtMost(logEvery, TrainingLimits.maximumSteps, "--log-every")
         if let every = consistencyCheckEvery {
@@ -274,6 +283,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("keep", .integer(keep)), ("resume", optional(resume)), ("auto_resume", .bool(autoResume)),
             ("overwrite", .bool(overwrite)), ("init_from", optional(initFrom)),
             ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),
+            ("target_accuracy", targetAccuracy.map(JSONValue.number) ?? .null),
             ("metrics", optional(metricsPath)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
             ("check_consistency", optional(consistencyCheckEvery)), ("stall_timeout", .integer(stallTimeout)),
             ("lr_schedule", .string(learningRateDecay.rawValue)), ("warmup_steps", .integer(warmupSteps)),

@@ -18,9 +18,9 @@ final class TrainingLoop {
     private let communicator: any Communicator
     private let plan: EpochPlan
     private let shard: LabeledImages
-    private let evaluator: Evaluator?
+    private let evaluator: Evaluator
     private let testSet: MNISTTestSet
-    /// The held-out samples, on rank 0 when `--validation-split` is given.
+    /// This rank's slice of the held-out samples, when `--validation-split` is given.
     private let validationSet: HeldOutSet?
     private var bestValidationAccuracy: Double?
     /// Where this run wrote its best model, if it did.
@@ -51,6 +51,8 @@ final class TrainingLoop {
     private let stepReport: StepReport?
     /// Set, alike on every rank, by the first step whose all-reduce carried a stop signal.
     private var stopRequest: StopRequest?
+    /// Set, alike on every rank, by the evaluation that reached `--target-accuracy`.
+    private var reachedTargetAccuracy = false
     private let watchdog: StallWatchdog?
 
     private var times = TimeBreakdown()
@@ -63,10 +65,11 @@ final class TrainingLoop {
 
     init(
         configuration: TrainingConfiguration, communicator: any Communicator, plan: EpochPlan,
-        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, output: RunOutput,
-        watchdog: StallWatchdog?
+        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, testSet: MNISTTestSet,
+        output: RunOutput, watchdog: StallWatchdog?
     ) {
         self.validationSet = validationSet
+        self.testSet = testSet
         bestValidationAccuracy = start.bestValidationAccuracy
         self.configuration = configuration
         self.communicator = communicator
@@ -89,10 +92,7 @@ final class TrainingLoop {
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment
         position = start.position.mapped(from: start.epochPlan, to: plan)
-        evaluator = communicator.rank == 0
-            ? Evaluator(model: Network.modelDescription, batch: model.maxBatch, classNames: configuration.dataset.classNames)
-            : nil
-        testSet = MNISTTestSet(directory: configuration.dataDirectory)
+        evaluator = Evaluator(classNames: configuration.dataset.classNames)
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)
         lastCheckpoint = (position.step, nil)
@@ -127,9 +127,10 @@ final class TrainingLoop {
         stopRequest != nil && position.epoch < configuration.epochs && position.step < maxSteps
     }
 
-    /// Trains epoch after epoch until `--epochs` or `--max-steps` is reached, or a signal stops it.
+    /// Trains epoch after epoch until `--epochs`, `--max-steps` or `--target-accuracy` is
+    /// reached, or a signal stops it.
     func trainUntilDone() throws(TrainingError) {
-        while position.epoch < configuration.epochs && position.step < maxSteps && stopRequest == nil {
+        while position.epoch < configuration.epochs && position.step < maxSteps && stopRequest == nil && !reachedTargetAccuracy {
             try trainEpoch()
         }
     }
@@ -253,9 +254,12 @@ final class TrainingLoop {
         // forwards SIGTERM, so only the checkpoint may stand between the signal and the exit.
         let evaluates = epochNumber % configuration.evalEvery == 0 || epochNumber == configuration.epochs
         let evaluations = evaluates && !isStopping ? try evaluate() : nil
+        if let target = configuration.targetAccuracy, let accuracy = evaluations?.test?.accuracy {
+            reachedTargetAccuracy = accuracy * 100 >= target
+        }
         if epochNumber % configuration.checkpointEvery == 0 { try saveCheckpoint() }
-        // The other ranks wait in the next step for rank 0's evaluation and checkpoint: their
-        // watchdog counts from here, rank 0's from when it is done.
+        // The other ranks wait in the next step for rank 0's checkpoint: their watchdog counts
+        // from here, rank 0's from when it is done.
         watchdog?.progress()
 
         let rate = Double(samples) / max(trainingSeconds, 1e-9)
@@ -272,6 +276,9 @@ final class TrainingLoop {
         }
         line += "  \(fixed(wallSeconds, 2)) s  \(grouped(rate)) samples/s"
         output.reporter.epochFinished(line)
+        if reachedTargetAccuracy {
+            output.reporter.note("the test accuracy reached --target-accuracy \(configuration.targetAccuracy!)%: training ends")
+        }
         try output.metrics?.write(record)
     }
 
@@ -307,15 +314,21 @@ final class TrainingLoop {
             bestValidationAccuracy: bestValidationAccuracy)
     }
 
-    /// Rank 0's reports on the current model: the validation split when one is held out, and
-    /// the test set unless a search holds it back. A validation accuracy better than any before
-    /// in this run (resumes included) saves the model as the best.
-    private func evaluate() throws(TrainingError) -> Evaluations? {
-        guard let evaluator else { return nil }
+    /// The reports on the current model, every rank scoring its slice and every rank getting
+    /// them whole: the validation split when one is held out, and the test set unless a search
+    /// holds it back. A validation accuracy better than any before in this run (resumes
+    /// included) saves the model as the best.
+    private func evaluate() throws(TrainingError) -> Evaluations {
         let began = monotonicSeconds()
         var evaluations = Evaluations()
-        if let validationSet { evaluations.validation = try evaluator.evaluate(model, on: validationSet) }
-        if configuration.evaluatesTestSet { evaluations.test = try evaluator.evaluate(model, on: testSet) }
+        try model.withUnsafeParameters { parameters throws(TrainingError) in
+            if let validationSet {
+                evaluations.validation = try evaluator.evaluate(parameters: parameters, on: validationSet, communicator: communicator)
+            }
+            if configuration.evaluatesTestSet {
+                evaluations.test = try evaluator.evaluate(parameters: parameters, on: testSet, communicator: communicator)
+            }
+        }
         times.evaluation += monotonicSeconds() - began
         lastEvaluation = (position.step, evaluations)
         if let accuracy = evaluations.validation?.accuracy, accuracy > bestValidationAccuracy ?? -1 {
@@ -399,7 +412,7 @@ final class TrainingLoop {
                 ("steps", .integer(position.step)), ("samples", .integer(samplesTrained)),
                 ("startup_seconds", .number(summary.startupSeconds)),
                 ("mpi_init_seconds", .number(communicatorStartSeconds)),
-            ])
+            ] + (configuration.targetAccuracy == nil ? [] : [("reached_target_accuracy", .bool(reachedTargetAccuracy))]))
         }
         return summary
     }

@@ -9,9 +9,9 @@ public struct Evaluations: Sendable {
 
 /// What a finished run reports.
 public struct TrainingSummary: Sendable {
-    /// The test-set evaluation of the final model (rank 0 only).
+    /// The test-set evaluation of the final model.
     public var testReport: ClassificationReport?
-    /// The final model's score on the held-out validation samples (rank 0, with `--validation-split`).
+    /// The final model's score on the held-out validation samples (with `--validation-split`).
     public var validationReport: ClassificationReport?
     /// Where the model of the best validation accuracy was saved, and that accuracy (rank 0).
     public var bestModelPath: String?

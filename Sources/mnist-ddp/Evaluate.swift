@@ -1,7 +1,12 @@
 import ArgumentParser
-import CNN
-import Data
+import Distributed
 import Training
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Darwin)
+@preconcurrency import Darwin
+#endif
 
 /// `mnist-ddp evaluate`: scores saved model weights on the MNIST test set.
 struct Evaluate: ParsableCommand {
@@ -12,6 +17,9 @@ struct Evaluate: ParsableCommand {
             under PyTorch's state_dict names (conv1.weight … fc1.bias), such as one written by \
             safetensors.torch.save_file(model.state_dict(), path). A checkpoint of ours is verified \
             (checksum included) before it is used.
+
+            Under mpirun every rank reads the checkpoint and scores its own slice of the test set; \
+            rank 0 prints the same figures as one process, to the last digit.
             """
     )
 
@@ -22,18 +30,18 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var data: DataOptions<DefaultsToCheckpoint>
 
     func run() throws {
-        let (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset)
-        let directory = data.directory(of: dataset)
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let communicator = try startCommunicator(for: LaunchMode.detect(environment: environmentVariables()))
+        defer { (communicator as? MPICommunicator)?.finalize() }
         do throws(TrainingError) {
-            let model = Network(maxBatch: 100)
-            model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: trained.parameters) }
-            let report = try Evaluator(model: Network.modelDescription, batch: model.maxBatch, classNames: dataset.classNames)
-                .evaluate(model, on: MNISTTestSet(directory: directory))
+            let (trained, report) = try TrainedModel.scoreOnTestSet(
+                checkpoint, dataset: data.dataset, dataDirectory: { data.directory(of: $0) }, communicator: communicator)
+            guard communicator.isRoot else { return }
             print("\(trained.path): \(report.summaryLine)")
             print()
             print(report.formatted)
         } catch {
-            throw Failure(error)
+            throw reportFailure(error, on: communicator)
         }
     }
 }

@@ -79,12 +79,7 @@ struct Search: ParsableCommand {
         let environment = environmentVariables()
         let points = try points()
         let mode = LaunchMode.detect(environment: environment, forced: local ? .local : nil)
-        let world: any Communicator
-        do {
-            world = try makeCommunicator(for: mode)
-        } catch {
-            throw Failure(message: "cannot start MPI: \(error)", status: .fault)
-        }
+        let world = try startCommunicator(for: mode)
         defer { (world as? MPICommunicator)?.finalize() }
 
         var base = TrainingConfiguration()

@@ -15,8 +15,9 @@ struct Train: ParsableCommand {
         abstract: "Train the CNN: alone, or on every rank of an MPI job.",
         discussion: """
             Under mpirun (or srun, or any PMI launcher) every rank trains on its own shard of the \
-            training set and the gradients are averaged over all ranks each step; rank 0 evaluates, \
-            checkpoints and logs. Started without a launcher it trains alone, without MPI.
+            training set and the gradients are averaged over all ranks each step; every rank \
+            scores its slice of the test set, and rank 0 reports, checkpoints and logs. Started \
+            without a launcher it trains alone, without MPI.
 
             SIGINT (Ctrl-C), SIGTERM or SIGUSR1 on any rank stops every rank after the same step; \
             rank 0 writes a checkpoint of it and the run exits with status \(StopRequest.exitCode), \
@@ -113,6 +114,11 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs between test-set evaluations; the end of training is always evaluated.")
     var evalEvery = 1
 
+    @Option(help: ArgumentHelp(
+        "Stop after the first evaluation (every --eval-every epochs) whose test accuracy reaches this many percent, such as 98.5. Off by default.",
+        valueName: "percent"))
+    var targetAccuracy: Double?
+
     @Option(help: ArgumentHelp("Write JSON-lines metrics here: a record per logged step, per epoch, and a summary.", valueName: "file"))
     var metrics: String?
 
@@ -160,6 +166,7 @@ struct Train: ParsableCommand {
         configuration.shuffle = !noShuffle
         configuration.maxSteps = maxSteps
         configuration.evalEvery = evalEvery
+        configuration.targetAccuracy = targetAccuracy
         configuration.metricsPath = metrics
         configuration.logEvery = logEvery
         configuration.quiet = quiet
@@ -176,13 +183,8 @@ struct Train: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)
         let environment = environmentVariables()
         let mode = LaunchMode.detect(environment: environment, forced: local ? .local : nil)
-        let communicator: any Communicator
         let communicatorStart = monotonicSeconds()
-        do {
-            communicator = try makeCommunicator(for: mode)
-        } catch {
-            throw Failure(message: "cannot start MPI: \(error)", status: .fault)
-        }
+        let communicator = try startCommunicator(for: mode)
         defer { (communicator as? MPICommunicator)?.finalize() }
         // After MPI_Init, so that these handlers are ours whatever MPI installs.
         StopRequest.catchSignals()
@@ -224,6 +226,15 @@ func reportFailure(_ error: TrainingError, on communicator: any Communicator) ->
         communicator.abort(code: error.exitStatus.rawValue)
     }
     return ExitCode(error.exitStatus.rawValue)
+}
+
+/// The communicator of `mode`; MPI that cannot start is a fault, which a restart may outlive.
+func startCommunicator(for mode: LaunchMode) throws(Failure) -> any Communicator {
+    do {
+        return try makeCommunicator(for: mode)
+    } catch {
+        throw Failure(message: "cannot start MPI: \(error)", status: .fault)
+    }
 }
 
 /// An error already worded for the user, and the status the process exits with for it.

@@ -24,6 +24,23 @@ struct StreamingTests {
         #expect(firstIndices == (0...10).map { $0 * 999 })
     }
 
+    @Test("a slice of the real test set streams as loading that slice gives, in batches counted from its start")
+    func streamedSliceEqualsLoadedSlice() throws {
+        let slice = 3_300 ..< 6_650
+        let loaded = try MNISTDataset.load(.test, from: mnistDirectory, samples: slice)
+        var pixels: [UInt8] = []
+        var labels: [UInt8] = []
+        var batches: [Range<Int>] = []
+        try MNISTDataset.stream(.test, from: mnistDirectory, samples: slice, batchSize: 100) { batch in
+            pixels += batch.pixels
+            labels += batch.labels
+            batches.append(batch.firstIndex ..< batch.firstIndex + batch.count)
+        }
+        #expect(pixels == loaded.pixels)
+        #expect(labels == loaded.labels)
+        #expect(batches == stride(from: 3_300, to: 6_650, by: 100).map { $0 ..< min($0 + 100, 6_650) })
+    }
+
     @Test(arguments: [false, true])
     func truncatedImagesFailAfterTheBatchesBeforeTheCut(compressed: Bool) throws {
         let directory = try TemporaryDirectory()

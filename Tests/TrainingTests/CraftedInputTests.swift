@@ -156,6 +156,8 @@ extension TrainingFailureTests {
         (["--check-consistency", "9223372036854775807"], "--check-consistency"),
         (["--lr", "inf"], "--lr"),
         (["--lr", "0"], "--lr"),
+        (["--target-accuracy", "101"], "--target-accuracy"),
+        (["--target-accuracy", "nan"], "--target-accuracy"),
     ])
     func optionsOutOfBounds(arguments: [String], named option: String) throws {
         let job = try TrainerJob()
