@@ -5,7 +5,7 @@ import Training
 
 /// Every rank scores its slice of the test and validation sets, and the figures are those of one
 /// process to the last bit, at any world size.
-@Suite("Evaluation on every rank", .serialized)
+@Suite("Evaluation on every rank", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct DistributedEvaluationTests {
     /// Not a whole number of blocks, so the last block is short and 3 ranks get unequal slices.
     static let validationSplit = ["--validation-split", "1234"]

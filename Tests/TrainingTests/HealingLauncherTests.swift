@@ -5,7 +5,7 @@ import Training
 
 /// `mnist-ddp launch` (what `scripts/train.sh --max-restarts` runs) around real mpirun jobs on
 /// this machine: it restarts a job that a fault ended, and no other.
-@Suite("Healing launcher", .serialized)
+@Suite("Healing launcher", .serialized, .startsProcesses, .tags(.processes, .mpi))
 struct HealingLauncherTests {
     /// 2 ranks × 60 samples: 500 steps per epoch, so these runs cross the checkpoint of epoch 1.
     static let ranks = 2
@@ -132,7 +132,7 @@ struct HealingLauncherTests {
 
 /// The healing launcher on three simulated nodes (network namespaces, `../shared/cluster-sim`):
 /// a node cut off is left out, and taken back once it answers again.
-@Suite("Healing launcher across simulated nodes", .serialized)
+@Suite("Healing launcher across simulated nodes", .serialized, .startsProcesses, .tags(.processes, .mpi, .namespaces))
 struct HealingNodesTests {
     static let clusterSim = SharedTools.tool("cluster-sim/cluster-sim")
     static let unavailable = SharedTools.whyNoNetworkNamespaces(tool: "cluster-sim/cluster-sim")

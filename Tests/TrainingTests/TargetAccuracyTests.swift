@@ -4,7 +4,7 @@ import TestSupport
 
 /// `--target-accuracy`: whole runs that end once the test accuracy reaches a target, as the
 /// scaling benchmark's time-to-accuracy mode measures them.
-@Suite("Training to a target accuracy", .serialized)
+@Suite("Training to a target accuracy", .serialized, .startsProcesses, .tags(.processes))
 struct TargetAccuracyTests {
     @Test("every rank stops after the first evaluation that reaches --target-accuracy, and not before")
     func stopsAtTheFirstEvaluationReachingTheTarget() throws {
