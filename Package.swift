@@ -160,7 +160,9 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"],
+            exclude: ["tensorboard_events.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "CommandLineTests", dependencies: ["Imaging", "Data", "TestSupport"]),
