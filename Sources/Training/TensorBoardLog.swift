@@ -155,7 +155,7 @@ final class TensorBoardLog {
                 prediction: (best, classes[best]))
         }
         let title = "\(setName) images \(indices.lowerBound)-\(indices.upperBound - 1) at step \(step)"
-        return ImageGrid(columns: 8, scale: 2, title: title).render(classified, classNames: classNames)
+        return ImageGrid(title: title).render(classified, classNames: classNames)
     }
 
     private func write(image: Bitmap, tag: String, step: Int) throws(EventFileError) {
