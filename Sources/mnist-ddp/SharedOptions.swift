@@ -46,11 +46,11 @@ struct AugmentationOptions: ParsableArguments {
 /// Where `train` and `search` write TensorBoard's event files.
 struct TensorBoardOptions: ParsableArguments {
     @Option(help: ArgumentHelp(
-        "Write TensorBoard event files under DIR/RUN (rank 0): scalars, images, histograms and text; a resumed run appends to its run. View with tensorboard --logdir DIR. Off by default.",
+        "Write TensorBoard event files (rank 0) into <dir>/<run>: scalars, images, histograms and text, as they come; a resumed run appends to its run. View with tensorboard --logdir <dir>. Off by default.",
         valueName: "dir"))
     var tensorboard: String?
 
-    @Option(help: ArgumentHelp("With --tensorboard: the run's directory below DIR. Default: the run's id.", valueName: "name"))
+    @Option(help: ArgumentHelp("With --tensorboard: the run's directory below <dir>. Default: the run's id, which its resumes keep (a search draws one).", valueName: "name"))
     var runName: String?
 
     func validate() throws {
