@@ -76,6 +76,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries.
@@ -120,9 +121,16 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["RegularFile"]),
         /// PNG files, MNIST-style preprocessing, drawing: knows nothing of the model or of MPI.
         .target(name: "Imaging", dependencies: ["PNGCodec", "RegularFile"]),
+        /// TensorBoard's event files: TFRecord framing, and the summaries as swift-protobuf messages
+        /// generated from TensorBoard's definitions (Generated/, by scripts/generate-tensorboard-protos.sh).
+        .target(
+            name: "TensorBoard",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/README.md"]
+        ),
         .target(
             name: "Training",
-            dependencies: ["Distributed", "Data", "CNN", "SafeTensors", "CRunControl"],
+            dependencies: ["Distributed", "Data", "CNN", "SafeTensors", "CRunControl", "Imaging", "TensorBoard"],
             swiftSettings: portable
         ),
 
@@ -156,8 +164,11 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"],
+            exclude: ["tensorboard_events.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "CommandLineTests", dependencies: ["Imaging", "Data", "Training", "TestSupport"]),
     ] + networkKernels.targets + affineSamplers.targets
 )

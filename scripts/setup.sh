@@ -29,7 +29,8 @@ if ! dpkg-query -W -f='${Status}' dataset-fashion-mnist 2>/dev/null | grep -q "i
         || echo "setup: dataset-fashion-mnist could not be installed; --dataset fashion-mnist will not work" >&2
 fi
 
-# Python's safetensors and numpy let the tests read our checkpoints with the reference reader.
+# Python's safetensors and numpy let the tests read our checkpoints with the reference reader;
+# tensorboard, our --tensorboard event files with TensorBoard's own reader and server.
 if ! command -v python3 >/dev/null; then
     missing_python=(python3 python3-pip)
 elif ! python3 -m pip --version >/dev/null 2>&1; then
@@ -42,10 +43,10 @@ if [ "${#missing_python[@]}" -gt 0 ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_python[@]}" >/dev/null
 fi
-if ! python3 -c "import safetensors.numpy, numpy" 2>/dev/null; then
-    echo "setup: installing python safetensors and numpy"
-    python3 -m pip install --quiet --disable-pip-version-check safetensors numpy 2>/dev/null \
-        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages safetensors numpy
+if ! python3 -c "import safetensors.numpy, numpy, tensorboard" 2>/dev/null; then
+    echo "setup: installing python safetensors, numpy and tensorboard"
+    python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages safetensors numpy tensorboard
 fi
 
 if ! command -v swift >/dev/null; then

@@ -130,3 +130,35 @@ public struct ConfusionHeatMap {
         }
     }
 }
+
+/// One image as a grid of a model's answers shows it: its true class and, once a model has
+/// classified it, the class the model gave and its confidence in it.
+public struct ClassifiedImage: Sendable {
+    public let image: Bitmap
+    public let truth: Int
+    public let prediction: (label: Int, confidence: Double)?
+
+    public init(image: Bitmap, truth: Int, prediction: (label: Int, confidence: Double)? = nil) {
+        self.image = image
+        self.truth = truth
+        self.prediction = prediction
+    }
+
+    /// Its captions: the true class and, below it, the model's answer and confidence in green
+    /// when right and in red when wrong.
+    public func captions(classNames: [String]) -> [Caption] {
+        var captions = [Caption(classNames[truth])]
+        if let prediction {
+            let colour: Colour = prediction.label == truth ? .green : .red
+            captions.append(Caption("\(classNames[prediction.label]) \(Int(prediction.confidence * 100))%", colour))
+        }
+        return captions
+    }
+}
+
+extension ImageGrid {
+    /// The grid of `images`, each under its true class and the model's answer.
+    public func render(_ images: [ClassifiedImage], classNames: [String]) -> Bitmap {
+        render(images.map { ($0.image, $0.captions(classNames: classNames)) })
+    }
+}

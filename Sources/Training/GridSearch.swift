@@ -1,6 +1,7 @@
 import CNN
 import Data
 import Distributed
+import TensorBoard
 
 /// The values one configuration of a grid search tries.
 public struct SearchPoint: Sendable, Equatable {
@@ -15,6 +16,13 @@ public struct SearchPoint: Sendable, Equatable {
         self.augment = augment
         self.schedule = schedule
     }
+
+    /// The values a search varies, as TensorBoard's HParams tab names them.
+    static let hyperparameters: [(name: String, value: @Sendable (SearchPoint) -> HyperparameterValue)] = [
+        // The rate as its Float prints (0.001, not 0.0010000000474974513).
+        ("lr", { .number(Double(String($0.learningRate))!) }), ("batch_size", { .number(Double($0.batchSize)) }),
+        ("augment", { .boolean($0.augment) }), ("lr_schedule", { .text($0.schedule.rawValue) }),
+    ]
 
     /// Every combination of the values, learning rate slowest, schedule fastest.
     public static func grid(
@@ -83,8 +91,10 @@ public struct GridSearch {
         Sharding.range(of: worldSize, rank: group, worldSize: groups).lowerBound
     }
 
-    /// The training configuration of point `index` (from 0), writing into its own directory.
-    public func configuration(_ index: Int) -> TrainingConfiguration {
+    /// The training configuration of point `index` (from 0), writing into its own directory;
+    /// with `--tensorboard`, its run is `config-N` below the search's run `tensorBoardRun`, and
+    /// records its values as a session of the search's HParams experiment.
+    public func configuration(_ index: Int, tensorBoardRun: String? = nil) -> TrainingConfiguration {
         let point = points[index]
         var configuration = base
         configuration.learningRate = point.learningRate
@@ -96,7 +106,44 @@ public struct GridSearch {
         configuration.overwrite = true
         configuration.quiet = true
         configuration.evaluatesTestSet = false
+        if let settings = base.tensorBoard, let tensorBoardRun {
+            configuration.tensorBoard = TensorBoardSettings(
+                directory: settings.directory + "/" + tensorBoardRun, runName: "config-\(index + 1)",
+                session: Dictionary(uniqueKeysWithValues: SearchPoint.hyperparameters.map { ($0.name, $0.value(point)) }))
+        }
         return configuration
+    }
+
+    /// The search's run below `--tensorboard`: `--run-name`, else an id world rank 0 draws and
+    /// sends to all. World rank 0 writes the HParams experiment there, above its configurations'
+    /// runs. Every rank enters the same collectives, since every rank has the same options.
+    private func startTensorBoardRun(world: any Communicator) throws(TrainingError) -> String? {
+        guard let settings = base.tensorBoard else { return nil }
+        let run = settings.runName ?? String(
+            decoding: world.broadcast(bytes: world.isRoot ? Array(RunID.random().description.utf8) : [], root: 0),
+            as: UTF8.self)
+        try world.collectively { () throws(TrainingError) in
+            guard world.isRoot else { return }
+            do throws(EventFileError) {
+                let writer = try SummaryWriter(directory: settings.directory + "/" + run, host: hostName())
+                try writer.hyperparameterExperiment(
+                    SearchPoint.hyperparameters.map { hyperparameter in
+                        var values: [HyperparameterValue] = []
+                        for point in points where !values.contains(hyperparameter.value(point)) {
+                            values.append(hyperparameter.value(point))
+                        }
+                        return Hyperparameter(name: hyperparameter.name, values: values)
+                    },
+                    metrics: [
+                        Metric(tag: TensorBoardTag.accuracy("validation"), displayName: "validation accuracy"),
+                        Metric(tag: TensorBoardTag.loss("validation"), displayName: "validation loss"),
+                        Metric(tag: TensorBoardTag.wallSeconds, displayName: "train time (s)"),
+                    ])
+            } catch {
+                throw .tensorBoard(error)
+            }
+        }
+        return run
     }
 
     /// Trains every configuration and returns all results, in grid order, on every rank.
@@ -108,10 +155,11 @@ public struct GridSearch {
             throw .invalidOption("--groups must be between 1 and \(min(world.size, points.count)) (ranks and configurations), got \(groups)")
         }
         let myGroup = Self.group(ofRank: world.rank, worldSize: world.size, groups: groups)
+        let tensorBoardRun = try startTensorBoardRun(world: world)
         let group = world.split(color: myGroup, key: world.rank)
         var mine: [Int: SearchResult] = [:]
         for index in points.indices where Self.group(ofConfiguration: index, count: points.count, groups: groups) == myGroup {
-            let result = try train(index, on: group)
+            let result = try train(index, on: group, tensorBoardRun: tensorBoardRun)
             if group.isRoot { finished(result) }
             mine[index] = result
         }
@@ -129,8 +177,8 @@ public struct GridSearch {
     /// One configuration on the ranks of `group`. An error every rank raises alike (an option
     /// out of range, a diverged loss) fails this configuration alone; any other leaves ranks
     /// waiting in collectives and ends the job.
-    private func train(_ index: Int, on group: any Communicator) throws(TrainingError) -> SearchResult {
-        let configuration = configuration(index)
+    private func train(_ index: Int, on group: any Communicator, tensorBoardRun: String?) throws(TrainingError) -> SearchResult {
+        let configuration = configuration(index, tensorBoardRun: tensorBoardRun)
         var result = SearchResult(
             number: index + 1, point: points[index], ranks: group.size, trainSeconds: 0, samplesPerSecond: 0)
         let began = monotonicSeconds()

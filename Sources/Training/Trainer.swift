@@ -42,13 +42,16 @@ public final class Trainer {
         let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         watchdog?.progress()
-        let (start, output) = try agreeOnStart(plan: plan, trainingSamples: trainingSamples)
+        let (start, output) = try agreeOnStart(plan: plan, validation: validation)
+        // Every rank enters these broadcasts alike: the option is the same everywhere.
+        let hosts = configuration.tensorBoard == nil ? [] : hostNames()
         watchdog?.progress()
         let (shard, validationSet, testSet) = try loadData(plan: plan, validation: validation)
         watchdog?.progress()
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
             shard: shard, validationSet: validationSet, testSet: testSet, output: output, watchdog: watchdog)
+        try loop.describeRun(hosts: hosts)
         try loop.trainUntilDone()
         return try loop.finish(startTime: startTime, communicatorStartSeconds: communicatorStartSeconds)
     }
@@ -86,12 +89,21 @@ public final class Trainer {
         }
     }
 
+    /// Every rank's host name, by rank: one broadcast from each rank in turn.
+    private func hostNames() -> [String] {
+        let mine = Array(hostName().utf8)
+        return (0 ..< communicator.size).map { root in
+            String(decoding: communicator.broadcast(bytes: communicator.rank == root ? mine : [], root: root), as: UTF8.self)
+        }
+    }
+
     /// Rank 0 checks everything it can before any rank trains (the checkpoint directory, the
-    /// checkpoint or weights to start from, the metrics file) and sends the starting state to
-    /// all: only rank 0 reads a checkpoint, so nodes need no shared disk.
+    /// checkpoint or weights to start from, the metrics file, the TensorBoard directory) and
+    /// sends the starting state to all: only rank 0 reads a checkpoint, so nodes need no shared disk.
     private func agreeOnStart(
-        plan: EpochPlan, trainingSamples: Int
+        plan: EpochPlan, validation: Range<Int>
     ) throws(TrainingError) -> (TrainingSnapshot, RunOutput) {
+        let trainingSamples = validation.lowerBound
         var output = RunOutput(
             // Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's own output
             // goes to a file, so only a process alone can tell that a person is watching.
@@ -112,6 +124,11 @@ public final class Trainer {
             try prepare(directory, for: start.snapshot, holdingLock: output.directoryLock != nil)
             output.checkpoints = directory
             output.metrics = try configuration.metricsPath.map { path throws(TrainingError) in try MetricsLog(path: path) }
+            output.tensorBoard = try configuration.tensorBoard.map { settings throws(TrainingError) in
+                try TensorBoardLog(
+                    settings: settings, runID: start.snapshot.runID, startStep: start.snapshot.position.step,
+                    classNames: configuration.dataset.classNames, gridImages: try gridImages(validation: validation))
+            }
             startBytes = start.bytes
         }
         let received = communicator.broadcast(bytes: startBytes, root: 0)
@@ -157,6 +174,21 @@ public final class Trainer {
             try directory.removeStaleTemporaryFiles(holdingLock: holdingLock)
         } catch {
             throw .checkpointDirectory(error)
+        }
+    }
+
+    /// The first images of the set each evaluation scores (the test set, else the validation
+    /// samples), whose predictions TensorBoard shows.
+    private func gridImages(validation: Range<Int>) throws(TrainingError) -> (samples: LabeledImages, setName: String)? {
+        let directory = configuration.dataDirectory
+        return try dataError { () throws(IDXError) in
+            if configuration.evaluatesTestSet {
+                let count = min(TensorBoardLog.gridImageCount, try MNISTDataset.sampleCount(of: .test, in: directory))
+                return (try MNISTDataset.load(.test, from: directory, samples: 0 ..< count), "test")
+            }
+            guard !validation.isEmpty else { return nil }
+            let end = min(validation.lowerBound + TensorBoardLog.gridImageCount, validation.upperBound)
+            return (try MNISTDataset.load(.train, from: directory, samples: validation.lowerBound ..< end), "validation")
         }
     }
 

@@ -147,6 +147,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var targetAccuracy: Double?
     /// A JSON-lines file receiving one object per logged step and per epoch.
     public var metricsPath: String?
+    /// Where rank 0 writes TensorBoard's event files (`--tensorboard`); nil for none.
+    public var tensorBoard: TensorBoardSettings?
     /// Steps between progress records.
     public var logEvery = 100
     public var quiet = false
@@ -205,6 +207,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
             throw refuse("--freeze \(name): the model has no such layer or tensor (it has \(names))")
         }
         try validationSplit?.check()
+        if let runName = tensorBoard?.runName { try TensorBoardSettings.check(runName: runName) }
         try augmentation?.check()
         guard checkpointEvery >= 1 else { throw refuse("--checkpoint-every must be at least 1 epoch, got \(checkpointEvery)") }
         try requireAtMost(checkpointEvery, TrainingLimits.maximumEpochs, "--checkpoint-every")
@@ -284,7 +287,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
             ("overwrite", .bool(overwrite)), ("init_from", optional(initFrom)),
             ("shuffle", .bool(shuffle)), ("max_steps", optional(maxSteps)), ("eval_every", .integer(evalEvery)),
             ("target_accuracy", targetAccuracy.map(JSONValue.number) ?? .null),
-            ("metrics", optional(metricsPath)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
+            ("metrics", optional(metricsPath)), ("tensorboard", optional(tensorBoard?.directory)),
+            ("run_name", optional(tensorBoard?.runName)), ("log_every", .integer(logEvery)), ("quiet", .bool(quiet)),
             ("check_consistency", optional(consistencyCheckEvery)), ("stall_timeout", .integer(stallTimeout)),
             ("lr_schedule", .string(learningRateDecay.rawValue)), ("warmup_steps", .integer(warmupSteps)),
             ("lr_step_every", .integer(learningRateStepEvery)), ("lr_gamma", .float(learningRateGamma)),

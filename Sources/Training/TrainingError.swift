@@ -1,6 +1,7 @@
 import CNN
 import Data
 import SafeTensors
+import TensorBoard
 
 /// Why training or evaluation stopped. Each description is one line naming what is at fault.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
@@ -16,6 +17,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// A checkpoint used with another dataset than the one it was trained on.
     case datasetMismatch(path: String, trainedOn: String, requested: String)
     case metricsFile(path: String, reason: String)
+    case tensorBoard(EventFileError)
     /// Training blew up at `step`: `symptom` says how (the loss, or the parameters).
     case diverged(step: Int, epoch: Int, symptom: String)
     case parametersDiverged(step: Int)
@@ -36,6 +38,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .datasetMismatch(let path, let trainedOn, let requested):
             "\(path) was trained on \(trainedOn), not \(requested); give --dataset \(trainedOn) to use it"
         case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
+        case .tensorBoard(let error): "cannot write TensorBoard events \(error.path): \(error.reason)"
         case .diverged(let step, let epoch, let symptom):
             "training diverged: \(symptom) at step \(step) (epoch \(epoch + 1)); no checkpoint was written for it (try a smaller --lr)"
         case .parametersDiverged(let step):
@@ -50,7 +53,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .invalidOption: .usage
         case .data, .wrongImageSize, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch: .badInput
         case .checkpointDirectory(let error): error.exitStatus
-        case .checkpointWrite, .metricsFile: .cannotWrite
+        case .checkpointWrite, .metricsFile, .tensorBoard: .cannotWrite
         case .diverged: .diverged
         // The replicas ran the same code on the same data: something below them failed.
         case .parametersDiverged: .fault

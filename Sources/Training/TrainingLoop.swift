@@ -9,6 +9,7 @@ struct RunOutput {
     /// Keeps other runs out of the checkpoint directory for as long as this one lasts.
     var directoryLock: CheckpointDirectoryLock?
     var metrics: MetricsLog?
+    var tensorBoard: TensorBoardLog?
 }
 
 /// The steps of one run, from its starting state to the end: the model, the optimizer, where
@@ -127,6 +128,12 @@ final class TrainingLoop {
         stopRequest != nil && position.epoch < configuration.epochs && position.step < maxSteps
     }
 
+    /// Rank 0 describes the run to TensorBoard, with `hosts`, every rank's host by rank.
+    func describeRun(hosts: [String]) throws(TrainingError) {
+        try output.tensorBoard?.describe(
+            configuration: configuration, kernelPath: model.kernelPath.rawValue, hosts: hosts, step: position.step)
+    }
+
     /// Trains epoch after epoch until `--epochs`, `--max-steps` or `--target-accuracy` is
     /// reached, or a signal stops it.
     func trainUntilDone() throws(TrainingError) {
@@ -174,6 +181,7 @@ final class TrainingLoop {
                     ("epoch", .integer(position.epoch + 1)), ("loss", .number(loss)), ("lr", .float(learningRate)),
                     ("samples_per_second", .number(rate)), ("elapsed_seconds", .number(now - firstStepTime)),
                 ])
+                try output.tensorBoard?.step(position.step, loss: loss, learningRate: learningRate, samplesPerSecond: rate)
                 window = (now, 0)
             }
         }
@@ -331,6 +339,7 @@ final class TrainingLoop {
         }
         times.evaluation += monotonicSeconds() - began
         lastEvaluation = (position.step, evaluations)
+        try output.tensorBoard?.evaluation(evaluations, model: model, step: position.step)
         if let accuracy = evaluations.validation?.accuracy, accuracy > bestValidationAccuracy ?? -1 {
             bestValidationAccuracy = accuracy
             try saveBestModel()
@@ -414,6 +423,7 @@ final class TrainingLoop {
                 ("mpi_init_seconds", .number(communicatorStartSeconds)),
             ] + (configuration.targetAccuracy == nil ? [] : [("reached_target_accuracy", .bool(reachedTargetAccuracy))]))
         }
+        try output.tensorBoard?.finish(summary: summary, step: position.step)
         return summary
     }
 }

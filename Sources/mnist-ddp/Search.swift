@@ -20,6 +20,10 @@ struct Search: ParsableCommand {
             Rank 0 prints the table, writes results.csv, results.json and the best \
             configuration's model (best.safetensors) to --output, and only then scores that model on \
             the test set. Alone it trains the configurations one after another.
+
+            With --tensorboard DIR, the search is the run DIR/RUN, which holds the HParams \
+            experiment (the values tried, scored by validation accuracy, loss and train time), and \
+            each configuration N its own run RUN/config-N.
             """
     )
 
@@ -55,6 +59,8 @@ struct Search: ParsableCommand {
 
     @OptionGroup var data: DataOptions<DefaultsToMNIST>
 
+    @OptionGroup var tensorBoard: TensorBoardOptions
+
     @Flag(help: "Search alone even when launched by mpirun.")
     var local = false
 
@@ -88,6 +94,7 @@ struct Search: ParsableCommand {
         base.validationSplit = validationSplit
         base.dataset = data.dataset ?? .mnist
         base.dataDirectory = data.directory(of: base.dataset, environment: environment)
+        base.tensorBoard = tensorBoard.settings
         let search = GridSearch(
             base: base, points: points, groups: groups ?? min(world.size, points.count), outputDirectory: output)
         do {

@@ -42,3 +42,25 @@ struct AugmentationOptions: ParsableArguments {
         Augmentation(maxRotationDegrees: augmentRotation, maxShift: augmentShift)
     }
 }
+
+/// Where `train` and `search` write TensorBoard's event files.
+struct TensorBoardOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Write TensorBoard event files (rank 0) into <dir>/<run>: scalars, images, histograms and text, as they come; a resumed run appends to its run. View with tensorboard --logdir <dir>. Off by default.",
+        valueName: "dir"))
+    var tensorboard: String?
+
+    @Option(help: ArgumentHelp("With --tensorboard: the run's directory below <dir>. Default: the run's id, which its resumes keep (a search draws one).", valueName: "name"))
+    var runName: String?
+
+    func validate() throws {
+        guard let runName else { return }
+        guard tensorboard != nil else { throw ValidationError("--run-name names the run of --tensorboard; give --tensorboard too") }
+        do { try TensorBoardSettings.check(runName: runName) } catch { throw ValidationError(error) }
+    }
+
+    /// The settings of a run, or nil without --tensorboard.
+    var settings: TensorBoardSettings? {
+        tensorboard.map { TensorBoardSettings(directory: $0, runName: runName) }
+    }
+}

@@ -146,14 +146,9 @@ struct Show: ParsableCommand {
             title = "\(what): \(shown.count) of \(mistakes.count) mistakes, most confident first"
         }
         try checkGridSize(cells: shown.count, of: samples)
-        let grid = ImageGrid(columns: columns, scale: scale, title: title).render(shown.map { item in
-            var captions = [Caption(dataset.classNames[item.label])]
-            if let prediction = item.prediction {
-                let colour: Colour = prediction.label == item.label ? .green : .red
-                captions.append(Caption("\(dataset.classNames[prediction.label]) \(Int(prediction.confidence * 100))%", colour))
-            }
-            return (image(item.index), captions)
-        })
+        let grid = ImageGrid(columns: columns, scale: scale, title: title).render(
+            shown.map { ClassifiedImage(image: image($0.index), truth: $0.label, prediction: $0.prediction) },
+            classNames: dataset.classNames)
         try writePNG(grid, to: output)
         if json {
             print(JSONValue.array(shown.map { item in
@@ -252,13 +247,5 @@ struct Show: ParsableCommand {
             throw Failure(message: "\(model.path) records no validation samples held out of the \(grouped(total)) of the training file; give --validation-split", status: .usage)
         }
         return samples
-    }
-}
-
-extension LabeledImages {
-    /// The image at `index` of the split's file (from `firstIndex` to `firstIndex + count`).
-    fileprivate func image(at index: Int) -> Bitmap {
-        let start = (index - firstIndex) * pixelsPerImage
-        return Bitmap(width: columns, height: rows, channels: 1, samples: Array(pixels[start ..< start + pixelsPerImage]))
     }
 }

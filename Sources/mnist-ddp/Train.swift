@@ -122,7 +122,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Write JSON-lines metrics here: a record per logged step, per epoch, and a summary.", valueName: "file"))
     var metrics: String?
 
-    @Option(help: "Steps between progress lines and metrics records.")
+    @OptionGroup var tensorBoard: TensorBoardOptions
+
+    @Option(help: "Steps between progress lines, metrics records and TensorBoard's training scalars.")
     var logEvery = 100
 
     @Flag(help: "Print only the final summary and errors.")
@@ -168,6 +170,7 @@ struct Train: ParsableCommand {
         configuration.evalEvery = evalEvery
         configuration.targetAccuracy = targetAccuracy
         configuration.metricsPath = metrics
+        configuration.tensorBoard = tensorBoard.settings
         configuration.logEvery = logEvery
         configuration.quiet = quiet
         configuration.consistencyCheckEvery = consistencyCheckEvery
