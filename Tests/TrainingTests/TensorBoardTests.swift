@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 import TestSupport
+import Training
 
 /// `--tensorboard`: what real runs write, read back by TensorBoard's own reader
 /// (tensorboard_events.py beside this file) and by a real TensorBoard server. Short runs: an
@@ -81,7 +82,7 @@ struct TensorBoardTests {
         // A directory cannot be made under a regular file, not even by root.
         FileManager.default.createFile(atPath: job.path("file"), contents: Data())
         let result = try job.train(ranks: 2, Self.shortRun + [job.path("file/tb"), "--max-steps", "10", "--log-every", "1"], timeout: 60)
-        #expect(result.status == ExitStatus.cannotWrite.rawValue, "\(result.output)")
+        #expect(result.status == Training.ExitStatus.cannotWrite.rawValue, "\(result.output)")
         let errors = result.standardError.split(separator: "\n").filter { $0.hasPrefix("mnist-ddp: error: ") }
         #expect(errors.count == 1 && errors[0].contains("cannot write TensorBoard events \(job.path("file"))"), "\(result.output)")
         #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
@@ -113,7 +114,7 @@ struct TensorBoardTests {
         try FileManager.default.createDirectory(atPath: job.path("copy"), withIntermediateDirectories: true)
         let result = try ProcessRunner.run(
             "/usr/bin/env", ["unshare", "-m", "sh", "-c", script, binary, job.path(""), TrainerJob.dataDirectory], timeout: 60)
-        #expect(result.status == ExitStatus.cannotWrite.rawValue, "\(result.output)")
+        #expect(result.status == Training.ExitStatus.cannotWrite.rawValue, "\(result.output)")
         let errors = result.standardError.split(separator: "\n").filter { $0.hasPrefix("mnist-ddp: error: ") }
         #expect(errors.count == 1 && errors[0].contains("No space left on device"), "\(result.output)")
         let files = try FileManager.default.contentsOfDirectory(atPath: job.path("copy/r")).map { job.path("copy/r/" + $0) }
