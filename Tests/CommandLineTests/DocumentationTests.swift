@@ -100,8 +100,28 @@ struct DocumentationTests {
 
     /// Why the current command line refuses `command`, or nil when it accepts it. `mnist-ddp`
     /// parses and validates it without running (`MNIST_DDP_PARSE_ONLY=1`); `scripts/train.sh`
-    /// reads its own options and hands the rest to that same check through `--local`; another
-    /// script must exist, and its source must name every option shown.
+    /// reads its own options and hands the rest to that same check through `--local`, or, with
+    /// the healing launcher's options (which need mpirun), through `mnist-ddp launch`, which
+    /// checks the train options too and starts no mpirun when only parsing; another script must
+    /// exist, and its source must name every option shown.
+    /// The options of scripts/train.sh that hand the job to the healing launcher.
+    static let healingOptions: Set = ["--max-restarts", "--min-np", "--restart-cooldown"]
+
+    /// `arguments` with each `--hostfile` that does not exist here (the reader's own, such as
+    /// `hosts`, or one a shown session writes first) replaced by the top-level `hostfile`: the
+    /// launcher reads the hostfile when it checks its options.
+    static func withReadersHostfiles(_ arguments: [String]) throws -> [String] {
+        let standIn = ProcessRunner.packageRoot.appendingPathComponent("hostfile").path
+        func exists(_ path: String) -> Bool {
+            FileManager.default.fileExists(atPath: path.hasPrefix("/") ? path : ProcessRunner.packageRoot.appendingPathComponent(path).path)
+        }
+        var result = arguments
+        for index in result.indices.dropLast() where result[index] == "--hostfile" && !exists(result[index + 1]) {
+            result[index + 1] = standIn
+        }
+        return result
+    }
+
     static func refusal(of command: ShownCommand) throws -> String? {
         let binary = try ProcessRunner.product("mnist-ddp")
         let parseOnly = ["MNIST_DDP_PARSE_ONLY": "1"]
@@ -111,9 +131,11 @@ struct DocumentationTests {
         if !program.hasPrefix("scripts/") {
             result = try ProcessRunner.run(binary, arguments, environment: parseOnly, timeout: 30)
         } else if program == "scripts/train.sh" {
+            let healing = arguments.contains { healingOptions.contains(String($0.prefix { $0 != "=" })) }
             result = try ProcessRunner.run(
                 ProcessRunner.packageRoot.appendingPathComponent(program).path,
-                ["--binary", binary, "--local"] + arguments, environment: parseOnly, timeout: 30)
+                ["--binary", binary] + (healing ? [] : ["--local"]) + (try withReadersHostfiles(arguments)),
+                environment: parseOnly, timeout: 30)
         } else if trainingScripts.contains(program) {
             result = try ProcessRunner.run(binary, ["train"] + arguments, environment: parseOnly, timeout: 30)
         } else {
@@ -144,6 +166,7 @@ struct DocumentationTests {
         "mnist-ddp no-such-command",
         "mnist-ddp train --epochs",
         "scripts/train.sh --np 2 --no-such-option",
+        "scripts/train.sh --max-restarts 2 --no-such-option",
         "scripts/slurm.sbatch --no-such-option",
         "scripts/plot-metrics.sh --no-such-option",
         "scripts/no-such-script.sh",
