@@ -49,6 +49,8 @@ for target_build in "$products"/*.build; do
         for object in "$target_build"/*.o; do [[ -e "$object" ]] && objects+=("$object"); done
     fi
 done
+# The system libraries of those targets are not objects of the build path: each is named at the
+# link below (zlib for Data, Open MPI for Distributed, libpng for Imaging's PNG codec).
 includes=(-I "$modules" -I Sources/CZlib -I Sources/CMPI)
 # SwiftPM writes the module maps of C targets into their build directories.
 for map in "$products"/*.build/module.modulemap; do includes+=(-Xcc "-fmodule-map-file=$map"); done
@@ -63,7 +65,7 @@ for harness in "${harnesses[@]}"; do
     esac
     echo "fuzz.sh: linking $harness"
     swiftc -sanitize=fuzzer,address -parse-as-library -O -g "${includes[@]}" "Fuzz/Harnesses/$source" "${objects[@]}" \
-        -lz $(pkg-config --libs ompi-c) -o "$build/$harness" > "$build/$harness.link.log" 2>&1 \
+        -lz $(pkg-config --libs ompi-c libpng) -o "$build/$harness" > "$build/$harness.link.log" 2>&1 \
         || { cat "$build/$harness.link.log"; exit 1; }
 done
 
