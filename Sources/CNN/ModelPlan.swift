@@ -155,7 +155,7 @@ public struct ModelPlan: Sendable, Equatable {
     /// Refuses a batch whose activations would need more than `maxActivationBytes`.
     public func check(batch: Int) throws(ModelSpecError) {
         guard batch <= Self.maxActivationBytes / activationBytesPerSample else {
-            throw .tooLong(reason: "a batch of \(batch) needs \(batch) × \(activationBytesPerSample) bytes of activations, more than the \(Self.maxActivationBytes >> 30) GiB allowed")
+            throw .beyondBound(reason: "a batch of \(batch) needs \(batch) × \(activationBytesPerSample) bytes of activations, more than the \(Self.maxActivationBytes >> 30) GiB allowed")
         }
     }
 

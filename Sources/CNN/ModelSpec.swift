@@ -152,8 +152,8 @@ public enum ModelSpecError: Error, Equatable, CustomStringConvertible {
     case empty
     /// A description file that cannot be read.
     case unreadable(path: String, reason: String)
-    /// More than the bound on a description's length or on its layer count.
-    case tooLong(reason: String)
+    /// More than a stated bound: a description's length or layer count, or a batch's activations.
+    case beyondBound(reason: String)
 
     public var description: String {
         switch self {
@@ -161,7 +161,7 @@ public enum ModelSpecError: Error, Equatable, CustomStringConvertible {
         case .shape(let layer, let name, let reason): "layer \(layer) (\(name)): \(reason)"
         case .empty: "the network has no layers"
         case .unreadable(let path, let reason): "\(path): \(reason)"
-        case .tooLong(let reason): reason
+        case .beyondBound(let reason): reason
         }
     }
 }
@@ -183,12 +183,12 @@ extension ModelSpec {
             return
         }
         guard text.utf8.count <= Self.maxDescriptionBytes else {
-            throw .tooLong(reason: "the network description has \(text.utf8.count) bytes, more than the \(Self.maxDescriptionBytes) read")
+            throw .beyondBound(reason: "the network description has \(text.utf8.count) bytes, more than the \(Self.maxDescriptionBytes) read")
         }
         let words = Self.layerWords(of: text)
         guard !words.isEmpty else { throw .empty }
         guard words.count <= Self.maxLayers else {
-            throw .tooLong(reason: "the network has \(words.count) layers, more than the \(Self.maxLayers) allowed")
+            throw .beyondBound(reason: "the network has \(words.count) layers, more than the \(Self.maxLayers) allowed")
         }
         var layers: [LayerSpec] = []
         for (index, word) in words.enumerated() {
