@@ -63,7 +63,7 @@ public enum MNISTDataset {
         let wanted = range.lowerBound * imageBytes ..< range.upperBound * imageBytes
         let batchBytes = batchSize * imageBytes
         var pending: [UInt8] = []
-        pending.reserveCapacity(min(batchBytes, wanted.count))
+        pending.reserveCapacity(min(batchBytes, wanted.count, images.payloadBound))
         var first = range.lowerBound
         func emit() {
             let count = pending.count / imageBytes
