@@ -31,6 +31,19 @@ public struct ModelPlan: Sendable, Equatable {
         ModelDescription(tensors: layers.flatMap(\.tensors), inputShape: inputShape, classCount: classCount)
     }
 
+    /// The spec with nothing left to infer: every layer with parameters named and every linear
+    /// layer's width given. Its text is what checkpoints record and what PyTorch scripts build, so
+    /// a network means the same wherever it is read, whatever the presets become.
+    public var resolvedSpec: ModelSpec {
+        ModelSpec(layers: zip(spec.layers, layers).map { given, layer in
+            switch layer.kind {
+            case .linear: LayerSpec(name: layer.name, .linear(outFeatures: layer.outputShape[0]))
+            case .convolution: LayerSpec(name: layer.name, layer.kind)
+            default: given
+            }
+        })
+    }
+
     public var parameterCount: Int { layers.last?.tensors.last?.range.upperBound ?? 0 }
     public var forwardFLOPs: Int { layers.reduce(0) { $0 + $1.forwardFLOPs } }
     /// The floats one sample's forward pass writes, over every layer.

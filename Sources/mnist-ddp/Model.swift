@@ -42,8 +42,12 @@ struct Model: ParsableCommand {
         _ = try plan()
     }
 
+    @Flag(help: "Print only the resolved layer list (every layer named, every width given), as checkpoints record it.")
+    var canonical = false
+
     func run() throws {
-        print(try plan().summary(batch: batch))
+        let plan = try plan()
+        print(canonical ? plan.resolvedSpec.description : plan.summary(batch: batch))
     }
 
     /// The network planned for the input and classes given; a bad description is one line.

@@ -76,6 +76,18 @@ struct ModelSpecTests {
         }
     }
 
+    @Test func theResolvedSpecNamesEveryLayerWithParametersAndPlansTheSame() throws {
+        let plan = try plan("stem=conv(4,3) act=relu conv(4,3) relu flatten linear(32) relu linear", classes: 5)
+        #expect(plan.resolvedSpec.description
+            == "stem=conv(4,3,pad=0) act=relu conv2=conv(4,3,pad=0) relu flatten fc1=linear(32) relu fc2=linear(5)")
+        let replanned = try ModelPlan(try ModelSpec(parsing: plan.resolvedSpec.description), inputShape: [1, 28, 28], classCount: 5)
+        #expect(replanned.modelDescription == plan.modelDescription)
+        #expect(replanned.layers.map(\.name) == plan.layers.map(\.name))
+        #expect(replanned.resolvedSpec == plan.resolvedSpec)
+        #expect(ParameterLayout.seedPlan.resolvedSpec.description
+            == "conv1=conv(8,3,pad=1) relu maxpool(2) conv2=conv(16,3,pad=1) relu maxpool(2) flatten fc1=linear(10)")
+    }
+
     @Test func layersMayBeSeparatedByCommasAndNewLinesWithComments() throws {
         let text = """
             # a LeNet-like network
