@@ -2,8 +2,10 @@
 # Trains the same CNN with mnist-ddp and with PyTorch, back to back on this machine, and prints
 # a Markdown table of the results. Not part of CI: a full comparison takes several minutes.
 #
-#   scripts/compare-pytorch.sh [--epochs E] [--kernels P,Q] [--pytorch-isa I,J] [--skip-ours] [--skip-pytorch] [--install]
+#   scripts/compare-pytorch.sh [--model SPEC] [--epochs E] [--kernels P,Q] [--pytorch-isa I,J] [--skip-ours] [--skip-pytorch] [--install]
 #
+# --model SPEC: the network, a preset or a layer list as `mnist-ddp train --model` takes it
+# (default: the seed network); both sides get it, PyTorch's as `mnist-ddp model SPEC --canonical`.
 # Ours: one process (--local), then 2 MPI ranks, once per kernel path in --kernels (default: the
 # path this CPU selects; `mnist-ddp bench --list-kernels` names the others). PyTorch (scripts/pytorch_reference.py), one
 # thread per process: one process, then DDP over gloo with 2 ranks, each with the tutorial's
@@ -16,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 epochs=10
+model=""
 kernels=""
 pytorch_isas=native
 run_ours=true
@@ -24,12 +27,13 @@ install=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --epochs) epochs="$2"; shift 2 ;;
+        --model) model="$2"; shift 2 ;;
         --kernels) kernels="$2"; shift 2 ;;
         --pytorch-isa) pytorch_isas="$2"; shift 2 ;;
         --skip-ours) run_ours=false; shift ;;
         --skip-pytorch) run_pytorch=false; shift ;;
         --install) install=true; shift ;;
-        -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "compare-pytorch: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -83,6 +87,12 @@ fi
 out="runs/compare-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 echo "compare-pytorch: $epochs epochs each; results in $out/"
+# --model for both sides, only when given: without it each runs the seed network as it always has.
+model_args=()
+if [ -n "$model" ]; then
+    model_args=(--model "$model")
+    echo "compare-pytorch: network $model"
+fi
 echo "compare-pytorch: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
 
 binary=.build/release/mnist-ddp
@@ -93,6 +103,9 @@ if $run_ours; then
     elif ! "$binary" train --help >/dev/null 2>&1; then
         echo "compare-pytorch: $binary has no 'train' command yet; skipping our runs" >&2
         run_ours=false
+    elif [ -n "$model" ] && ! "$binary" train --help 2>&1 | grep -q -- '--model'; then
+        echo "compare-pytorch: $binary has no 'train --model' yet; skipping our runs" >&2
+        run_ours=false
     fi
 fi
 if $run_ours; then
@@ -101,11 +114,11 @@ if $run_ours; then
     [ -n "$kernels" ] || kernels=$("$binary" bench --list-kernels | head -n 1 | cut -d, -f1)
     for path in ${kernels//,/ }; do
         echo "== ours ($path kernels): 1 process"
-        MNIST_DDP_KERNELS="$path" "$binary" train --local --epochs "$epochs" --quiet \
+        MNIST_DDP_KERNELS="$path" "$binary" train "${model_args[@]}" --local --epochs "$epochs" --quiet \
             --metrics "$out/ours-$path-local.jsonl" --checkpoint-dir "$out/checkpoints-$path-local" \
             || echo "compare-pytorch: our single-process run ($path) failed" >&2
         echo "== ours ($path kernels): mpirun -np 2"
-        mpirun "${mpirun_flags[@]}" -x MNIST_DDP_KERNELS="$path" -np 2 "$binary" train --epochs "$epochs" --quiet \
+        mpirun "${mpirun_flags[@]}" -x MNIST_DDP_KERNELS="$path" -np 2 "$binary" train "${model_args[@]}" --epochs "$epochs" --quiet \
             --metrics "$out/ours-$path-mpi.jsonl" --checkpoint-dir "$out/checkpoints-$path-mpi" \
             || echo "compare-pytorch: our MPI run ($path) failed" >&2
     done
@@ -118,17 +131,17 @@ if $run_pytorch; then
         for mode in single ddp; do
             for feed in dataloader preloaded; do
                 echo "== pytorch ($isa): $mode, $feed feed"
-                env "${isa_env[@]}" "$python" scripts/pytorch_reference.py --epochs "$epochs" --mode "$mode" --feed "$feed" \
+                env "${isa_env[@]}" "$python" scripts/pytorch_reference.py "${model_args[@]}" --epochs "$epochs" --mode "$mode" --feed "$feed" \
                     | tee "$out/pytorch-$isa-$mode-$feed.log"
             done
         done
     done
 fi
 
-python3 - "$out" <<'EOF'
+python3 - "$out" "$model" <<'EOF'
 import json, os, sys
 
-out = sys.argv[1]
+out, model = sys.argv[1], sys.argv[2]
 rows = []  # (label, epoch seconds, samples/s, test accuracy, peak RSS MiB)
 ours_runs = sorted(f[:-len(".jsonl")] for f in os.listdir(out) if f.startswith("ours-") and f.endswith(".jsonl"))
 for name in ours_runs:
@@ -158,6 +171,8 @@ for log in pytorch_runs:
 if not rows:
     sys.exit("compare-pytorch: nothing to report")
 
+if model:
+    print(f"\nnetwork: {model}")
 print(f"\n| run | s / epoch | samples / s | test accuracy | peak RSS per process (MiB) |")
 print("|---|---:|---:|---:|---:|")
 for label, seconds, rate, acc, rss in rows:

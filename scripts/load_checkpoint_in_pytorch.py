@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Loads an mnist-ddp checkpoint into the tutorial's PyTorch CNN and reports its test accuracy.
+"""Loads an mnist-ddp checkpoint into PyTorch and reports its test accuracy.
 
 Our checkpoints are safetensors files holding the model under PyTorch's state_dict names and
 shapes, next to Adam's moments under "optimizer."; the model loads with no conversion at all.
+The network is the one the checkpoint's metadata "model" describes (scripts/pytorch_model.py
+builds it; a checkpoint without the key holds the seed network), for inputs of its
+"input_shape" (1x28x28 without one).
 """
 
 import argparse
 import os
 import sys
 
+from safetensors import safe_open
 from safetensors.torch import load_file
 import torch
 
-from pytorch_reference import CNN, DEFAULT_DATA_DIR, accuracy, load_mnist, test_batches
+from pytorch_model import MNIST_INPUT_SHAPE, SEED_MODEL, SequentialCNN, parse_shape
+from pytorch_reference import DEFAULT_DATA_DIR, accuracy, load_mnist, test_batches
 
 
 def main():
@@ -21,12 +26,18 @@ def main():
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR", DEFAULT_DATA_DIR))
     args = parser.parse_args()
 
+    with safe_open(args.checkpoint, "pt") as file:
+        metadata = file.metadata() or {}
+    input_shape = parse_shape(metadata["input_shape"]) if "input_shape" in metadata else MNIST_INPUT_SHAPE
+    model = SequentialCNN(metadata.get("model", SEED_MODEL), input_shape)
     tensors = load_file(args.checkpoint)
-    model = CNN()
     model.load_state_dict(
         {name: tensor for name, tensor in tensors.items() if not name.startswith("optimizer.")}, strict=True)
 
     images, labels = load_mnist(args.data_dir, "t10k")
+    if (1, *images.shape[1:]) != tuple(input_shape):
+        sys.exit(f"{args.checkpoint}: the network takes {'x'.join(map(str, input_shape))} inputs, "
+                 f"{args.data_dir}'s test images are 1x{images.shape[1]}x{images.shape[2]}")
     test_accuracy = accuracy(model, test_batches("dataloader", images, labels))
     print(f"{args.checkpoint}: test accuracy {test_accuracy * 100:.2f}% ({round(test_accuracy * len(labels))}/{len(labels)}) in PyTorch {torch.__version__}")
 

@@ -2,6 +2,9 @@
 """PyTorch's side of the comparison: the tutorial's CNN trained the tutorial's way.
 
 Same model, loss, optimizer, batch size and data as mnist-ddp, one thread per process:
+  --model SPEC    the network, as mnist-ddp's --model takes it (default: the seed network, the
+                  tutorial's CNN); scripts/pytorch_model.py builds it from what
+                  `mnist-ddp model SPEC --canonical` prints, so this needs .build/release/mnist-ddp
   --mode single   one process
   --mode ddp      DistributedDataParallel over gloo, --ranks processes, 60 samples per rank per step
   --feed dataloader   the tutorial's DataLoader, one sample converted to a tensor at a time
@@ -31,23 +34,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pytorch_model import SEED_MODEL, SequentialCNN, canonical_description  # noqa: E402
+
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
 BATCH_SIZE = 60
 EVAL_BATCH_SIZE = 1000
-
-
-class CNN(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
-        self.fc1 = nn.Linear(16 * 7 * 7, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = x.reshape(x.shape[0], -1)
-        return self.fc1(x)
 
 
 def read_idx(path):
@@ -137,7 +129,7 @@ def train(rank, world_size, args, port):
     if args.feed == "preloaded":
         images, test_images = as_float_tensor(images), as_float_tensor(test_images)
 
-    model = CNN()
+    model = SequentialCNN(args.canonical)
     trained = nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
     optimizer = torch.optim.Adam(trained.parameters(), lr=1e-3)
     sampler = DistributedSampler(range(len(images)), world_size, rank, shuffle=True, seed=0) if world_size > 1 else None
@@ -178,7 +170,11 @@ def train(rank, world_size, args, port):
         "peak_rss_mib": round(max(peaks), 1), "torch_version": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
-    print(f"pytorch {torch.__version__} ({result['cpu_capability']}) {args.mode} ({world_size} x 1 thread), {args.feed} feed: "
+    named = ""
+    if args.model is not None:
+        result["model"], result["canonical_model"] = args.model, args.canonical
+        named = f"{args.model}, "
+    print(f"pytorch {torch.__version__} ({result['cpu_capability']}) {named}{args.mode} ({world_size} x 1 thread), {args.feed} feed: "
           f"{mean_epoch_seconds:.2f} s/epoch, {result['samples_per_second']:,.0f} samples/s, "
           f"test accuracy {test_accuracy * 100:.2f}%, peak RSS {' / '.join(f'{p:.0f}' for p in peaks)} MiB per process")
     print(json.dumps(result), flush=True)
@@ -192,12 +188,14 @@ def free_port():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="the network: a preset or a layer list, as mnist-ddp takes it (default: the seed network)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--mode", choices=["single", "ddp"], default="single")
     parser.add_argument("--ranks", type=int, default=2, help="processes in ddp mode (default 2)")
     parser.add_argument("--feed", choices=["dataloader", "preloaded"], default="dataloader")
     parser.add_argument("--data-dir", default=os.environ.get("MNIST_DATA_DIR", DEFAULT_DATA_DIR))
     args = parser.parse_args()
+    args.canonical = SEED_MODEL if args.model is None else canonical_description(args.model)
     if args.mode == "single":
         train(0, 1, args, port=None)
     else:
