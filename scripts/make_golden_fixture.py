@@ -21,11 +21,11 @@ It needs PyTorch and numpy; scripts/compare-pytorch.sh --install puts the CPU bu
   .venv/bin/python scripts/make_golden_fixture.py --output /tmp/seed_cnn_golden.json   # or a copy, to compare
 
 then `swift test -c release --filter CNNTests` checks the Swift model against it. PyTorch
-2.13.0+cpu reproduces the committed fixture (written by 2.15.0+cu132) byte for byte, apart from
+2.13.0+cpu reproduced the committed fixture (written by 2.15.0+cu132) byte for byte, apart from
 the "torch_version" it records: every float of the batch, parameters, logits, loss, activations,
-gradients and Adam steps is the same. Another version, or another CPU (on an AVX-512 AMD EPYC,
-2.13.0+cpu's logits, loss and gradients differ from the file's by 1e-7 relative), may round a few
-float32 results differently; the golden tests allow a relative error of 1e-5 per tensor.
+gradients and Adam steps was the same. Another version or another CPU may round a few float32
+results differently (on an AVX-512 AMD EPYC, 2.13.0+cpu's logits, loss and gradients differ from
+the file's by up to 2.2e-7 relative); the golden tests allow a relative error of 1e-5 per tensor.
 
 --model SPEC (a preset, or a layer list with --output) asks .build/release/mnist-ddp for the
 network's canonical description (`mnist-ddp model SPEC --canonical`) and builds it with
