@@ -102,6 +102,7 @@ final class TrainingLoop {
         lastCheckpoint = (position.step, nil)
         stepReport = communicator.rank == 0 ? configuration.stepReportPath.flatMap { StepReport(path: $0) } : nil
 
+        output.reporter.note(modelPlan.summary(batch: plan.largestBatch))
         if position.step > 0 {
             output.reporter.note("resuming at step \(position.step): epoch \(position.epoch + 1), step \(position.stepInEpoch + 1) of \(plan.stepsPerEpoch)")
         }
@@ -131,10 +132,8 @@ final class TrainingLoop {
         stopRequest != nil && position.epoch < configuration.epochs && position.step < maxSteps
     }
 
-    /// Rank 0 describes the run: the network's summary to the user (unless quiet), and the whole
-    /// run to TensorBoard, with `hosts`, every rank's host by rank.
+    /// Rank 0 describes the run to TensorBoard, with `hosts`, every rank's host by rank.
     func describeRun(hosts: [String]) throws(TrainingError) {
-        output.reporter.note(modelPlan.summary(batch: plan.largestBatch))
         try output.tensorBoard?.describe(
             configuration: configuration, model: modelPlan, kernelPath: model.kernelPath.rawValue, hosts: hosts,
             step: position.step)
