@@ -1,9 +1,11 @@
 // libFuzzer harness: the checkpoint decoder, and what a run does with what it accepts (its
-// epoch plan, the position mapped to another plan, an Adam step, the reports' formatting).
+// network rebuilt from the metadata, its epoch plan, the position mapped to another plan, an
+// Adam step, the reports' formatting).
 //
 // An input that starts with "metadata\n" is lines of `key=value` made into a checkpoint of zero
-// tensors with a correct checksum, so that the fuzzer reaches the checks behind the checksum;
-// any other input is a whole file.
+// tensors (the seed network's) with a correct checksum, so that the fuzzer reaches the checks
+// behind the checksum, the network's `model` and `input_shape` among them; any other input is a
+// whole file.
 import CNN
 import SafeTensors
 @testable import Training
@@ -29,7 +31,8 @@ public func fuzzCheckpointDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
             precondition(mapped.stepInEpoch < other.stepsPerEpoch, "mapped past the end of the epoch")
         }
     }
-    var adam = Adam(parameterCount: ParameterLayout.count)
+    _ = snapshot.model.summary(batch: 1)
+    var adam = Adam(parameterCount: snapshot.model.parameterCount)
     adam.step = snapshot.adamStep
     var parameters = snapshot.parameters
     parameters.withUnsafeMutableBufferPointer { parameters in
@@ -52,7 +55,7 @@ private func checkpoint(metadataLines lines: ArraySlice<UInt8>) -> [UInt8] {
     }
     let zeros = [Float](repeating: 0, count: ParameterLayout.count)
     let snapshot = TrainingSnapshot(
-        parameters: zeros, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
+        model: ParameterLayout.seedPlan, parameters: zeros, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
         worldSize: 1, batchSizes: [1], trainingSamples: 1, seed: 0, shuffle: false, runID: RunID(value: 0))
     metadata[CheckpointFormat.checksumKey] = CheckpointFormat.checksum(
         of: snapshot, metadata: metadata["format_version"] == "1" ? nil : metadata)

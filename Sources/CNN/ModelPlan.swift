@@ -44,6 +44,13 @@ public struct ModelPlan: Sendable, Equatable {
         })
     }
 
+    /// Plans are equal when they compute the same network on the same inputs and classes,
+    /// whether a width was given or left to the class count (a preset, and the resolved text a
+    /// checkpoint records of it, plan alike).
+    public static func == (a: ModelPlan, b: ModelPlan) -> Bool {
+        a.resolvedSpec == b.resolvedSpec && a.inputShape == b.inputShape && a.classCount == b.classCount
+    }
+
     public var parameterCount: Int { layers.last?.tensors.last?.range.upperBound ?? 0 }
     public var forwardFLOPs: Int { layers.reduce(0) { $0 + $1.forwardFLOPs } }
     /// The floats one sample's forward pass writes, over every layer.

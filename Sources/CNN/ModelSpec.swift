@@ -133,6 +133,11 @@ extension ModelSpec {
         "seed": seed, "lenet5": lenet5, "keras-transfer": kerasTransfer,
     ]
 
+    /// How reports name the network: its preset's name, else its text.
+    public var name: String {
+        Self.presets.first { $0.value == self }?.key ?? description
+    }
+
     /// The preset called `name`, if there is one.
     public static func preset(named name: String) -> ModelSpec? {
         presets.first { $0.key == name }?.value

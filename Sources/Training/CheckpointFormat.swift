@@ -4,7 +4,9 @@ import SafeTensors
 
 /// Everything a run needs to continue exactly where another stopped.
 public struct TrainingSnapshot: Sendable, Equatable {
-    /// The model, in the order of `Network.modelDescription.tensors`.
+    /// The network trained.
+    public var model: ModelPlan
+    /// Its parameters, in the order of its tensors.
     public var parameters: [Float]
     public var adamStep: Int
     public var firstMoment: [Float]
@@ -22,11 +24,12 @@ public struct TrainingSnapshot: Sendable, Equatable {
     public var bestValidationAccuracy: Double?
 
     public init(
-        parameters: [Float], adamStep: Int, firstMoment: [Float], secondMoment: [Float],
+        model: ModelPlan, parameters: [Float], adamStep: Int, firstMoment: [Float], secondMoment: [Float],
         position: TrainingPosition, worldSize: Int, batchSizes: [Int], trainingSamples: Int,
         seed: UInt64, shuffle: Bool, runID: RunID, bestValidationAccuracy: Double? = nil
     ) {
         self.bestValidationAccuracy = bestValidationAccuracy
+        self.model = model
         self.parameters = parameters
         self.adamStep = adamStep
         self.firstMoment = firstMoment
@@ -49,6 +52,10 @@ public struct TrainingSnapshot: Sendable, Equatable {
 /// Our checkpoints are safetensors files that any safetensors reader, PyTorch's included, can
 /// load: the model under PyTorch's `state_dict` names and shapes, Adam's moments under
 /// `optimizer.exp_avg.` and `optimizer.exp_avg_sq.` prefixes, and the rest as string metadata.
+/// The network is metadata `model`, its description with every parameter layer named and every
+/// width given (`ModelPlan.resolvedSpec`, which PyTorch scripts build), and `input_shape`, one
+/// input as channels×height×width (`1x28x28`); its class count is its last layer's width. A
+/// checkpoint without them, written before they were recorded, holds the seed network.
 ///
 /// Version 2 (written since) checksums the metadata as well as the tensors; version 1 files,
 /// whose checksum covers the tensors alone, still load. Both have every metadata value checked
@@ -59,6 +66,8 @@ public enum CheckpointFormat {
     static let firstMomentPrefix = "optimizer.exp_avg."
     static let secondMomentPrefix = "optimizer.exp_avg_sq."
     static let checksumKey = "checksum"
+    static let modelKey = "model"
+    static let inputShapeKey = "input_shape"
     /// Far above the 110 KB of ours and the 32 KB of the model's PyTorch weights, so that no
     /// file can make a reader take memory for nothing.
     public static let maximumFileSize = 64 << 20
@@ -68,7 +77,7 @@ public enum CheckpointFormat {
         var tensors: [NamedTensor] = []
         for (prefix, values) in [("", snapshot.parameters), (firstMomentPrefix, snapshot.firstMoment),
                                  (secondMomentPrefix, snapshot.secondMoment)] {
-            for tensor in Network.modelDescription.tensors {
+            for tensor in snapshot.model.modelDescription.tensors {
                 tensors.append(NamedTensor(
                     name: prefix + tensor.name, shape: tensor.shape, floats: Array(values[tensor.range])))
             }
@@ -89,6 +98,8 @@ public enum CheckpointFormat {
             "config": configuration.json,
             "dataset": configuration.dataset.name,
             "class_names": JSONValue.array(configuration.dataset.classNames.map(JSONValue.string)).json,
+            modelKey: snapshot.model.resolvedSpec.description,
+            inputShapeKey: snapshot.model.inputShape.map(String.init).joined(separator: "x"),
         ]
         if let best = snapshot.bestValidationAccuracy { metadata["best_validation_accuracy"] = String(best) }
         // Last, over every other entry: whatever a later change adds above is covered too.
@@ -109,9 +120,10 @@ public enum CheckpointFormat {
         guard formatVersion == "1" || formatVersion == version else {
             throw incompatible("checkpoint format version \(formatVersion ?? "missing") is not one of the supported 1 and \(version)")
         }
-        let parameters = try tensors(from: file, prefix: "")
-        let firstMoment = try tensors(from: file, prefix: firstMomentPrefix)
-        let secondMoment = try tensors(from: file, prefix: secondMomentPrefix)
+        let model = try self.model(of: file)
+        let parameters = try tensors(from: file, prefix: "", of: model.modelDescription)
+        let firstMoment = try tensors(from: file, prefix: firstMomentPrefix, of: model.modelDescription)
+        let secondMoment = try tensors(from: file, prefix: secondMomentPrefix, of: model.modelDescription)
         let fingerprint = tensorFingerprint(parameters, firstMoment, secondMoment)
         let runID: RunID
         if let text = metadata["run_id"] {
@@ -132,6 +144,7 @@ public enum CheckpointFormat {
             bestValidationAccuracy = accuracy
         }
         let snapshot = TrainingSnapshot(
+            model: model,
             parameters: parameters,
             adamStep: try natural(metadata, "adam_step", file.source),
             firstMoment: firstMoment,
@@ -182,18 +195,64 @@ public enum CheckpointFormat {
         }
     }
 
-    /// The model weights of any safetensors file holding the six tensors under PyTorch's
-    /// `state_dict` names and shapes as F32: our checkpoints (verified in full, as for
-    /// `--resume`), or one saved from the tutorial's PyTorch model with
-    /// `safetensors.torch.save_file(model.state_dict(), path)`.
-    public static func modelParameters(contentsOf path: String) throws(TrainingError) -> [Float] {
-        try modelParameters(of: try open(path))
+    /// The network of a checkpoint of ours, from its metadata (see `CheckpointFormat`), checked
+    /// as any outside input: a description that does not parse, does not plan on its input
+    /// shape, or goes beyond the bounds of a network (its parameters, or the activations of an
+    /// evaluation's block) is refused in one line.
+    static func model(of file: SafeTensorsFile) throws(TrainingError) -> ModelPlan {
+        func incompatible(_ reason: String) -> TrainingError { .incompatibleCheckpoint(path: file.source, reason: reason) }
+        guard let description = file.metadata[modelKey] else { return ParameterLayout.seedPlan }
+        let spec: ModelSpec
+        do throws(ModelSpecError) { spec = try ModelSpec(parsing: description) } catch {
+            throw incompatible("metadata \"\(modelKey)\" is not a network: \(error)")
+        }
+        guard case .linear(let classCount?) = spec.layers.last?.kind else {
+            throw incompatible("metadata \"\(modelKey)\" does not end in a linear layer of given width, the classes")
+        }
+        let text = file.metadata[inputShapeKey]
+        let dimensions = text?.split(separator: "x", omittingEmptySubsequences: false).map { strictNatural($0, as: Int.self) }
+        guard let dimensions, dimensions.count == 3, let height = dimensions[1], let width = dimensions[2],
+              let channels = dimensions[0]
+        else {
+            throw incompatible("metadata \"\(inputShapeKey)\" is \(quoted(text)), expected channels×height×width such as 1x28x28")
+        }
+        do throws(ModelSpecError) {
+            let model = try ModelPlan(spec, inputShape: [channels, height, width], classCount: classCount)
+            try model.check(batch: Evaluator.samplesPerBlock)
+            return model
+        } catch {
+            throw incompatible("metadata \"\(modelKey)\" does not plan on its input \(ModelPlan.shapeText([channels, height, width])): \(error)")
+        }
     }
 
-    /// The model weights of an opened safetensors file, as `modelParameters(contentsOf:)`.
-    public static func modelParameters(of file: SafeTensorsFile) throws(TrainingError) -> [Float] {
-        if file.metadata["format"] == formatName { return try decode(file).parameters }
-        return try tensors(from: file, prefix: "")
+    /// Refuses a network whose checkpoints would be larger than a checkpoint may be read: its
+    /// parameters and Adam's two moments, and a MiB for the header, within `maximumFileSize`.
+    /// So every checkpoint a run writes can be resumed.
+    static func requireCheckpointFits(_ model: ModelPlan) throws(ModelSpecError) {
+        let bytes = 3 * MemoryLayout<Float>.size * model.parameterCount
+        guard bytes <= maximumFileSize - (1 << 20) else {
+            throw .beyondBound(reason: "its checkpoints would hold \(grouped(bytes)) bytes of parameters and Adam's moments, more than the \(maximumFileSize >> 20) MiB a checkpoint may have")
+        }
+    }
+
+    /// Refuses to resume `snapshot` (from `path`) as a run of `model`, the network the options
+    /// give on the data, unless the two are the same network: a resume continues the network
+    /// the checkpoint holds, and a `--model` that differs is a mistake to point out, not to
+    /// override.
+    static func requireModel(_ model: ModelPlan, of snapshot: TrainingSnapshot, path: String) throws(TrainingError) {
+        guard model != snapshot.model else { return }
+        let held = snapshot.model
+        throw .invalidOption(
+            "\(path) holds the network '\(held.resolvedSpec)' on \(ModelPlan.shapeText(held.inputShape)) inputs, "
+                + "not the --model '\(model.resolvedSpec)' on \(ModelPlan.shapeText(model.inputShape)); "
+                + "give --model '\(held.resolvedSpec)' to resume it")
+    }
+
+    /// The weights of `model` in a safetensors file without our metadata, such as one saved
+    /// from PyTorch with `safetensors.torch.save_file(model.state_dict(), path)`: every tensor
+    /// under its `state_dict` name and shape, as F32.
+    static func weights(of file: SafeTensorsFile, model: ModelPlan) throws(TrainingError) -> [Float] {
+        try tensors(from: file, prefix: "", of: model.modelDescription)
     }
 
     /// The safetensors file at `path` (a regular file of at most `maximumFileSize` bytes), or
@@ -207,9 +266,18 @@ public enum CheckpointFormat {
         do { return try SafeTensorsFile(bytes: bytes, source: source) } catch { throw .checkpointFile(error) }
     }
 
-    private static func tensors(from file: SafeTensorsFile, prefix: String) throws(TrainingError) -> [Float] {
-        var values = [Float](repeating: 0, count: Network.modelDescription.parameterCount)
-        for tensor in Network.modelDescription.tensors {
+    /// The tensors of `model` under `prefix` in `file`, in `model`'s order; refused before
+    /// anything is allocated for them when the file is too small to hold them.
+    private static func tensors(
+        from file: SafeTensorsFile, prefix: String, of model: ModelDescription
+    ) throws(TrainingError) -> [Float] {
+        guard model.parameterCount <= file.bytes.count / MemoryLayout<Float>.size else {
+            throw .incompatibleCheckpoint(
+                path: file.source,
+                reason: "the network has \(grouped(model.parameterCount)) parameters, more than the file's \(grouped(file.bytes.count)) bytes hold")
+        }
+        var values = [Float](repeating: 0, count: model.parameterCount)
+        for tensor in model.tensors {
             do {
                 let floats = try file.floats(named: prefix + tensor.name, shape: tensor.shape)
                 values.replaceSubrange(tensor.range, with: floats)

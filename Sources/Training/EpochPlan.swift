@@ -31,6 +31,12 @@ public struct EpochPlan: Sendable, Equatable {
         shards.indices.reduce(0) { $0 + positions(step: step, rank: $1).count }
     }
 
+    /// The place, in the batch all ranks together take at `step`, of `rank`'s first sample: the
+    /// samples of the ranks before it, in rank order.
+    public func globalIndexOfFirstSample(step: Int, rank: Int) -> Int {
+        (0 ..< rank).reduce(0) { $0 + positions(step: step, rank: $1).count }
+    }
+
     /// The largest number of samples any rank takes in one step.
     public var largestBatch: Int { batchSizes.max() ?? 0 }
 }

@@ -81,16 +81,21 @@ public final class Evaluator {
     public static let samplesPerBlock = 100
     /// How reports name each class.
     public let classNames: [String]
-    private let network = Network(maxBatch: samplesPerBlock)
+    /// The network scored: its input shape and class count.
+    private let model: ModelDescription
+    private let network: any TrainableNetwork
     private let images: UnsafeMutablePointer<Float>
     private let labels: UnsafeMutablePointer<Int32>
     private let predictions: UnsafeMutablePointer<Int32>
-    private static var model: ModelDescription { Network.modelDescription }
 
-    /// An evaluator naming the classes `classNames` (by default their numbers).
-    public init(classNames: [String]? = nil) {
-        self.classNames = classNames ?? (0 ..< Self.model.classCount).map(String.init)
-        images = .allocate(capacity: Self.samplesPerBlock * Self.model.inputSize)
+    /// An evaluator of networks planned as `model`, naming its classes `classNames` (one per
+    /// class of the model; by default their numbers).
+    public init(model plan: ModelPlan, classNames: [String]? = nil) {
+        model = plan.modelDescription
+        precondition(classNames.map { $0.count == plan.classCount } ?? true, "\(classNames!.count) class names for \(plan.classCount) classes")
+        self.classNames = classNames ?? (0 ..< plan.classCount).map(String.init)
+        network = plan.makeNetwork(maxBatch: Self.samplesPerBlock)
+        images = .allocate(capacity: Self.samplesPerBlock * model.inputSize)
         labels = .allocate(capacity: Self.samplesPerBlock)
         predictions = .allocate(capacity: Self.samplesPerBlock)
     }
@@ -126,7 +131,7 @@ public final class Evaluator {
             var wrongSize: (rows: Int, columns: Int)?
             try dataError { () throws(IDXError) in
                 try set.forEachBatch(of: Self.samplesPerBlock, in: slice) { samples, positions in
-                    guard samples.rows == Self.model.inputShape[1] && samples.columns == Self.model.inputShape[2] else {
+                    guard samples.rows == model.inputShape[1] && samples.columns == model.inputShape[2] else {
                         wrongSize = (samples.rows, samples.columns)
                         return
                     }
@@ -140,7 +145,8 @@ public final class Evaluator {
                 }
             }
             if let wrongSize {
-                throw .wrongImageSize(directory: set.location, rows: wrongSize.rows, columns: wrongSize.columns)
+                throw .wrongImageSize(
+                    directory: set.location, rows: wrongSize.rows, columns: wrongSize.columns, modelInput: model.inputShape)
             }
         }
         communicator.allReduceSum(&sums)

@@ -9,12 +9,15 @@ public struct SearchPoint: Sendable, Equatable {
     public var batchSize: Int
     public var augment: Bool
     public var schedule: LearningRateDecay
+    /// The network trained.
+    public var model: ModelSpec
 
-    public init(learningRate: Float, batchSize: Int, augment: Bool, schedule: LearningRateDecay) {
+    public init(learningRate: Float, batchSize: Int, augment: Bool, schedule: LearningRateDecay, model: ModelSpec = .seed) {
         self.learningRate = learningRate
         self.batchSize = batchSize
         self.augment = augment
         self.schedule = schedule
+        self.model = model
     }
 
     /// The values a search varies, as TensorBoard's HParams tab names them.
@@ -22,16 +25,23 @@ public struct SearchPoint: Sendable, Equatable {
         // The rate as its Float prints (0.001, not 0.0010000000474974513).
         ("lr", { .number(Double(String($0.learningRate))!) }), ("batch_size", { .number(Double($0.batchSize)) }),
         ("augment", { .boolean($0.augment) }), ("lr_schedule", { .text($0.schedule.rawValue) }),
+        ("model", { .text($0.model.name) }),
     ]
 
-    /// Every combination of the values, learning rate slowest, schedule fastest.
+    /// Every combination of the values, learning rate slowest, model fastest (so that every
+    /// group of ranks trains each network alike, however long each takes).
     public static func grid(
-        learningRates: [Float], batchSizes: [Int], augment: [Bool], schedules: [LearningRateDecay]
+        learningRates: [Float], batchSizes: [Int], augment: [Bool], schedules: [LearningRateDecay],
+        models: [ModelSpec] = [.seed]
     ) -> [SearchPoint] {
         learningRates.flatMap { rate in
             batchSizes.flatMap { batch in
                 augment.flatMap { augmented in
-                    schedules.map { SearchPoint(learningRate: rate, batchSize: batch, augment: augmented, schedule: $0) }
+                    schedules.flatMap { schedule in
+                        models.map {
+                            SearchPoint(learningRate: rate, batchSize: batch, augment: augmented, schedule: schedule, model: $0)
+                        }
+                    }
                 }
             }
         }
@@ -101,6 +111,7 @@ public struct GridSearch {
         configuration.batchSize = .perRank(point.batchSize)
         configuration.augmentation = point.augment ? base.augmentation ?? Augmentation() : nil
         configuration.learningRateDecay = point.schedule
+        configuration.model = point.model
         configuration.checkpointDirectory = "\(outputDirectory)/config-\(index + 1)"
         configuration.metricsPath = "\(configuration.checkpointDirectory)/metrics.jsonl"
         configuration.overwrite = true
@@ -251,13 +262,10 @@ extension GridSearch {
         let path = "\(outputDirectory)/\(CheckpointDirectory.bestModelFileName)"
         try write(CheckpointFormat.open(checkpoint).bytes, named: CheckpointDirectory.bestModelFileName)
         outcome.bestModelPath = path
-        let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
         // Rank 0 concludes alone, once the other ranks are done: it scores the whole set itself.
         let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: base.dataDirectory) }
-        outcome.testReport = try parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
-            try Evaluator(classNames: base.dataset.classNames)
-                .evaluate(parameters: parameters, on: testSet, communicator: LocalCommunicator())
-        }
+        outcome.testReport = try TrainedModel.load(path)
+            .report(on: testSet, classNames: base.dataset.classNames, communicator: LocalCommunicator())
         return outcome
     }
 
@@ -269,15 +277,18 @@ extension GridSearch {
         }
     }
 
+    /// `text` quoted as a CSV field, its quotes doubled: it may hold commas.
+    private func csvField(_ text: String) -> String {
+        "\"" + text.map { character in character == "\"" ? "\"\"" : String(character) }.joined() + "\""
+    }
+
     private func csv(_ ranked: [SearchResult]) -> String {
-        let header = "config,lr,batch_size,augment,lr_schedule,validation_accuracy,validation_loss,train_seconds,samples_per_second,ranks,error"
+        let header = "config,lr,batch_size,augment,lr_schedule,model,validation_accuracy,validation_loss,train_seconds,samples_per_second,ranks,error"
         let rows = ranked.map { result in
-            let error = result.error.map { text in
-                "\"" + text.map { character in character == "\"" ? "\"\"" : String(character) }.joined() + "\""
-            } ?? ""
+            let error = result.error.map(csvField) ?? ""
             return [
                 String(result.number), String(result.point.learningRate), String(result.point.batchSize),
-                result.point.augment ? "on" : "off", result.point.schedule.rawValue,
+                result.point.augment ? "on" : "off", result.point.schedule.rawValue, csvField(result.point.model.name),
                 result.validationAccuracy.map { String($0) } ?? "", result.validationLoss.map { String($0) } ?? "",
                 String(result.trainSeconds), String(result.samplesPerSecond), String(result.ranks), error,
             ].joined(separator: ",")
@@ -291,6 +302,7 @@ extension SearchResult {
         .object([
             ("config", .integer(number)), ("lr", .float(point.learningRate)), ("batch_size", .integer(point.batchSize)),
             ("augment", .bool(point.augment)), ("lr_schedule", .string(point.schedule.rawValue)),
+            ("model", .string(point.model.name)),
             ("validation_accuracy", validationAccuracy.map(JSONValue.number) ?? .null),
             ("validation_loss", validationLoss.map(JSONValue.number) ?? .null),
             ("train_seconds", .number(trainSeconds)), ("samples_per_second", .number(samplesPerSecond)),

@@ -79,12 +79,15 @@ final class TensorBoardLog {
 
     var runDirectory: String { writer.directory }
 
-    /// The run's description, as text: configuration, network, kernel path, world and hosts.
-    func describe(configuration: TrainingConfiguration, kernelPath: String, hosts: [String], step: Int) throws(TrainingError) {
-        let tensors = Network.modelDescription.tensors
-        let network = ["| tensor | shape | parameters |", "| --- | --- | --- |"]
-            + tensors.map { "| \($0.name) | \($0.shape.map(String.init).joined(separator: "×")) | \(grouped($0.range.count)) |" }
-            + ["", "\(grouped(Network.modelDescription.parameterCount)) parameters in all"]
+    /// The run's description, as text: configuration, network (`model`), kernel path, world and hosts.
+    func describe(
+        configuration: TrainingConfiguration, model: ModelPlan, kernelPath: String, hosts: [String], step: Int
+    ) throws(TrainingError) {
+        let network = ["`\(model.resolvedSpec.description)`", "", "| tensor | shape | parameters |", "| --- | --- | --- |"]
+            + model.modelDescription.tensors.map {
+                "| \($0.name) | \($0.shape.map(String.init).joined(separator: "×")) | \(grouped($0.range.count)) |"
+            }
+            + ["", "\(grouped(model.parameterCount)) parameters in all"]
         let hostList = hosts.enumerated().map { "- rank \($0.offset): \($0.element)" }
         try record { () throws(EventFileError) in
             try writer.text("run/configuration", markdown: "```json\n\(configuration.json)\n```", step: step)
@@ -105,11 +108,12 @@ final class TensorBoardLog {
         }
     }
 
-    /// An evaluation: each set's accuracy, loss and per-class F1, the parameters' distributions,
-    /// and the grid of the model's answers.
-    func evaluation(_ evaluations: Evaluations, model: Network, step: Int) throws(TrainingError) {
-        let parameters = model.withUnsafeParameters(Array.init)
-        let grid = gridImages.map { predictionGrid(of: $0.samples, setName: $0.setName, parameters: parameters, step: step) }
+    /// An evaluation: each set's accuracy, loss and per-class F1, the distributions of `model`'s
+    /// `parameters`, and the grid of the model's answers.
+    func evaluation(_ evaluations: Evaluations, model: ModelPlan, parameters: [Float], step: Int) throws(TrainingError) {
+        let grid = gridImages.map {
+            predictionGrid(of: $0.samples, setName: $0.setName, model: model, parameters: parameters, step: step)
+        }
         try record { () throws(EventFileError) in
             for report in evaluations.all {
                 let name = report.setName
@@ -118,7 +122,7 @@ final class TensorBoardLog {
                         + report.classNames.indices.map { (TensorBoardTag.f1(name, className: report.classNames[$0]), report.f1($0)) },
                     step: step)
             }
-            for tensor in Network.modelDescription.tensors {
+            for tensor in model.modelDescription.tensors {
                 try writer.histogram(TensorBoardTag.parameters(tensor.name), values: parameters[tensor.range], step: step)
             }
             if let grid, let name = gridImages?.setName {
@@ -144,9 +148,11 @@ final class TensorBoardLog {
         }
     }
 
-    private func predictionGrid(of samples: LabeledImages, setName: String, parameters: [Float], step: Int) -> Bitmap {
+    private func predictionGrid(
+        of samples: LabeledImages, setName: String, model: ModelPlan, parameters: [Float], step: Int
+    ) -> Bitmap {
         let indices = samples.firstIndex ..< samples.firstIndex + samples.count
-        let probabilities = Classifier(parameters: parameters, batch: samples.count)
+        let probabilities = Classifier(model: model, parameters: parameters, batch: samples.count)
             .probabilities(of: indices.map { samples.image(at: $0).samples })
         let classified = zip(indices, probabilities).map { index, classes in
             let best = classes.indices.max { classes[$0] < classes[$1] }!

@@ -12,7 +12,9 @@ import Darwin
 public struct TrainedModel: Sendable {
     /// The file the weights came from.
     public let path: String
-    /// In `ParameterLayout` order.
+    /// The network, as the checkpoint records it (the seed network for a file that does not say).
+    public let model: ModelPlan
+    /// In the order of `model`'s tensors.
     public let parameters: [Float]
     /// The checkpoint's dataset; nil for a weights-only file (PyTorch's state_dict), which does
     /// not say.
@@ -21,19 +23,22 @@ public struct TrainedModel: Sendable {
     /// after them it held out for validation. Nil for a weights-only file.
     public let trainingSamples: Int?
 
-    /// Loads a checkpoint of ours, verified in full (checksum included); the newest checkpoint
-    /// in a directory; or any safetensors file holding the model's six tensors.
+    /// Loads a checkpoint of ours, verified in full (checksum included), with the network it
+    /// records; the newest checkpoint in a directory; or any safetensors file holding the seed
+    /// network's six tensors.
     public static func load(_ pathOrDirectory: String) throws(TrainingError) -> TrainedModel {
         let path: String
         do { path = try CheckpointDirectory.resolveCheckpoint(pathOrDirectory) } catch { throw .checkpointDirectory(error) }
         let file = try CheckpointFormat.open(path)
         guard file.metadata["format"] == CheckpointFormat.formatName else {
+            let model = ParameterLayout.seedPlan
             return TrainedModel(
-                path: path, parameters: try CheckpointFormat.modelParameters(of: file), trainedOn: nil, trainingSamples: nil)
+                path: path, model: model, parameters: try CheckpointFormat.weights(of: file, model: model), trainedOn: nil,
+                trainingSamples: nil)
         }
         let snapshot = try CheckpointFormat.decode(file)
         return TrainedModel(
-            path: path, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
+            path: path, model: snapshot.model, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
             trainingSamples: snapshot.trainingSamples)
     }
 
@@ -69,42 +74,64 @@ extension TrainedModel {
             let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: dataDirectory(dataset)) }
             return (model, dataset, testSet)
         }
-        let report = try model.parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
-            try Evaluator(classNames: dataset.classNames).evaluate(parameters: parameters, on: testSet, communicator: communicator)
+        return (model, try model.report(on: testSet, classNames: dataset.classNames, communicator: communicator))
+    }
+
+    /// The model's report on `set`, whose classes are `classNames`: its network built from its
+    /// plan, its weights loaded, every rank of `communicator` scoring its slice. Collective.
+    /// Refuses a model that tells another number of classes apart than the set has.
+    public func report(
+        on set: some EvaluationSet, classNames: [String], communicator: any Communicator
+    ) throws(TrainingError) -> ClassificationReport {
+        guard model.classCount == classNames.count else {
+            throw .incompatibleCheckpoint(
+                path: path, reason: "its network tells \(model.classCount) classes apart, the \(set.name) set has \(classNames.count)")
         }
-        return (model, report)
+        return try parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
+            try Evaluator(model: model, classNames: classNames).evaluate(parameters: parameters, on: set, communicator: communicator)
+        }
     }
 }
 
-/// The class probabilities a model gives 28×28 images.
+/// The class probabilities a model gives images of its input shape.
 public final class Classifier {
-    private let model: Network
+    private let model: any TrainableNetwork
     private let inputs: UnsafeMutablePointer<Float>
-    private static let pixels = Network.modelDescription.inputSize
-    private static let classCount = Network.modelDescription.classCount
+    private let pixels: Int
+    private let classCount: Int
 
-    public init(parameters: [Float], batch: Int = 100) {
-        model = Network(maxBatch: batch)
+    /// The network planned as `model`, with `parameters` (in the order of its tensors), taking
+    /// images `batch` at a time.
+    public init(model plan: ModelPlan, parameters: [Float], batch: Int = 100) {
+        model = plan.makeNetwork(maxBatch: batch)
         model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: parameters) }
-        inputs = .allocate(capacity: batch * Self.pixels)
+        pixels = plan.modelDescription.inputSize
+        classCount = plan.classCount
+        inputs = .allocate(capacity: batch * pixels)
+    }
+
+    /// The classifier of a trained model.
+    public convenience init(_ trained: TrainedModel, batch: Int = 100) {
+        self.init(model: trained.model, parameters: trained.parameters, batch: batch)
     }
 
     deinit { inputs.deallocate() }
 
-    /// For each image (784 bytes, row-major, 0 for background to 255 for full ink, scaled to
-    /// byte/255 as in training), the softmax of the model's logits.
+    /// For each image (the model's input size in bytes, 784 for 1×28×28, row-major, 0 for
+    /// background to 255 for full ink, scaled to byte/255 as in training), the softmax of the
+    /// model's logits.
     public func probabilities(of images: [[UInt8]]) -> [[Double]] {
         var result: [[Double]] = []
         result.reserveCapacity(images.count)
         for first in stride(from: 0, to: images.count, by: model.maxBatch) {
             let batch = images[first ..< min(first + model.maxBatch, images.count)]
             for (slot, image) in batch.enumerated() {
-                precondition(image.count == Self.pixels, "an image of \(image.count) bytes, not \(Self.pixels)")
-                for pixel in 0 ..< Self.pixels { inputs[slot * Self.pixels + pixel] = Float(image[pixel]) / 255 }
+                precondition(image.count == pixels, "an image of \(image.count) bytes, not \(pixels)")
+                for pixel in 0 ..< pixels { inputs[slot * pixels + pixel] = Float(image[pixel]) / 255 }
             }
             model.forward(images: inputs, count: batch.count)
             for slot in 0 ..< batch.count {
-                let logits = model.withUnsafeLogits { $0[slot * Self.classCount ..< (slot + 1) * Self.classCount].map(Double.init) }
+                let logits = model.withUnsafeLogits { $0[slot * classCount ..< (slot + 1) * classCount].map(Double.init) }
                 let largest = logits.max()!
                 let exponentials = logits.map { exp($0 - largest) }
                 let total = exponentials.reduce(0, +)

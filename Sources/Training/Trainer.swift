@@ -41,15 +41,16 @@ public final class Trainer {
         let validation = try countTrainingSamples()
         let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
+        let model = try planModel(largestBatch: plan.largestBatch)
         watchdog?.progress()
-        let (start, output) = try agreeOnStart(plan: plan, validation: validation)
+        let (start, output) = try agreeOnStart(plan: plan, validation: validation, model: model)
         // Every rank enters these broadcasts alike: the option is the same everywhere.
         let hosts = configuration.tensorBoard == nil ? [] : hostNames()
         watchdog?.progress()
         let (shard, validationSet, testSet) = try loadData(plan: plan, validation: validation)
         watchdog?.progress()
         let loop = TrainingLoop(
-            configuration: configuration, communicator: communicator, plan: plan, start: start,
+            configuration: configuration, communicator: communicator, model: model, plan: plan, start: start,
             shard: shard, validationSet: validationSet, testSet: testSet, output: output, watchdog: watchdog)
         try loop.describeRun(hosts: hosts)
         try loop.trainUntilDone()
@@ -67,9 +68,8 @@ public final class Trainer {
     }
 
     /// The samples of the training file held out for validation (empty without a split), after
-    /// those trained on, from its headers, read by every rank, which also check that the images
-    /// of the training and test sets are the model's size; refuses a world with more ranks than
-    /// samples to train on, and a batch larger than a rank's share of them.
+    /// those trained on, from its header, read by every rank; refuses a world with more ranks
+    /// than samples to train on, and a batch larger than a rank's share of them.
     private func countTrainingSamples() throws(TrainingError) -> Range<Int> {
         try communicator.collectively { () throws(TrainingError) in
             let directory = configuration.dataDirectory
@@ -82,10 +82,33 @@ public final class Trainer {
                 let held = heldOut.isEmpty ? "" : " (\(heldOut.count) of \(total) held out by --validation-split)"
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
-            try requireModelImageSize(.train, in: directory)
-            try requireModelImageSize(.test, in: directory)
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
             return heldOut
+        }
+    }
+
+    /// The network the run trains: `configuration.model` planned on one input of the training
+    /// images' shape, read from their header, and the dataset's classes; the one place a run's
+    /// input shape and class count are decided. Every rank plans alike, and refuses alike a
+    /// network that does not fit the data, a batch of `largestBatch` (nor the evaluation's
+    /// blocks) or a checkpoint, `--freeze` names the network lacks, and test images of another size.
+    private func planModel(largestBatch: Int) throws(TrainingError) -> ModelPlan {
+        try communicator.collectively { () throws(TrainingError) in
+            let directory = configuration.dataDirectory
+            let size = try dataError { () throws(IDXError) in try MNISTDataset.imageSize(of: .train, in: directory) }
+            let inputShape = [1, size.rows, size.columns]
+            let classCount = configuration.dataset.classNames.count
+            let model: ModelPlan
+            do throws(ModelSpecError) {
+                model = try ModelPlan(configuration.model, inputShape: inputShape, classCount: classCount)
+                try model.check(batch: max(largestBatch, Evaluator.samplesPerBlock))
+                try CheckpointFormat.requireCheckpointFits(model)
+            } catch {
+                throw .modelDoesNotFit(error, inputShape: inputShape, classCount: classCount)
+            }
+            try configuration.validate(model: model)
+            try requireImageSize(of: model, .test, in: directory)
+            return model
         }
     }
 
@@ -101,7 +124,7 @@ public final class Trainer {
     /// checkpoint or weights to start from, the metrics file, the TensorBoard directory) and
     /// sends the starting state to all: only rank 0 reads a checkpoint, so nodes need no shared disk.
     private func agreeOnStart(
-        plan: EpochPlan, validation: Range<Int>
+        plan: EpochPlan, validation: Range<Int>, model: ModelPlan
     ) throws(TrainingError) -> (TrainingSnapshot, RunOutput) {
         let trainingSamples = validation.lowerBound
         var output = RunOutput(
@@ -120,7 +143,8 @@ public final class Trainer {
             } catch {
                 throw .checkpointDirectory(error)
             }
-            let start = try startingState(in: directory, plan: plan, trainingSamples: trainingSamples)
+            let start = try startingState(
+                in: directory, plan: plan, trainingSamples: trainingSamples, model: model, reporter: output.reporter)
             try prepare(directory, for: start.snapshot, holdingLock: output.directoryLock != nil)
             output.checkpoints = directory
             output.metrics = try configuration.metricsPath.map { path throws(TrainingError) in try MetricsLog(path: path) }
@@ -216,42 +240,45 @@ public final class Trainer {
     }
 
     /// The state a run starts from, and the checkpoint bytes for rank 0 to broadcast: the
-    /// checkpoint to resume, or fresh parameters (seeded, or another model's weights) and a fresh
-    /// optimizer under a new run id.
+    /// checkpoint to resume (which must hold `model`), or fresh parameters (seeded, and with
+    /// `--init-from` another model's weights where they fit) and a fresh optimizer under a new
+    /// run id, telling `reporter` which tensors `--init-from` gave.
     private func startingState(
-        in directory: CheckpointDirectory, plan: EpochPlan, trainingSamples: Int
+        in directory: CheckpointDirectory, plan: EpochPlan, trainingSamples: Int, model: ModelPlan,
+        reporter: ProgressReporter
     ) throws(TrainingError) -> (snapshot: TrainingSnapshot, bytes: [UInt8]) {
         if let path = try checkpointToResume(in: directory) {
             let file = try CheckpointFormat.open(path)
             // Decoded here too, so that a corrupt file stops the run before any rank trains.
             let snapshot = try CheckpointFormat.decode(file)
             try CheckpointFormat.requireDataset(configuration.dataset, of: file)
+            try CheckpointFormat.requireModel(model, of: snapshot, path: path)
             return (snapshot, file.bytes)
         }
-        let parameters: [Float]
+        let network = model.makeNetwork(maxBatch: 1)
+        network.initialize(seed: configuration.seed)
+        var parameters = network.withUnsafeParameters(Array.init)
         if let initFrom = configuration.initFrom {
-            parameters = try CheckpointFormat.modelParameters(contentsOf: initFrom)
-        } else {
-            let model = Network(maxBatch: 1)
-            model.initialize(seed: configuration.seed)
-            parameters = model.withUnsafeParameters(Array.init)
+            let transfer = try CheckpointFormat.transferWeights(
+                from: CheckpointFormat.open(initFrom), into: &parameters, of: model.modelDescription)
+            reporter.note(transfer.summary)
         }
-        let zeros = [Float](repeating: 0, count: Network.modelDescription.parameterCount)
+        let zeros = [Float](repeating: 0, count: model.parameterCount)
         let snapshot = TrainingSnapshot(
-            parameters: parameters, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
+            model: model, parameters: parameters, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
             worldSize: plan.batchSizes.count, batchSizes: plan.batchSizes, trainingSamples: trainingSamples,
             seed: configuration.seed, shuffle: configuration.shuffle, runID: .random())
         return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration))
     }
 }
 
-/// Refuses `split` in `directory` unless its header says images of the size the model takes,
+/// Refuses `split` in `directory` unless its header says images of the size `model` takes,
 /// before any image is read or any buffer sized for one.
-private func requireModelImageSize(_ split: MNISTSplit, in directory: String) throws(TrainingError) {
+private func requireImageSize(of model: ModelPlan, _ split: MNISTSplit, in directory: String) throws(TrainingError) {
     let size = try dataError { () throws(IDXError) in try MNISTDataset.imageSize(of: split, in: directory) }
-    let shape = Network.modelDescription.inputShape
+    let shape = model.inputShape
     guard size.rows == shape[1] && size.columns == shape[2] else {
-        throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
+        throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns, modelInput: shape)
     }
 }
 

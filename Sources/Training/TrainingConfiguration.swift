@@ -99,6 +99,9 @@ public struct Augmentation: Sendable, Equatable {
 
 /// Everything that decides what a training run computes and where it writes.
 public struct TrainingConfiguration: Sendable, Equatable {
+    /// The network, planned on the data's input shape and classes when the run starts; a resumed
+    /// run must give the one its checkpoint holds.
+    public var model = ModelSpec.seed
     public var epochs = 10
     public var batchSize = BatchSize.perRank(60)
     public var learningRate: Float = 1e-3
@@ -202,10 +205,6 @@ public struct TrainingConfiguration: Sendable, Equatable {
         guard learningRateGamma.isFinite, learningRateGamma > 0 else {
             throw refuse("--lr-gamma must be a positive finite number, got \(learningRateGamma)")
         }
-        for name in frozen where Self.frozenTensors([name]).isEmpty {
-            let names = Network.modelDescription.tensors.map(\.name).joined(separator: ", ")
-            throw refuse("--freeze \(name): the model has no such layer or tensor (it has \(names))")
-        }
         try validationSplit?.check()
         if let runName = tensorBoard?.runName { try TensorBoardSettings.check(runName: runName) }
         try augmentation?.check()
@@ -248,6 +247,16 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Refuses `--freeze` names that are neither a layer nor a tensor of `model`, the network
+    /// planned on the data; the same verdict on every rank.
+    public func validate(model: ModelPlan) throws(TrainingError) {
+        let tensors = model.modelDescription.tensors
+        for name in frozen where Self.frozenTensors([name], of: tensors).isEmpty {
+            let names = tensors.map(\.name).joined(separator: ", ")
+            throw .invalidOption("--freeze \(name): the model has no such layer or tensor (it has \(names))")
+        }
+    }
+
     /// Refuses a batch larger than the samples a rank holds (which would only size buffers for
     /// nothing), in a world of no more ranks than samples. The same verdict on every rank, from
     /// the training set's header.
@@ -279,7 +288,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
         case .explicit(let sizes): .object([("explicit", .array(sizes.map(JSONValue.integer)))])
         }
         return JSONValue.object([
-            ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
+            ("model", .string(model.description)), ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
             ("seed", .string(String(seed))), ("dataset", .string(dataset.name)), ("data_dir", .string(dataDirectory)),
             ("checkpoint_dir", .string(checkpointDirectory)), ("checkpoint_every", .integer(checkpointEvery)),
             ("checkpoint_interval", optional(checkpointInterval)),
@@ -307,9 +316,10 @@ public struct TrainingConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The tensors `names` freeze: each name is a tensor's, or a layer's (the part before the dot).
-    static func frozenTensors(_ names: [String]) -> [ParameterTensor] {
-        Network.modelDescription.tensors.filter { tensor in
+    /// The tensors of `tensors` that `names` freeze: each name is a tensor's, or a layer's (the
+    /// part before the dot).
+    static func frozenTensors(_ names: [String], of tensors: [ParameterTensor]) -> [ParameterTensor] {
+        tensors.filter { tensor in
             names.contains { $0 == tensor.name || $0 + "." == tensor.name.prefix($0.count + 1) }
         }
     }

@@ -7,8 +7,13 @@ import TensorBoard
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
     case data(IDXError)
-    /// The images in `directory` are not the 28×28 the model takes.
-    case wrongImageSize(directory: String, rows: Int, columns: Int)
+    /// The images in `directory` are not the size the model takes (`modelInput`, channels×height×width).
+    case wrongImageSize(directory: String, rows: Int, columns: Int, modelInput: [Int])
+    /// `--model` (or the seed network, by default) does not fit the data: its input shape or
+    /// class count, or its bounds for the batch. Known only once the data's header is read, and
+    /// alike on every rank; a usage error (64), since another `--model` runs on this data, so
+    /// the healing launcher never retries it.
+    case modelDoesNotFit(ModelSpecError, inputShape: [Int], classCount: Int)
     case checkpointFile(SafeTensorsError)
     case checkpointDirectory(CheckpointDirectoryError)
     case checkpointWrite(AtomicWriteError)
@@ -29,8 +34,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidOption(let message): message
         case .data(let error): error.description
-        case .wrongImageSize(let directory, let rows, let columns):
-            "\(directory): images are \(rows)×\(columns), the model takes \(Network.modelDescription.inputShape[1])×\(Network.modelDescription.inputShape[2])"
+        case .wrongImageSize(let directory, let rows, let columns, let modelInput):
+            "\(directory): images are \(rows)×\(columns), the model takes \(modelInput[1])×\(modelInput[2])"
+        case .modelDoesNotFit(let error, let inputShape, let classCount):
+            "--model: \(error) (the data: \(ModelPlan.shapeText(inputShape)) images, \(classCount) classes)"
         case .checkpointFile(let error): error.description
         case .checkpointDirectory(let error): error.description
         case .checkpointWrite(let error): error.description
@@ -50,7 +57,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// The status the process exits with: whether a restart could outlive the error.
     public var exitStatus: ExitStatus {
         switch self {
-        case .invalidOption: .usage
+        case .invalidOption, .modelDoesNotFit: .usage
         case .data, .wrongImageSize, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch: .badInput
         case .checkpointDirectory(let error): error.exitStatus
         case .checkpointWrite, .metricsFile, .tensorBoard: .cannotWrite
@@ -65,7 +72,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// other error is one rank's alone, and the job must be aborted lest the others wait forever.
     public var isRaisedOnEveryRank: Bool {
         switch self {
-        case .invalidOption, .diverged, .parametersDiverged, .failedOnRank: true
+        case .invalidOption, .modelDoesNotFit, .diverged, .parametersDiverged, .failedOnRank: true
         default: false
         }
     }

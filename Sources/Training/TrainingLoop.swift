@@ -32,7 +32,9 @@ final class TrainingLoop {
     private let shuffle: Bool
     private let runID: RunID
 
-    private let model: Network
+    /// The network as planned on the data, and the network computing it.
+    private let modelPlan: ModelPlan
+    private let model: any TrainableNetwork
     private var optimizer: Adam
     private let schedule: LearningRateSchedule
     /// The parameters `--freeze` keeps as they are, in ascending order.
@@ -65,7 +67,7 @@ final class TrainingLoop {
     private var isRoot: Bool { communicator.rank == 0 }
 
     init(
-        configuration: TrainingConfiguration, communicator: any Communicator, plan: EpochPlan,
+        configuration: TrainingConfiguration, communicator: any Communicator, model modelPlan: ModelPlan, plan: EpochPlan,
         start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, testSet: MNISTTestSet,
         output: RunOutput, watchdog: StallWatchdog?
     ) {
@@ -83,22 +85,24 @@ final class TrainingLoop {
         shuffle = start.shuffle
         runID = start.runID
 
-        let model = Network(maxBatch: max(plan.largestBatch, 1))
+        self.modelPlan = modelPlan
+        let model = modelPlan.makeNetwork(maxBatch: max(plan.largestBatch, 1))
         model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: start.parameters) }
         self.model = model
-        optimizer = Adam(parameterCount: Network.modelDescription.parameterCount)
+        optimizer = Adam(parameterCount: modelPlan.parameterCount)
         schedule = configuration.learningRateSchedule(stepsPerEpoch: plan.stepsPerEpoch, worldSize: communicator.size)
-        frozen = TrainingConfiguration.frozenTensors(configuration.frozen).map { $0.range }
+        frozen = TrainingConfiguration.frozenTensors(configuration.frozen, of: modelPlan.modelDescription.tensors).map { $0.range }
         optimizer.step = start.adamStep
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment
         position = start.position.mapped(from: start.epochPlan, to: plan)
-        evaluator = Evaluator(classNames: configuration.dataset.classNames)
+        evaluator = Evaluator(model: modelPlan, classNames: configuration.dataset.classNames)
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)
         lastCheckpoint = (position.step, nil)
         stepReport = communicator.rank == 0 ? configuration.stepReportPath.flatMap { StepReport(path: $0) } : nil
 
+        output.reporter.note(modelPlan.summary(batch: plan.largestBatch))
         if position.step > 0 {
             output.reporter.note("resuming at step \(position.step): epoch \(position.epoch + 1), step \(position.stepInEpoch + 1) of \(plan.stepsPerEpoch)")
         }
@@ -131,7 +135,8 @@ final class TrainingLoop {
     /// Rank 0 describes the run to TensorBoard, with `hosts`, every rank's host by rank.
     func describeRun(hosts: [String]) throws(TrainingError) {
         try output.tensorBoard?.describe(
-            configuration: configuration, kernelPath: model.kernelPath.rawValue, hosts: hosts, step: position.step)
+            configuration: configuration, model: modelPlan, kernelPath: model.kernelPath.rawValue, hosts: hosts,
+            step: position.step)
     }
 
     /// Trains epoch after epoch until `--epochs`, `--max-steps` or `--target-accuracy` is
@@ -208,8 +213,12 @@ final class TrainingLoop {
         }
         let globalCount = plan.globalSampleCount(step: position.stepInEpoch)
         let t1 = monotonicSeconds()
+        // Dropout masks each sample by its place in the step's global batch, so that they do not
+        // depend on the world size, and by the step, so that a resumed run masks as the whole did.
+        let firstSample = plan.globalIndexOfFirstSample(step: position.stepInEpoch, rank: communicator.rank)
+        let dropout = DropoutContext(seed: seed, step: position.step, firstSample: firstSample)
         stepAgreement[0] = model.computeGradients(
-            images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount))
+            images: images, labels: labels, count: local.count, gradientScale: 1 / Float(globalCount), dropout: dropout)
         model.withUnsafeMutableGradients { gradients in
             for range in frozen { gradients[range].update(repeating: 0) }
         }
@@ -315,7 +324,7 @@ final class TrainingLoop {
     /// Everything a resume needs to go on from here.
     private func snapshot() -> TrainingSnapshot {
         TrainingSnapshot(
-            parameters: model.withUnsafeParameters(Array.init), adamStep: optimizer.step,
+            model: modelPlan, parameters: model.withUnsafeParameters(Array.init), adamStep: optimizer.step,
             firstMoment: optimizer.firstMoment, secondMoment: optimizer.secondMoment,
             position: position, worldSize: communicator.size, batchSizes: plan.batchSizes,
             trainingSamples: trainingSamples, seed: seed, shuffle: shuffle, runID: runID,
@@ -339,7 +348,8 @@ final class TrainingLoop {
         }
         times.evaluation += monotonicSeconds() - began
         lastEvaluation = (position.step, evaluations)
-        try output.tensorBoard?.evaluation(evaluations, model: model, step: position.step)
+        try output.tensorBoard?.evaluation(
+            evaluations, model: modelPlan, parameters: model.withUnsafeParameters(Array.init), step: position.step)
         if let accuracy = evaluations.validation?.accuracy, accuracy > bestValidationAccuracy ?? -1 {
             bestValidationAccuracy = accuracy
             try saveBestModel()

@@ -54,11 +54,20 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
 }
 
 /// Saved weights and the dataset to use them on: `requested` if given (refused when the
-/// checkpoint was trained on another), else the checkpoint's.
+/// checkpoint was trained on another), else the checkpoint's. Refuses a network that does not
+/// take the MNIST-style 1×28×28 images `predict` and `show` prepare, or that tells another
+/// number of classes apart than the dataset has.
 func loadModel(_ checkpoint: String, dataset requested: Dataset?) throws -> (TrainedModel, Dataset) {
     do throws(TrainingError) {
         let model = try TrainedModel.load(checkpoint)
-        return (model, try model.dataset(requested: requested))
+        let dataset = try model.dataset(requested: requested)
+        let side = MNISTPreprocessing.side
+        guard model.model.inputShape == [1, side, side], model.model.classCount == dataset.classNames.count else {
+            throw .incompatibleCheckpoint(
+                path: model.path,
+                reason: "its network takes \(model.model.inputShape.map(String.init).joined(separator: "x")) images of \(model.model.classCount) classes, not the 1x\(side)x\(side) images of \(dataset.name)'s \(dataset.classNames.count) classes")
+        }
+        return (model, dataset)
     } catch {
         throw Failure(error)
     }

@@ -13,8 +13,9 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate saved model weights on the 10,000 test images.",
         discussion: """
-            Takes one of our checkpoints, or any safetensors file holding the model's six tensors \
-            under PyTorch's state_dict names (conv1.weight … fc1.bias), such as one written by \
+            Takes one of our checkpoints, whose network is rebuilt from the description it \
+            records, or any safetensors file holding the seed network's six tensors under PyTorch's \
+            state_dict names (conv1.weight … fc1.bias), such as one written by \
             safetensors.torch.save_file(model.state_dict(), path). A checkpoint of ours is verified \
             (checksum included) before it is used.
 

@@ -78,7 +78,7 @@ struct Predict: ParsableCommand {
         }
 
         let prepared = inputs.compactMap { try? $0.outcome.get().samples }
-        var probabilities = Classifier(parameters: model.parameters).probabilities(of: prepared).makeIterator()
+        var probabilities = Classifier(model).probabilities(of: prepared).makeIterator()
         var records: [JSONValue] = []
         var firstFailure: Failure?
         for input in inputs {

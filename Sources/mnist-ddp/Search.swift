@@ -1,4 +1,5 @@
 import ArgumentParser
+import CNN
 import Data
 import Distributed
 import Training
@@ -14,7 +15,7 @@ struct Search: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train every combination of the values given and rank them by validation accuracy.",
         discussion: """
-            Every combination of --lr, --batch-size, --augment and --lr-schedule is one \
+            Every combination of --lr, --batch-size, --augment, --lr-schedule and --model is one \
             configuration. Under mpirun the ranks are split into --groups groups (MPI_Comm_split); \
             each group trains a contiguous block of the configurations (in grid order) data-parallel. \
             Rank 0 prints the table, writes results.csv, results.json and the best \
@@ -39,6 +40,9 @@ struct Search: ParsableCommand {
     @Option(name: .customLong("lr-schedule"), help: ArgumentHelp(
         "Learning-rate schedules to try, comma-separated: constant, cosine, step.", valueName: "list"))
     var learningRateSchedules = "constant"
+
+    @Option(help: ArgumentHelp("Networks to try, separated by ';': each \(ModelOption.syntax).", valueName: "networks"))
+    var model = "seed"
 
     @Option(help: "Passes over the training set per configuration.")
     var epochs = 5
@@ -76,7 +80,12 @@ struct Search: ParsableCommand {
             learningRates: try list(learningRates, "--lr") { Float($0) },
             batchSizes: try list(batchSize, "--batch-size") { Int($0) },
             augment: try list(augment, "--augment") { ["on": true, "off": false][$0] },
-            schedules: try list(learningRateSchedules, "--lr-schedule") { LearningRateDecay(rawValue: $0) })
+            schedules: try list(learningRateSchedules, "--lr-schedule") { LearningRateDecay(rawValue: $0) },
+            models: try ModelOption.specs(model))
+    }
+
+    func validate() throws {
+        _ = try points()
     }
 
     func run() throws {
@@ -128,11 +137,12 @@ struct Search: ParsableCommand {
 
     /// The results ranked, one row per configuration; a failed one says why in its row.
     private func table(_ ranked: [SearchResult]) -> String {
-        let header = ["rank", "config", "lr", "batch", "augment", "schedule", "val acc", "val loss", "train s", "samples/s", "ranks"]
+        let header = ["rank", "config", "lr", "batch", "augment", "schedule", "model", "val acc", "val loss", "train s", "samples/s", "ranks"]
         let rows = ranked.enumerated().map { place, result in
             [
                 String(place + 1), String(result.number), String(result.point.learningRate), String(result.point.batchSize),
-                result.point.augment ? "on" : "off", result.point.schedule.rawValue, percent(result.validationAccuracy),
+                result.point.augment ? "on" : "off", result.point.schedule.rawValue, result.point.model.name,
+                percent(result.validationAccuracy),
                 result.validationLoss.map { fixed($0, 4) } ?? "—", fixed(result.trainSeconds, 1),
                 grouped(Int(result.samplesPerSecond)), String(result.ranks),
             ] + (result.error.map { ["failed: \($0)"] } ?? [])
@@ -149,9 +159,9 @@ struct Search: ParsableCommand {
 }
 
 extension SearchPoint {
-    /// "lr 0.003, batch 60, augment off, constant"
+    /// "lr 0.003, batch 60, augment off, constant, seed"
     var label: String {
-        "lr \(learningRate), batch \(batchSize), augment \(augment ? "on" : "off"), \(schedule.rawValue)"
+        "lr \(learningRate), batch \(batchSize), augment \(augment ? "on" : "off"), \(schedule.rawValue), \(model.name)"
     }
 }
 

@@ -112,9 +112,9 @@ struct Show: ParsableCommand {
         if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset) }
         let directory = data.directory(of: dataset)
         let samples = try load(from: directory, model: trained)
-        let side = MNISTPreprocessing.side
-        if trained != nil && (samples.rows != side || samples.columns != side) {
-            throw Failure(TrainingError.wrongImageSize(directory: directory, rows: samples.rows, columns: samples.columns))
+        if let input = trained?.model.inputShape, samples.rows != input[1] || samples.columns != input[2] {
+            throw Failure(TrainingError.wrongImageSize(
+                directory: directory, rows: samples.rows, columns: samples.columns, modelInput: input))
         }
         if augment { return try drawAugmented(samples, dataset: dataset) }
         func image(_ index: Int) -> Bitmap { samples.image(at: index) }
@@ -125,7 +125,7 @@ struct Show: ParsableCommand {
             Shown(index: samples.firstIndex + $0, label: Int(samples.labels[$0]))
         }
         if let trained {
-            let probabilities = Classifier(parameters: trained.parameters).probabilities(of: shown.map { image($0.index).samples })
+            let probabilities = Classifier(trained).probabilities(of: shown.map { image($0.index).samples })
             for (position, classes) in probabilities.enumerated() {
                 let best = classes.indices.max { classes[$0] < classes[$1] }!
                 shown[position].prediction = (best, classes[best])

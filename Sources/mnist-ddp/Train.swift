@@ -26,6 +26,9 @@ struct Train: ParsableCommand {
             """
     )
 
+    @Option(help: ArgumentHelp("The network to train: \(ModelOption.syntax). A resumed run must give the network its checkpoint holds.", valueName: "network"))
+    var model = "seed"
+
     @Option(help: "Passes over the training set.")
     var epochs = 10
 
@@ -56,7 +59,7 @@ struct Train: ParsableCommand {
     var scaleLearningRate = false
 
     @Option(help: ArgumentHelp(
-        "Layers or parameter tensors to leave as they start (gradients zeroed, skipped by Adam), comma-separated: conv1,conv2 keeps a pretrained feature extractor. None by default.",
+        "Layers or parameter tensors of the network to leave as they start (gradients zeroed, skipped by Adam), comma-separated: conv1,conv2 keeps a pretrained feature extractor. None by default.",
         valueName: "names"))
     var freeze: String?
 
@@ -101,7 +104,7 @@ struct Train: ParsableCommand {
     var overwrite = false
 
     @Option(help: ArgumentHelp(
-        "Start from the model weights of a safetensors file (ours or PyTorch's state_dict), with a fresh optimizer.",
+        "Start from the model weights of a safetensors file (ours or PyTorch's state_dict), with a fresh optimizer: every tensor of the network whose name and shape match one in the file is loaded, the others (a new head) start fresh; rank 0 says which.",
         valueName: "path"))
     var initFrom: String?
 
@@ -142,8 +145,13 @@ struct Train: ParsableCommand {
         valueName: "seconds"))
     var stallTimeout = TrainingConfiguration.defaultStallTimeout
 
-    func trainingConfiguration(environment: [String: String]) -> TrainingConfiguration {
+    func validate() throws {
+        _ = try ModelOption.spec(model)
+    }
+
+    func trainingConfiguration(environment: [String: String]) throws -> TrainingConfiguration {
         var configuration = TrainingConfiguration()
+        configuration.model = try ModelOption.spec(model)
         configuration.epochs = epochs
         configuration.batchSize = globalBatchSize.map(BatchSize.global) ?? .perRank(batchSize)
         configuration.learningRate = learningRate
@@ -193,7 +201,7 @@ struct Train: ParsableCommand {
         StopRequest.catchSignals()
 
         let trainer = Trainer(
-            configuration: trainingConfiguration(environment: environment), communicator: communicator,
+            configuration: try trainingConfiguration(environment: environment), communicator: communicator,
             startTime: startTime, communicatorStartSeconds: mode == .mpi ? monotonicSeconds() - communicatorStart : 0)
         let summary: TrainingSummary
         do {

@@ -9,7 +9,7 @@ struct CheckpointFormatTests {
         let model = SeedCNN(maxBatch: 1)
         model.initialize(seed: 5)
         return TrainingSnapshot(
-            parameters: model.withUnsafeParameters(Array.init), adamStep: 42,
+            model: ParameterLayout.seedPlan, parameters: model.withUnsafeParameters(Array.init), adamStep: 42,
             firstMoment: (0..<ParameterLayout.count).map { Float($0) * 1e-4 },
             secondMoment: (0..<ParameterLayout.count).map { Float($0) * 1e-7 },
             position: TrainingPosition(step: 42, epoch: 1, stepInEpoch: 12),

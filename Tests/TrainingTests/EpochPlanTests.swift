@@ -36,6 +36,14 @@ struct EpochPlanTests {
         #expect(plan.globalSampleCount(step: 0) == 240)
     }
 
+    @Test("each rank's samples follow those of the ranks before it in the step's global batch, an empty batch included")
+    func globalIndexOfFirstSample() {
+        // Shards of 8,581 and 8,580 and 8,580 in 144 steps of 60: at the last step only rank 0 takes one.
+        let plan = EpochPlan(sampleCount: 25_741, worldSize: 3, batchSize: .perRank(60))
+        #expect((0 ..< 3).map { plan.globalIndexOfFirstSample(step: 0, rank: $0) } == [0, 60, 120])
+        #expect((0 ..< 3).map { plan.globalIndexOfFirstSample(step: 143, rank: $0) } == [0, 1, 1])
+    }
+
     @Test("a position maps to the same fraction of the epoch under another world size")
     func positionMapsAcrossWorldSizes() {
         let two = EpochPlan(sampleCount: 60_000, worldSize: 2, batchSize: .perRank(60))

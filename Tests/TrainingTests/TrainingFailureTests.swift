@@ -154,20 +154,69 @@ struct TrainingFailureTests {
         expectFailure(result, status: .usage, mentioning: ["3 ranks for 2 training samples"])
     }
 
-    @Test("images of another size than 28×28 are refused before the first step")
+    @Test("test images of another size than the training images the model is planned on are refused before the first step")
     func wrongImageSize() throws {
         let job = try TrainerJob()
         defer { job.remove() }
+        let data = try smallImages(job, sides: ["train": 28, "t10k": 5])
+        let result = try job.train(ranks: 2, ["--data-dir", data, "--batch-size", "2"], timeout: Self.promptly)
+        expectFailure(result, status: .badInput, mentioning: ["images are 5×5, the model takes 28×28"])
+    }
+
+    @Test("a network that does not fit the data's images is refused on every rank in one line, with the usage status")
+    func networkNotFittingTheImages() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let data = try smallImages(job, sides: ["train": 5, "t10k": 5])
+        // LeNet-5's first pooling leaves 2×2 maps, too small for its second 5×5 convolution.
+        let result = try job.train(ranks: 2, ["--data-dir", data, "--batch-size", "2", "--model", "lenet5"], timeout: Self.promptly)
+        expectFailure(result, status: .usage, mentioning: [
+            "--model: layer 4 (conv2): a 5×5 kernel with padding 0 is larger than its 2×2 input", "1×5×5 images, 10 classes",
+        ])
+    }
+
+    @Test("a network whose checkpoints would be too large to read back is refused before the first step")
+    func networkTooLargeForACheckpoint() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        // 6,272 features into 2,048: 12.8 million parameters, 154 MB with Adam's moments.
+        let result = try job.train(ranks: 2, ["--model", "conv(8,3,pad=1) flatten linear(2048) linear"], timeout: Self.promptly)
+        expectFailure(result, status: .usage, mentioning: ["--model: its checkpoints would hold", "more than the 64 MiB a checkpoint may have"])
+        #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
+    }
+
+    @Test("a network description that does not parse is refused before any work, naming the layer, with the usage status")
+    func badNetworkDescription() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let result = try job.train(ranks: 2, ["--model", "conv(8,3) relu pool(2) flatten linear"], timeout: Self.promptly)
+        expectFailure(result, status: .usage, mentioning: ["--model: layer 3 'pool(2)': unknown layer 'pool'"])
+        #expect(job.checkpoints(in: job.path("checkpoints")).isEmpty)
+    }
+
+    @Test("resuming with another --model than the checkpoint's network is refused, saying which it holds")
+    func resumeWithAnotherNetwork() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let good = try trainGoodCheckpoint(job)
+        let result = try job.train(ranks: 2, ["--resume", "--model", "lenet5", "--max-steps", "40"], timeout: Self.promptly)
+        expectFailure(result, status: .usage, mentioning: [
+            "\(good) holds the network 'conv1=conv(8,3,pad=1)", "give --model 'conv1=conv(8,3,pad=1)",
+        ])
+        #expect(job.checkpoints(in: job.path("checkpoints")) == [good])
+    }
+
+    /// A data directory of 4 training and 4 test images, each split's images `sides[split]` square.
+    func smallImages(_ job: TrainerJob, sides: [String: Int]) throws -> String {
         let data = job.path("small")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        for split in ["train", "t10k"] {
-            try Data(idx(magic: 0x0803, dimensions: [4, 5, 5], body: [UInt8](repeating: 9, count: 4 * 25)))
+        for (split, side) in sides {
+            try Data(idx(magic: 0x0803, dimensions: [4, UInt32(side), UInt32(side)], body: [UInt8](repeating: 9, count: 4 * side * side)))
                 .write(to: URL(fileURLWithPath: data + "/\(split)-images-idx3-ubyte"))
             try Data(idx(magic: 0x0801, dimensions: [4], body: [1, 2, 3, 4]))
                 .write(to: URL(fileURLWithPath: data + "/\(split)-labels-idx1-ubyte"))
         }
-        let result = try job.train(ranks: 2, ["--data-dir", data], timeout: Self.promptly)
-        expectFailure(result, status: .badInput, mentioning: ["images are 5×5, the model takes 28×28"])
+        return data
     }
 
     /// A short run's checkpoint, for the tests that must leave it intact.

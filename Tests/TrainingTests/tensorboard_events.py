@@ -161,7 +161,7 @@ def check_search(directory, results_path):
     content = experiment_run.PluginTagToContent(hparams_metadata.PLUGIN_NAME)
     experiment = hparams_metadata.parse_experiment_plugin_data(content[hparams_metadata.EXPERIMENT_TAG])
     names = [info.name for info in experiment.hparam_infos]
-    assert names == ["lr", "batch_size", "augment", "lr_schedule"], names
+    assert names == ["lr", "batch_size", "augment", "lr_schedule", "model"], names
     learning_rates = [value.number_value for value in experiment.hparam_infos[0].domain_discrete.values]
     assert learning_rates == sorted({r["lr"] for r in results}), learning_rates
     metrics = [info.name.tag for info in experiment.metric_infos]
@@ -175,6 +175,7 @@ def check_search(directory, results_path):
         assert start.hparams["batch_size"].number_value == result["batch_size"]
         assert start.hparams["augment"].bool_value == result["augment"]
         assert start.hparams["lr_schedule"].string_value == result["lr_schedule"]
+        assert start.hparams["model"].string_value == result["model"]
         end = hparams_metadata.parse_session_end_info_plugin_data(content[hparams_metadata.SESSION_END_INFO_TAG])
         assert end.status == api_pb2.STATUS_SUCCESS
         accuracy = scalars(session, "validation/accuracy")[-1][1]
