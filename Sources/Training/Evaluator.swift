@@ -14,26 +14,24 @@ public protocol EvaluationSet {
     /// `batchSize` at a time counted from the slice's start: samples `positions` of `samples`.
     func forEachBatch(
         of batchSize: Int, in slice: Range<Int>, _ body: (_ samples: LabeledImages, _ positions: Range<Int>) -> Void
-    ) throws(IDXError)
+    ) throws(DataError)
 }
 
-/// The MNIST test set, streamed from its files a batch at a time, so that no rank holds the
-/// 7.8 MB of test images beside its shard of the training set.
-public struct MNISTTestSet: EvaluationSet {
-    public let directory: String
-    public let sampleCount: Int
+/// A set's test split, streamed from its files a batch at a time, so that no rank holds the
+/// test images (7.8 MB of MNIST's) beside its shard of the training set.
+public struct TestSet: EvaluationSet {
+    public let data: any LabeledImageSet
 
-    /// The test set in `directory`, its size read from the files' headers.
-    public init(directory: String) throws(IDXError) {
-        self.directory = directory
-        sampleCount = try MNISTDataset.sampleCount(of: .test, in: directory)
+    public init(of data: any LabeledImageSet) {
+        self.data = data
     }
 
     public var name: String { "test" }
-    public var location: String { directory }
+    public var location: String { data.location }
+    public var sampleCount: Int { data.sampleCount(of: .test) }
 
-    public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) throws(IDXError) {
-        try MNISTDataset.stream(.test, from: directory, samples: slice, batchSize: batchSize) { body($0, 0 ..< $0.count) }
+    public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) throws(DataError) {
+        try data.stream(.test, samples: slice, batchSize: batchSize) { body($0, 0 ..< $0.count) }
     }
 }
 
@@ -123,11 +121,11 @@ public final class Evaluator {
         var sums = [Double](repeating: 0, count: blockCount + classCount * classCount)
         try communicator.collectively { () throws(TrainingError) in
             var block = slice.lowerBound / Self.samplesPerBlock
-            var wrongSize: (rows: Int, columns: Int)?
-            try dataError { () throws(IDXError) in
+            var wrongShape: ImageShape?
+            try dataError { () throws(DataError) in
                 try set.forEachBatch(of: Self.samplesPerBlock, in: slice) { samples, positions in
-                    guard samples.rows == Self.model.inputShape[1] && samples.columns == Self.model.inputShape[2] else {
-                        wrongSize = (samples.rows, samples.columns)
+                    guard samples.shape.dimensions == Self.model.inputShape else {
+                        wrongShape = samples.shape
                         return
                     }
                     samples.fillBatch(images: images, labels: labels, positions: positions)
@@ -139,9 +137,7 @@ public final class Evaluator {
                     block += 1
                 }
             }
-            if let wrongSize {
-                throw .wrongImageSize(directory: set.location, rows: wrongSize.rows, columns: wrongSize.columns)
-            }
+            if let wrongShape { throw .wrongImageSize(directory: set.location, shape: wrongShape) }
         }
         communicator.allReduceSum(&sums)
         var report = ClassificationReport(classNames: classNames, setName: set.name)

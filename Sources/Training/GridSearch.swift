@@ -253,9 +253,11 @@ extension GridSearch {
         outcome.bestModelPath = path
         let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
         // Rank 0 concludes alone, once the other ranks are done: it scores the whole set itself.
-        let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: base.dataDirectory) }
+        let testSet = TestSet(of: try dataError { () throws(DataError) in
+            try base.dataset.open(directory: base.dataDirectory, options: base.imageOptions)
+        })
         outcome.testReport = try parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
-            try Evaluator(classNames: base.dataset.classNames)
+            try Evaluator(classNames: testSet.data.classNames)
                 .evaluate(parameters: parameters, on: testSet, communicator: LocalCommunicator())
         }
         return outcome

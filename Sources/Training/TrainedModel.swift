@@ -17,6 +17,9 @@ public struct TrainedModel: Sendable {
     /// The checkpoint's dataset; nil for a weights-only file (PyTorch's state_dict), which does
     /// not say.
     public let trainedOn: Dataset?
+    /// The checkpoint's classes by label, after its run's `--classes`; nil for a weights-only
+    /// file, or a checkpoint written before they were recorded.
+    public let classNames: [String]?
     /// The samples of the training file the checkpoint's run trained on, the first of it: those
     /// after them it held out for validation. Nil for a weights-only file.
     public let trainingSamples: Int?
@@ -29,12 +32,13 @@ public struct TrainedModel: Sendable {
         let file = try CheckpointFormat.open(path)
         guard file.metadata["format"] == CheckpointFormat.formatName else {
             return TrainedModel(
-                path: path, parameters: try CheckpointFormat.modelParameters(of: file), trainedOn: nil, trainingSamples: nil)
+                path: path, parameters: try CheckpointFormat.modelParameters(of: file), trainedOn: nil, classNames: nil,
+                trainingSamples: nil)
         }
         let snapshot = try CheckpointFormat.decode(file)
         return TrainedModel(
             path: path, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
-            trainingSamples: snapshot.trainingSamples)
+            classNames: try CheckpointFormat.classNames(of: file), trainingSamples: snapshot.trainingSamples)
     }
 
     /// The samples of a training file of `total` that the checkpoint's run held out for
@@ -52,25 +56,42 @@ public struct TrainedModel: Sendable {
         }
         return requested ?? trainedOn ?? .mnist
     }
+
+    /// `dataset` in `directory`, read as `options` say and, when they keep no classes, with the
+    /// checkpoint's classes (those its run kept, relabelled alike); refused when its classes are
+    /// not the checkpoint's.
+    public func open(
+        _ dataset: Dataset, directory: String, options: ImageSetOptions
+    ) throws(TrainingError) -> any LabeledImageSet {
+        var options = options
+        if options.classes == nil, let classNames, classNames != dataset.classNames {
+            options.classes = ClassSelection(items: classNames)
+        }
+        let data = try dataError { () throws(DataError) in try dataset.open(directory: directory, options: options) }
+        if let classNames, classNames != data.classNames {
+            throw .classesMismatch(path: path, trainedOn: classNames, requested: data.classNames)
+        }
+        return data
+    }
 }
 
 extension TrainedModel {
     /// The model of `checkpoint` (read by every rank) and its report on the test set of the
-    /// dataset it is used on (`requested`, else its own), in `dataDirectory(dataset)`: every rank
-    /// of `communicator` scores its slice and gets the whole report, the same figures as one
-    /// process computes. Collective: an error on any rank stops every rank.
+    /// dataset it is used on (`requested`, else its own), in `dataDirectory(dataset)`, read as
+    /// `options` say (`open`): every rank of `communicator` scores its slice and gets the whole
+    /// report, the same figures as one process computes. Collective: an error on any rank stops
+    /// every rank.
     public static func scoreOnTestSet(
         _ checkpoint: String, dataset requested: Dataset?, dataDirectory: (Dataset) -> String,
-        communicator: any Communicator
+        options: ImageSetOptions = ImageSetOptions(), communicator: any Communicator
     ) throws(TrainingError) -> (model: TrainedModel, report: ClassificationReport) {
-        let (model, dataset, testSet) = try communicator.collectively { () throws(TrainingError) in
+        let (model, testSet) = try communicator.collectively { () throws(TrainingError) in
             let model = try load(checkpoint)
             let dataset = try model.dataset(requested: requested)
-            let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: dataDirectory(dataset)) }
-            return (model, dataset, testSet)
+            return (model, TestSet(of: try model.open(dataset, directory: dataDirectory(dataset), options: options)))
         }
         let report = try model.parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
-            try Evaluator(classNames: dataset.classNames).evaluate(parameters: parameters, on: testSet, communicator: communicator)
+            try Evaluator(classNames: testSet.data.classNames).evaluate(parameters: parameters, on: testSet, communicator: communicator)
         }
         return (model, report)
     }

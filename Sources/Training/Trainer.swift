@@ -38,15 +38,15 @@ public final class Trainer {
         try configuration.validate(worldSize: worldSize)
         let watchdog = startWatchdog()
         defer { watchdog?.stop() }
-        let validation = try countTrainingSamples()
+        let (data, validation) = try openData()
         let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         watchdog?.progress()
-        let (start, output) = try agreeOnStart(plan: plan, validation: validation)
+        let (start, output) = try agreeOnStart(plan: plan, data: data, validation: validation)
         // Every rank enters these broadcasts alike: the option is the same everywhere.
         let hosts = configuration.tensorBoard == nil ? [] : hostNames()
         watchdog?.progress()
-        let (shard, validationSet, testSet) = try loadData(plan: plan, validation: validation)
+        let (shard, validationSet, testSet) = try loadData(plan: plan, data: data, validation: validation)
         watchdog?.progress()
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, plan: plan, start: start,
@@ -66,26 +66,28 @@ public final class Trainer {
             abort: { communicator.abort(code: $0) })
     }
 
-    /// The samples of the training file held out for validation (empty without a split), after
-    /// those trained on, from its headers, read by every rank, which also check that the images
-    /// of the training and test sets are the model's size; refuses a world with more ranks than
-    /// samples to train on, and a batch larger than a rank's share of them.
-    private func countTrainingSamples() throws(TrainingError) -> Range<Int> {
+    /// The data, opened by every rank (headers, labels, a folder's listing), and the samples of
+    /// its training split held out for validation (empty without a split), after those trained
+    /// on; every rank also checks that the images and classes are the model's. Refuses a world
+    /// with more ranks than samples to train on, and a batch larger than a rank's share of them.
+    private func openData() throws(TrainingError) -> (data: any LabeledImageSet, validation: Range<Int>) {
         try communicator.collectively { () throws(TrainingError) in
-            let directory = configuration.dataDirectory
-            let total = try dataError { () throws(IDXError) in
-                try MNISTDataset.sampleCount(of: .train, in: directory)
+            let data = try dataError { () throws(DataError) in
+                try configuration.dataset.open(directory: configuration.dataDirectory, options: configuration.imageOptions)
             }
+            let total = data.sampleCount(of: .train)
             let heldOut = configuration.validationSplit?.heldOutSamples(ofTrainingFile: total) ?? total ..< total
             let count = heldOut.lowerBound
             guard communicator.size <= count else {
                 let held = heldOut.isEmpty ? "" : " (\(heldOut.count) of \(total) held out by --validation-split)"
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
-            try requireModelImageSize(.train, in: directory)
-            try requireModelImageSize(.test, in: directory)
+            try requireModelFits(data)
+            if configuration.augmentation != nil && data.shape.channels != 1 {
+                throw .invalidOption("--augment turns and shifts single-channel images; \(data.location) has \(data.shape.channels) channels")
+            }
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
-            return heldOut
+            return (data, heldOut)
         }
     }
 
@@ -101,7 +103,7 @@ public final class Trainer {
     /// checkpoint or weights to start from, the metrics file, the TensorBoard directory) and
     /// sends the starting state to all: only rank 0 reads a checkpoint, so nodes need no shared disk.
     private func agreeOnStart(
-        plan: EpochPlan, validation: Range<Int>
+        plan: EpochPlan, data: any LabeledImageSet, validation: Range<Int>
     ) throws(TrainingError) -> (TrainingSnapshot, RunOutput) {
         let trainingSamples = validation.lowerBound
         var output = RunOutput(
@@ -120,14 +122,14 @@ public final class Trainer {
             } catch {
                 throw .checkpointDirectory(error)
             }
-            let start = try startingState(in: directory, plan: plan, trainingSamples: trainingSamples)
+            let start = try startingState(in: directory, plan: plan, trainingSamples: trainingSamples, classNames: data.classNames)
             try prepare(directory, for: start.snapshot, holdingLock: output.directoryLock != nil)
             output.checkpoints = directory
             output.metrics = try configuration.metricsPath.map { path throws(TrainingError) in try MetricsLog(path: path) }
             output.tensorBoard = try configuration.tensorBoard.map { settings throws(TrainingError) in
                 try TensorBoardLog(
                     settings: settings, runID: start.snapshot.runID, startStep: start.snapshot.position.step,
-                    classNames: configuration.dataset.classNames, gridImages: try gridImages(validation: validation))
+                    classNames: data.classNames, gridImages: try gridImages(of: data, validation: validation))
             }
             startBytes = start.bytes
         }
@@ -179,16 +181,17 @@ public final class Trainer {
 
     /// The first images of the set each evaluation scores (the test set, else the validation
     /// samples), whose predictions TensorBoard shows.
-    private func gridImages(validation: Range<Int>) throws(TrainingError) -> (samples: LabeledImages, setName: String)? {
-        let directory = configuration.dataDirectory
-        return try dataError { () throws(IDXError) in
+    private func gridImages(
+        of data: any LabeledImageSet, validation: Range<Int>
+    ) throws(TrainingError) -> (samples: LabeledImages, setName: String)? {
+        try dataError { () throws(DataError) in
             if configuration.evaluatesTestSet {
-                let count = min(TensorBoardLog.gridImageCount, try MNISTDataset.sampleCount(of: .test, in: directory))
-                return (try MNISTDataset.load(.test, from: directory, samples: 0 ..< count), "test")
+                let count = min(TensorBoardLog.gridImageCount, data.sampleCount(of: .test))
+                return (try data.load(.test, samples: 0 ..< count), "test")
             }
             guard !validation.isEmpty else { return nil }
             let end = min(validation.lowerBound + TensorBoardLog.gridImageCount, validation.upperBound)
-            return (try MNISTDataset.load(.train, from: directory, samples: validation.lowerBound ..< end), "validation")
+            return (try data.load(.train, samples: validation.lowerBound ..< end), "validation")
         }
     }
 
@@ -198,19 +201,18 @@ public final class Trainer {
     /// rather than at the first evaluation; it streams its slice again at each evaluation rather
     /// than hold it.
     private func loadData(
-        plan: EpochPlan, validation: Range<Int>
-    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?, test: MNISTTestSet) {
+        plan: EpochPlan, data: any LabeledImageSet, validation: Range<Int>
+    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?, test: TestSet) {
         try communicator.collectively { () throws(TrainingError) in
-            let directory = configuration.dataDirectory
-            return try dataError { () throws(IDXError) in
-                let shard = try MNISTDataset.load(.train, from: directory, samples: plan.shards[communicator.rank])
-                let test = try MNISTTestSet(directory: directory)
+            try dataError { () throws(DataError) in
+                let shard = try data.load(.train, samples: plan.shards[communicator.rank])
+                let test = TestSet(of: data)
                 let testSlice = Evaluator.slice(ofSetOf: test.sampleCount, rank: communicator.rank, worldSize: communicator.size)
-                try MNISTDataset.stream(.test, from: directory, samples: testSlice, batchSize: Evaluator.samplesPerBlock) { _ in }
+                try data.stream(.test, samples: testSlice, batchSize: Evaluator.samplesPerBlock) { _ in }
                 guard !validation.isEmpty else { return (shard, nil, test) }
                 let slice = Evaluator.slice(ofSetOf: validation.count, rank: communicator.rank, worldSize: communicator.size)
-                let held = try MNISTDataset.load(.train, from: directory, samples: validation.lowerBound + slice.lowerBound ..< validation.lowerBound + slice.upperBound)
-                return (shard, HeldOutSet(held, slice: slice, of: validation.count, name: "validation", location: directory), test)
+                let held = try data.load(.train, samples: validation.lowerBound + slice.lowerBound ..< validation.lowerBound + slice.upperBound)
+                return (shard, HeldOutSet(held, slice: slice, of: validation.count, name: "validation", location: data.location), test)
             }
         }
     }
@@ -219,13 +221,13 @@ public final class Trainer {
     /// checkpoint to resume, or fresh parameters (seeded, or another model's weights) and a fresh
     /// optimizer under a new run id.
     private func startingState(
-        in directory: CheckpointDirectory, plan: EpochPlan, trainingSamples: Int
+        in directory: CheckpointDirectory, plan: EpochPlan, trainingSamples: Int, classNames: [String]
     ) throws(TrainingError) -> (snapshot: TrainingSnapshot, bytes: [UInt8]) {
         if let path = try checkpointToResume(in: directory) {
             let file = try CheckpointFormat.open(path)
             // Decoded here too, so that a corrupt file stops the run before any rank trains.
             let snapshot = try CheckpointFormat.decode(file)
-            try CheckpointFormat.requireDataset(configuration.dataset, of: file)
+            try CheckpointFormat.requireDataset(configuration.dataset, classNames: classNames, of: file)
             return (snapshot, file.bytes)
         }
         let parameters: [Float]
@@ -241,21 +243,22 @@ public final class Trainer {
             parameters: parameters, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
             worldSize: plan.batchSizes.count, batchSizes: plan.batchSizes, trainingSamples: trainingSamples,
             seed: configuration.seed, shuffle: configuration.shuffle, runID: .random())
-        return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration))
+        return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration, classNames: classNames))
     }
 }
 
-/// Refuses `split` in `directory` unless its header says images of the size the model takes,
-/// before any image is read or any buffer sized for one.
-private func requireModelImageSize(_ split: MNISTSplit, in directory: String) throws(TrainingError) {
-    let size = try dataError { () throws(IDXError) in try MNISTDataset.imageSize(of: split, in: directory) }
-    let shape = Network.modelDescription.inputShape
-    guard size.rows == shape[1] && size.columns == shape[2] else {
-        throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns)
+/// Refuses `data` unless its images are of the shape the model takes and its classes as many as
+/// the model's outputs, before any image is read or any buffer sized for one.
+private func requireModelFits(_ data: any LabeledImageSet) throws(TrainingError) {
+    guard data.shape.dimensions == Network.modelDescription.inputShape else {
+        throw .wrongImageSize(directory: data.location, shape: data.shape)
+    }
+    guard data.classNames.count == Network.modelDescription.classCount else {
+        throw .wrongClassCount(directory: data.location, classes: data.classNames.count)
     }
 }
 
 /// Runs a data-layer call, carrying its error as a training error.
-public func dataError<Result>(_ body: () throws(IDXError) -> Result) throws(TrainingError) -> Result {
+public func dataError<Result>(_ body: () throws(DataError) -> Result) throws(TrainingError) -> Result {
     do { return try body() } catch { throw .data(error) }
 }

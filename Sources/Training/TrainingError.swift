@@ -6,9 +6,11 @@ import TensorBoard
 /// Why training or evaluation stopped. Each description is one line naming what is at fault.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
-    case data(IDXError)
-    /// The images in `directory` are not the 28×28 the model takes.
-    case wrongImageSize(directory: String, rows: Int, columns: Int)
+    case data(DataError)
+    /// The images in `directory` are not of the shape the model takes.
+    case wrongImageSize(directory: String, shape: ImageShape)
+    /// The data in `directory` has another number of classes than the model has outputs.
+    case wrongClassCount(directory: String, classes: Int)
     case checkpointFile(SafeTensorsError)
     case checkpointDirectory(CheckpointDirectoryError)
     case checkpointWrite(AtomicWriteError)
@@ -16,6 +18,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case incompatibleCheckpoint(path: String, reason: String)
     /// A checkpoint used with another dataset than the one it was trained on.
     case datasetMismatch(path: String, trainedOn: String, requested: String)
+    /// A checkpoint used with other classes (`--classes`) than it was trained on.
+    case classesMismatch(path: String, trainedOn: [String], requested: [String])
     case metricsFile(path: String, reason: String)
     case tensorBoard(EventFileError)
     /// Training blew up at `step`: `symptom` says how (the loss, or the parameters).
@@ -29,14 +33,18 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidOption(let message): message
         case .data(let error): error.description
-        case .wrongImageSize(let directory, let rows, let columns):
-            "\(directory): images are \(rows)×\(columns), the model takes \(Network.modelDescription.inputShape[1])×\(Network.modelDescription.inputShape[2])"
+        case .wrongImageSize(let directory, let shape):
+            "\(directory): images are \(shape), the model takes \(modelShape)"
+        case .wrongClassCount(let directory, let classes):
+            "\(directory): \(classes) classes, the model has \(Network.modelDescription.classCount) outputs"
         case .checkpointFile(let error): error.description
         case .checkpointDirectory(let error): error.description
         case .checkpointWrite(let error): error.description
         case .incompatibleCheckpoint(let path, let reason): "\(path): \(reason)"
         case .datasetMismatch(let path, let trainedOn, let requested):
             "\(path) was trained on \(trainedOn), not \(requested); give --dataset \(trainedOn) to use it"
+        case .classesMismatch(let path, let trainedOn, let requested):
+            "\(path) was trained on classes \(trainedOn.joined(separator: ",")), not \(requested.joined(separator: ",")); give --classes \(trainedOn.joined(separator: ",")) to use it"
         case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
         case .tensorBoard(let error): "cannot write TensorBoard events \(error.path): \(error.reason)"
         case .diverged(let step, let epoch, let symptom):
@@ -51,7 +59,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     public var exitStatus: ExitStatus {
         switch self {
         case .invalidOption: .usage
-        case .data, .wrongImageSize, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch: .badInput
+        case .data(let error): error.isUsageError ? .usage : .badInput
+        case .wrongImageSize, .wrongClassCount, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch, .classesMismatch: .badInput
         case .checkpointDirectory(let error): error.exitStatus
         case .checkpointWrite, .metricsFile, .tensorBoard: .cannotWrite
         case .diverged: .diverged
@@ -59,6 +68,12 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .parametersDiverged: .fault
         case .failedOnRank(_, host: _, _, status: let status): status
         }
+    }
+
+    /// The shape of the model's input, as images are described.
+    private var modelShape: ImageShape {
+        let input = Network.modelDescription.inputShape
+        return ImageShape(channels: input[0], rows: input[1], columns: input[2])
     }
 
     /// Whether every rank raises this error at the same point, so all can stop cleanly; any

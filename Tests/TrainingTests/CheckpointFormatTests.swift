@@ -1,4 +1,5 @@
 import CNN
+import Data
 import SafeTensors
 import Testing
 import Training
@@ -24,13 +25,13 @@ struct CheckpointFormatTests {
     @Test("a snapshot survives encoding and decoding bit for bit")
     func roundTrip() throws {
         let original = snapshot()
-        #expect(try decode(CheckpointFormat.encode(original, configuration: TrainingConfiguration())) == original)
+        #expect(try decode(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames)) == original)
     }
 
     @Test("the model sits under PyTorch's state_dict names and shapes, Adam's moments under prefixes")
     func tensorNames() throws {
         let file = try SafeTensorsFile(
-            bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration()), source: "test")
+            bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), source: "test")
         for tensor in ParameterLayout.tensors {
             #expect(file.entry(named: tensor.name)?.shape == tensor.shape)
             #expect(file.entry(named: "optimizer.exp_avg." + tensor.name)?.shape == tensor.shape)
@@ -44,7 +45,7 @@ struct CheckpointFormatTests {
 
     @Test("a flipped bit in the tensor data is caught by the checksum")
     func corruptionDetected() throws {
-        var bytes = CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration())
+        var bytes = CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames)
         bytes[bytes.count - 5] ^= 0x10
         #expect {
             _ = try decode(bytes)
@@ -55,7 +56,7 @@ struct CheckpointFormatTests {
 
     /// `original` encoded, with its metadata changed by `edit`.
     func encoded(_ original: TrainingSnapshot, editingMetadata edit: (inout [String: String]) -> Void) throws -> [UInt8] {
-        try rewriting(CheckpointFormat.encode(original, configuration: TrainingConfiguration()), editingMetadata: edit)
+        try rewriting(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), editingMetadata: edit)
     }
 
     /// The safetensors file `bytes` with its metadata changed by `edit` and its tensors as they were.

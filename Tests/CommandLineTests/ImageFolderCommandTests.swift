@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Training, evaluating and showing on PNG image folders, and on a subset of the classes.
+@Suite("Image folders and --classes on the command line", .serialized, .startsProcesses, .tags(.processes, .mpi))
+struct ImageFolderCommandTests {
+    func mnistDDP(_ arguments: [String], timeout: Double = 120) throws -> ProcessResult {
+        try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: timeout)
+    }
+
+    func accuracy(_ text: String) -> String? {
+        text.firstMatch(of: /test accuracy ([0-9.]+)%/).map { String($0.1) }
+    }
+
+    @Test("a short run on MNIST written as PNG folders trains on 2 ranks, and evaluate scores its checkpoint alike")
+    func trainsOnPNGFolder() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let folder = directory.file("digits")
+        try ImageFolderFixture.writeMNIST(from: ProcessRunner.shippedMNIST, to: folder, train: 600, test: 200)
+        // No --dataset: the train folder in --data-dir says it is an image folder.
+        let train = try ProcessRunner.mpirun(
+            ranks: 2, try ProcessRunner.product("mnist-ddp"),
+            ["train", "--quiet", "--data-dir", folder, "--epochs", "3", "--batch-size", "30",
+             "--checkpoint-dir", directory.file("checkpoints")], timeout: 300)
+        #expect(train.status == 0, "\(train.output)")
+        let trained = try #require(accuracy(train.standardOutput), "\(train.output)")
+        #expect(Double(trained)! > 50, "10 % is chance: \(train.output)")
+        let evaluate = try mnistDDP(["evaluate", "--checkpoint", directory.file("checkpoints"), "--data-dir", folder])
+        #expect(evaluate.status == 0, "\(evaluate.output)")
+        #expect(accuracy(evaluate.standardOutput) == trained, "\(evaluate.output)")
+    }
+
+    @Test("--classes relabels in the order given; the checkpoint records it and evaluate scores on the same classes")
+    func classesRecordedAndHonoured() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let reversed = (0 ... 9).reversed().map(String.init).joined(separator: ",")
+        let train = try mnistDDP(["train", "--quiet", "--classes", reversed, "--max-steps", "100", "--eval-every", "10",
+                                  "--checkpoint-dir", directory.path], timeout: 300)
+        #expect(train.status == 0, "\(train.output)")
+        let trained = try #require(accuracy(train.standardOutput), "\(train.output)")
+        let evaluate = try mnistDDP(["evaluate", "--checkpoint", directory.path])
+        #expect(evaluate.status == 0, "\(evaluate.output)")
+        #expect(accuracy(evaluate.standardOutput) == trained, "scored with the run's labels: \(evaluate.output)")
+        let refused = try mnistDDP(["evaluate", "--checkpoint", directory.path, "--classes", "0-9"])
+        #expect(refused.status == 65)
+        #expect(refused.standardError.contains("was trained on classes 9,8,7,6,5,4,3,2,1,0, not 0,1,2,3,4,5,6,7,8,9"),
+                "\(refused.output)")
+    }
+
+    @Test("options for image folders are refused on IDX files, before any work")
+    func folderOptionsOnIDX() throws {
+        for option in [["--channels", "3"], ["--image-size", "28x28"]] {
+            let result = try mnistDDP(["train"] + option)
+            #expect(result.status == 64)
+            #expect(result.standardError.contains("\(option[0]) reads image folders"), "\(result.output)")
+        }
+        let channels = try mnistDDP(["train", "--dataset", "folder", "--data-dir", "/nonexistent", "--channels", "2"])
+        #expect(channels.status == 64 && channels.standardError.contains("--channels must be 1 (grey) or 3 (RGB), got 2"),
+                "\(channels.output)")
+    }
+}
