@@ -1,5 +1,6 @@
 // libFuzzer harness: the checkpoint decoder, and what a run does with what it accepts (its
-// epoch plan, the position mapped to another plan, an Adam step, the reports' formatting).
+// epoch plan, the position mapped to another plan, an Adam step, the reports' formatting, the
+// class names it records).
 //
 // An input that starts with "metadata\n" is lines of `key=value` made into a checkpoint of zero
 // tensors with a correct checksum, so that the fuzzer reaches the checks behind the checksum;
@@ -18,6 +19,7 @@ public func fuzzCheckpointDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
           let snapshot = try? CheckpointFormat.decode(file)
     else { return 0 }
 
+    _ = try? CheckpointFormat.classNames(of: file)
     let plan = snapshot.epochPlan
     let position = snapshot.position
     _ = plan.positions(step: position.stepInEpoch, rank: snapshot.worldSize - 1)

@@ -1,56 +1,68 @@
 /// MNIST's four IDX files in a directory (mnist, fashion-mnist) as a `LabeledImageSet`:
 /// single-channel images of the size their headers state, the same in both splits. Without a
-/// class selection every read is `MNISTDataset`'s, unchanged; with one, the labels files are
-/// read whole (60,000 bytes for MNIST) to map the kept samples to the files' samples, and a
-/// range of kept samples reads only the file's samples from its first to its last.
+/// class selection every read is `MNISTDataset`'s, unchanged; with one, each labels file is read
+/// whole (60,000 bytes for MNIST's training set) to map the kept samples to the files' samples,
+/// and a range of kept samples reads only the files' samples from its first to its last.
+///
+/// The training split is read at opening; a test split that cannot be read is held as its error
+/// and thrown when the split is first used, so that the training split's faults, and those of
+/// the options against it (more ranks than samples), are found first.
 struct IDXImageSet: LabeledImageSet {
     let location: String
     let classNames: [String]
     let shape: ImageShape
-    private let counts: [MNISTSplit: Int]
-    /// With a class selection: each split's kept samples, by their index in the files.
-    private let keptIndices: [MNISTSplit: [Int]]?
+    private let splits: [MNISTSplit: Result<SplitIndex, DataError>]
     /// With a class selection: the new label of each label of the files kept, by file label.
     private let newLabels: [UInt8?]
 
-    init(dataset: Dataset, directory: String, classes: ClassSelection?) throws(DataError) {
-        location = directory
-        func idx<Value>(_ body: () throws(IDXError) -> Value) throws(DataError) -> Value {
-            do { return try body() } catch { throw .idx(error) }
-        }
-        let train = try idx { () throws(IDXError) in try MNISTDataset.imageSize(of: .train, in: directory) }
-        let test = try idx { () throws(IDXError) in try MNISTDataset.imageSize(of: .test, in: directory) }
-        shape = ImageShape(channels: 1, rows: train.rows, columns: train.columns)
-        let testShape = ImageShape(channels: 1, rows: test.rows, columns: test.columns)
-        guard testShape == shape else { throw .splitShapesDiffer(location: directory, train: shape, test: testShape) }
-        guard let classes else {
-            classNames = dataset.classNames
-            counts = try idx { () throws(IDXError) in
-                [.train: try MNISTDataset.sampleCount(of: .train, in: directory),
-                 .test: try MNISTDataset.sampleCount(of: .test, in: directory)]
-            }
-            keptIndices = nil
-            newLabels = []
-            return
-        }
-        let kept = try classes.labels(among: dataset.classNames, of: directory)
-        classNames = kept.map { dataset.classNames[$0] }
-        var newLabels = [UInt8?](repeating: nil, count: 256)
-        for (new, old) in kept.enumerated() { newLabels[old] = UInt8(new) }
-        var indices: [MNISTSplit: [Int]] = [:]
-        for split in MNISTSplit.allCases {
-            let labels = try idx { () throws(IDXError) in try MNISTDataset.labels(of: split, in: directory) }
-            indices[split] = labels.indices.filter { newLabels[Int(labels[$0])] != nil }
-        }
-        self.newLabels = newLabels
-        keptIndices = indices
-        counts = indices.mapValues(\.count)
+    /// What a split holds, from its headers (and with a class selection, its labels).
+    private struct SplitIndex: Sendable {
+        let shape: ImageShape
+        let count: Int
+        /// With a class selection: the kept samples, by their index in the files.
+        let kept: [Int]?
     }
 
-    func sampleCount(of split: MNISTSplit) -> Int { counts[split]! }
+    init(dataset: Dataset, directory: String, classes: ClassSelection?) throws(DataError) {
+        location = directory
+        let kept = try classes?.labels(among: dataset.classNames, of: directory)
+        classNames = kept.map { $0.map { dataset.classNames[$0] } } ?? dataset.classNames
+        var newLabels = [UInt8?](repeating: nil, count: 256)
+        for (new, old) in (kept ?? []).enumerated() { newLabels[old] = UInt8(new) }
+        self.newLabels = newLabels
+        let selection = kept == nil ? nil : newLabels
+        let train = try Self.index(.train, in: directory, keeping: selection)
+        let shape = train.shape
+        self.shape = shape
+        splits = [
+            .train: .success(train),
+            .test: Result { () throws(DataError) in
+                let test = try Self.index(.test, in: directory, keeping: selection)
+                guard test.shape == shape else { throw .splitShapesDiffer(location: directory, train: shape, test: test.shape) }
+                return test
+            },
+        ]
+    }
+
+    private static func index(_ split: MNISTSplit, in directory: String, keeping newLabels: [UInt8?]?) throws(DataError) -> SplitIndex {
+        do {
+            let size = try MNISTDataset.imageSize(of: split, in: directory)
+            let shape = ImageShape(channels: 1, rows: size.rows, columns: size.columns)
+            guard let newLabels else {
+                return SplitIndex(shape: shape, count: try MNISTDataset.sampleCount(of: split, in: directory), kept: nil)
+            }
+            let labels = try MNISTDataset.labels(of: split, in: directory)
+            let kept = labels.indices.filter { newLabels[Int(labels[$0])] != nil }
+            return SplitIndex(shape: shape, count: kept.count, kept: kept)
+        } catch {
+            throw .idx(error)
+        }
+    }
+
+    func sampleCount(of split: MNISTSplit) throws(DataError) -> Int { try splits[split]!.get().count }
 
     func load(_ split: MNISTSplit, samples: Range<Int>) throws(DataError) -> LabeledImages {
-        guard let kept = keptIndices?[split] else {
+        guard let kept = try splits[split]!.get().kept else {
             do { return try MNISTDataset.load(split, from: location, samples: samples) } catch { throw .idx(error) }
         }
         var selected = SampleAccumulator(shape: shape, firstIndex: samples.lowerBound, reservingFor: samples.count)
@@ -66,7 +78,7 @@ struct IDXImageSet: LabeledImageSet {
     func stream(
         _ split: MNISTSplit, samples: Range<Int>, batchSize: Int, _ body: (LabeledImages) -> Void
     ) throws(DataError) {
-        guard let kept = keptIndices?[split] else {
+        guard let kept = try splits[split]!.get().kept else {
             do {
                 return try MNISTDataset.stream(split, from: location, samples: samples, batchSize: batchSize, body)
             } catch {

@@ -9,8 +9,8 @@ public protocol LabeledImageSet: Sendable {
     var classNames: [String] { get }
     /// The shape of every image of both splits.
     var shape: ImageShape { get }
-    /// The number of samples of `split`.
-    func sampleCount(of split: MNISTSplit) -> Int
+    /// The number of samples of `split`; an error when the split cannot be read.
+    func sampleCount(of split: MNISTSplit) throws(DataError) -> Int
     /// Samples `samples` of `split` (within 0..<sampleCount), held in memory.
     func load(_ split: MNISTSplit, samples: Range<Int>) throws(DataError) -> LabeledImages
     /// Passes samples `samples` of `split` to `body` in order, `batchSize` at a time from the
@@ -23,7 +23,7 @@ public protocol LabeledImageSet: Sendable {
 extension LabeledImageSet {
     /// Every sample of `split`.
     public func load(_ split: MNISTSplit) throws(DataError) -> LabeledImages {
-        try load(split, samples: 0 ..< sampleCount(of: split))
+        try load(split, samples: 0 ..< (try sampleCount(of: split)))
     }
 }
 

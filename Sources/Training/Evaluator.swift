@@ -21,14 +21,16 @@ public protocol EvaluationSet {
 /// test images (7.8 MB of MNIST's) beside its shard of the training set.
 public struct TestSet: EvaluationSet {
     public let data: any LabeledImageSet
+    public let sampleCount: Int
 
-    public init(of data: any LabeledImageSet) {
+    /// The test split of `data`, refused if it cannot be read.
+    public init(of data: any LabeledImageSet) throws(DataError) {
         self.data = data
+        sampleCount = try data.sampleCount(of: .test)
     }
 
     public var name: String { "test" }
     public var location: String { data.location }
-    public var sampleCount: Int { data.sampleCount(of: .test) }
 
     public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) throws(DataError) {
         try data.stream(.test, samples: slice, batchSize: batchSize) { body($0, 0 ..< $0.count) }

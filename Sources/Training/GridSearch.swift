@@ -253,9 +253,9 @@ extension GridSearch {
         outcome.bestModelPath = path
         let parameters = try CheckpointFormat.modelParameters(contentsOf: path)
         // Rank 0 concludes alone, once the other ranks are done: it scores the whole set itself.
-        let testSet = TestSet(of: try dataError { () throws(DataError) in
-            try base.dataset.open(directory: base.dataDirectory, options: base.imageOptions)
-        })
+        let testSet = try dataError { () throws(DataError) in
+            try TestSet(of: base.dataset.open(directory: base.dataDirectory, options: base.imageOptions))
+        }
         outcome.testReport = try parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
             try Evaluator(classNames: testSet.data.classNames)
                 .evaluate(parameters: parameters, on: testSet, communicator: LocalCommunicator())

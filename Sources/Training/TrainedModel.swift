@@ -88,7 +88,8 @@ extension TrainedModel {
         let (model, testSet) = try communicator.collectively { () throws(TrainingError) in
             let model = try load(checkpoint)
             let dataset = try model.dataset(requested: requested)
-            return (model, TestSet(of: try model.open(dataset, directory: dataDirectory(dataset), options: options)))
+            let data = try model.open(dataset, directory: dataDirectory(dataset), options: options)
+            return (model, try dataError { () throws(DataError) in try TestSet(of: data) })
         }
         let report = try model.parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in
             try Evaluator(classNames: testSet.data.classNames).evaluate(parameters: parameters, on: testSet, communicator: communicator)

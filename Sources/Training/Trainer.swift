@@ -75,7 +75,7 @@ public final class Trainer {
             let data = try dataError { () throws(DataError) in
                 try configuration.dataset.open(directory: configuration.dataDirectory, options: configuration.imageOptions)
             }
-            let total = data.sampleCount(of: .train)
+            let total = try dataError { () throws(DataError) in try data.sampleCount(of: .train) }
             let heldOut = configuration.validationSplit?.heldOutSamples(ofTrainingFile: total) ?? total ..< total
             let count = heldOut.lowerBound
             guard communicator.size <= count else {
@@ -83,6 +83,8 @@ public final class Trainer {
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
             try requireModelFits(data)
+            // After the training split and the options: a test split that cannot be read is refused here.
+            _ = try dataError { () throws(DataError) in try data.sampleCount(of: .test) }
             if configuration.augmentation != nil && data.shape.channels != 1 {
                 throw .invalidOption("--augment turns and shifts single-channel images; \(data.location) has \(data.shape.channels) channels")
             }
@@ -186,7 +188,7 @@ public final class Trainer {
     ) throws(TrainingError) -> (samples: LabeledImages, setName: String)? {
         try dataError { () throws(DataError) in
             if configuration.evaluatesTestSet {
-                let count = min(TensorBoardLog.gridImageCount, data.sampleCount(of: .test))
+                let count = min(TensorBoardLog.gridImageCount, try data.sampleCount(of: .test))
                 return (try data.load(.test, samples: 0 ..< count), "test")
             }
             guard !validation.isEmpty else { return nil }
@@ -206,7 +208,7 @@ public final class Trainer {
         try communicator.collectively { () throws(TrainingError) in
             try dataError { () throws(DataError) in
                 let shard = try data.load(.train, samples: plan.shards[communicator.rank])
-                let test = TestSet(of: data)
+                let test = try TestSet(of: data)
                 let testSlice = Evaluator.slice(ofSetOf: test.sampleCount, rank: communicator.rank, worldSize: communicator.size)
                 try data.stream(.test, samples: testSlice, batchSize: Evaluator.samplesPerBlock) { _ in }
                 guard !validation.isEmpty else { return (shard, nil, test) }

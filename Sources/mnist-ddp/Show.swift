@@ -233,14 +233,15 @@ struct Show: ParsableCommand {
     /// The images of --split: for validation, the last samples of the training file held out
     /// by --validation-split or by the checkpoint's run.
     func load(from set: any LabeledImageSet, model: TrainedModel?) throws(Failure) -> LabeledImages {
-        func read(_ body: () throws(DataError) -> LabeledImages) throws(Failure) -> LabeledImages {
+        func read<Value>(_ body: () throws(DataError) -> Value) throws(Failure) -> Value {
             do { return try body() } catch { throw Failure(TrainingError.data(error)) }
         }
         switch images {
         case .train: return try read { () throws(DataError) in try set.load(.train) }
         case .test: return try read { () throws(DataError) in try set.load(.test) }
         case .validation:
-            let samples = try validationSamples(ofTrainingFile: set.sampleCount(of: .train), model: model)
+            let total = try read { () throws(DataError) in try set.sampleCount(of: .train) }
+            let samples = try validationSamples(ofTrainingFile: total, model: model)
             return try read { () throws(DataError) in try set.load(.train, samples: samples) }
         }
     }

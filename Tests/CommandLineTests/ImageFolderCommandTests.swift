@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Testing
 import TestSupport
 
@@ -48,6 +49,28 @@ struct ImageFolderCommandTests {
         #expect(refused.status == 65)
         #expect(refused.standardError.contains("was trained on classes 9,8,7,6,5,4,3,2,1,0, not 0,1,2,3,4,5,6,7,8,9"),
                 "\(refused.output)")
+    }
+
+    @Test("show draws a colour folder's images, and refuses to augment them")
+    func showsColourFolder() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for split in ["train", "test"] {
+            for (name, colour) in [("blue", [UInt8(0), 0, 255]), ("red", [255, 0, 0])] {
+                let image = Bitmap(width: 4, height: 3, channels: 3, samples: Array([[UInt8]](repeating: colour, count: 12).joined()))
+                try ImageFolderFixture.write(image, to: directory.path, split: split, className: name, name: "0.png")
+            }
+        }
+        let grid = directory.file("grid.png")
+        let show = try mnistDDP(["show", "--data-dir", directory.path, "--output", grid, "--scale", "1"])
+        #expect(show.status == 0, "\(show.output)")
+        let drawn = try PNG.read(grid)
+        let pixels = stride(from: 0, to: drawn.samples.count, by: 3).map { Array(drawn.samples[$0 ..< $0 + 3]) }
+        #expect(pixels.contains([0, 0, 255]) && pixels.contains([255, 0, 0]), "both classes drawn in colour")
+        let augment = try mnistDDP(["show", "--data-dir", directory.path, "--output", grid, "--augment"])
+        #expect(augment.status == 64)
+        #expect(augment.standardError.contains("--augment turns and shifts single-channel images; \(directory.path) has 3 channels"),
+                "\(augment.output)")
     }
 
     @Test("options for image folders are refused on IDX files, before any work")

@@ -52,7 +52,7 @@ struct IDXClassSubsetTests {
         let set = try mnist(nil)
         #expect(set.classNames == Dataset.mnist.classNames)
         #expect(set.shape == ImageShape(channels: 1, rows: 28, columns: 28))
-        #expect(set.sampleCount(of: .train) == 60_000)
+        #expect(try set.sampleCount(of: .train) == 60_000)
         let loaded = try set.load(.test, samples: 1_234 ..< 2_345)
         let direct = try MNISTDataset.load(.test, from: mnistDirectory, samples: 1_234 ..< 2_345)
         #expect(loaded.pixels == direct.pixels && loaded.labels == direct.labels && loaded.firstIndex == 1_234)
@@ -61,8 +61,8 @@ struct IDXClassSubsetTests {
     @Test("classes 0-4 of the MNIST test set are its 5,139 samples of those digits")
     func zeroToFourCount() throws {
         let set = try mnist("0-4")
-        #expect(set.sampleCount(of: .test) == 5_139)
-        #expect(set.sampleCount(of: .train) == 30_596)
+        #expect(try set.sampleCount(of: .test) == 5_139)
+        #expect(try set.sampleCount(of: .train) == 30_596)
         #expect(set.classNames == ["0", "1", "2", "3", "4"])
     }
 
@@ -78,7 +78,7 @@ struct IDXClassSubsetTests {
     @Test("a rank's shard of the kept samples is their slice, and streams in whole batches")
     func shardAndStream() throws {
         let set = try mnist("5-9")
-        let count = set.sampleCount(of: .test)
+        let count = try set.sampleCount(of: .test)
         let all = try set.load(.test)
         let shard = Sharding.range(of: count, rank: 1, worldSize: 3)
         let loaded = try set.load(.test, samples: shard)

@@ -54,6 +54,23 @@ struct CheckpointFormatTests {
         }
     }
 
+    @Test("the classes a run kept are recorded by name, in label order, and read back")
+    func classNamesRecorded() throws {
+        let names = ["Sandal", "T-shirt/top", "Ankle \"boot\""]
+        let file = try CheckpointFormat.open(
+            bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: names), source: "test")
+        #expect(try CheckpointFormat.classNames(of: file) == names)
+    }
+
+    @Test("recorded class names that are not a JSON array of strings are refused", arguments: ["[1,2]", "[\"a\"", "\"a\"", ""])
+    func malformedClassNames(value: String) throws {
+        let bytes = try encoded(snapshot()) { $0["class_names"] = value }
+        #expect(throws: TrainingError.incompatibleCheckpoint(
+            path: "test", reason: "metadata \"class_names\" is not a JSON array of strings")) {
+            try CheckpointFormat.classNames(of: CheckpointFormat.open(bytes: bytes, source: "test"))
+        }
+    }
+
     /// `original` encoded, with its metadata changed by `edit`.
     func encoded(_ original: TrainingSnapshot, editingMetadata edit: (inout [String: String]) -> Void) throws -> [UInt8] {
         try rewriting(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), editingMetadata: edit)
