@@ -89,6 +89,7 @@ extension TrainedModel {
             let model = try load(checkpoint)
             let dataset = try model.dataset(requested: requested)
             let data = try model.open(dataset, directory: dataDirectory(dataset), options: options)
+            try requireModelFits(data)
             return (model, try dataError { () throws(DataError) in try TestSet(of: data) })
         }
         let report = try model.parameters.withUnsafeBufferPointer { parameters throws(TrainingError) in

@@ -250,8 +250,9 @@ public final class Trainer {
 }
 
 /// Refuses `data` unless its images are of the shape the model takes and its classes as many as
-/// the model's outputs, before any image is read or any buffer sized for one.
-private func requireModelFits(_ data: any LabeledImageSet) throws(TrainingError) {
+/// the model's outputs, before any image is read or any buffer sized for one: for training, and
+/// for scoring or showing a model's predictions.
+public func requireModelFits(_ data: any LabeledImageSet) throws(TrainingError) {
     guard data.shape.dimensions == Network.modelDescription.inputShape else {
         throw .wrongImageSize(directory: data.location, shape: data.shape)
     }

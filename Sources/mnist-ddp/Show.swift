@@ -121,11 +121,10 @@ struct Show: ParsableCommand {
         } catch {
             throw Failure(error)
         }
-        let samples = try load(from: set, model: trained)
-        let side = MNISTPreprocessing.side
-        if trained != nil && samples.shape != ImageShape(channels: 1, rows: side, columns: side) {
-            throw Failure(TrainingError.wrongImageSize(directory: directory, shape: samples.shape))
+        if trained != nil {
+            do throws(TrainingError) { try requireModelFits(set) } catch { throw Failure(error) }
         }
+        let samples = try load(from: set, model: trained)
         if augment {
             guard samples.channels == 1 else {
                 throw Failure(message: "--augment turns and shifts single-channel images; \(directory) has \(samples.channels) channels", status: .usage)

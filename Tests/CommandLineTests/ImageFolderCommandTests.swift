@@ -51,6 +51,20 @@ struct ImageFolderCommandTests {
                 "\(refused.output)")
     }
 
+    @Test("evaluate and show refuse a checkpoint on other classes than it was trained on, in one line")
+    func otherClassesRefused() throws {
+        let checkpoint = try TrainedMNIST.checkpoint()
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        for command in [["evaluate"], ["show", "--output", directory.file("grid.png")]] {
+            let result = try mnistDDP(command + ["--checkpoint", checkpoint, "--classes", "0-4"])
+            #expect(result.status == 65, "\(result.output)")
+            let lines = result.standardError.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains("was trained on classes 0,1,2,3,4,5,6,7,8,9, not 0,1,2,3,4"),
+                    "\(result.output)")
+        }
+    }
+
     @Test("show draws a colour folder's images, and refuses to augment them")
     func showsColourFolder() throws {
         let directory = try TemporaryDirectory()
