@@ -63,6 +63,9 @@ struct Predict: ParsableCommand {
         let (model, dataset) = try loadModel(checkpoint, dataset: classNames.dataset)
         // The checkpoint's own classes (after its run's --classes), else the dataset's.
         let names = model.classNames ?? dataset.classNames
+        guard !names.isEmpty else {
+            throw Failure(message: "\(model.path) records no class names, and an image folder's are its class folders': use one of our checkpoints trained on it", status: .usage)
+        }
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
             throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))", status: .cannotWrite)
         }

@@ -65,6 +65,42 @@ struct ImageFolderCommandTests {
         }
     }
 
+    @Test("predict with --dataset folder needs the class names a checkpoint of ours records")
+    func predictFolderNeedsClassNames() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let weights = directory.file("weights.safetensors")
+        // A file of the model's tensors alone, as PyTorch's state_dict: no class names.
+        let export = try ProcessRunner.run("/usr/bin/env", ["python3", "-c", """
+            import json, struct, sys
+            data = open(sys.argv[1], 'rb').read()
+            size = struct.unpack('<Q', data[:8])[0]
+            header = json.loads(data[8:8 + size])
+            kept = {k: v for k, v in header.items() if k != '__metadata__' and not k.startswith('optimizer.')}
+            body, offset, out = b'', 0, {}
+            for name, entry in kept.items():
+                start, end = entry['data_offsets']
+                out[name] = dict(entry, data_offsets=[offset, offset + end - start])
+                body += data[8 + size + start:8 + size + end]
+                offset += end - start
+            text = json.dumps(out).encode()
+            open(sys.argv[2], 'wb').write(struct.pack('<Q', len(text)) + text + body)
+            """, try newestCheckpoint(), weights])
+        #expect(export.status == 0, "\(export.output)")
+        let image = directory.file("digit.png")
+        try Data(try PNG.encode(Bitmap(greyWidth: 28, height: 28), for: image)).write(to: URL(fileURLWithPath: image))
+        let result = try mnistDDP(["predict", "--checkpoint", weights, "--dataset", "folder", "--raw", image])
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.standardError.contains("records no class names"), "\(result.output)")
+    }
+
+    /// The newest checkpoint of the shared trained run.
+    func newestCheckpoint() throws -> String {
+        let directory = try TrainedMNIST.checkpoint()
+        let newest = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("step-") }.sorted().last
+        return directory + "/" + (try #require(newest))
+    }
+
     @Test("show draws a colour folder's images, and refuses to augment them")
     func showsColourFolder() throws {
         let directory = try TemporaryDirectory()
