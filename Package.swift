@@ -111,7 +111,7 @@ let package = Package(
         .target(name: "KernelPaths", dependencies: ["CPUFeatures"]),
         .target(
             name: "Data",
-            dependencies: ["CZlib", "SeededRandom", "RegularFile", "KernelPaths"] + affineSamplers.asDependencies),
+            dependencies: ["CZlib", "SeededRandom", "RegularFile", "KernelPaths", "Imaging"] + affineSamplers.asDependencies),
         .target(name: "CNNKernelInterface"),
         .target(
             name: "CNN",
@@ -154,10 +154,10 @@ let package = Package(
 
         // Tests.
         /// Launches built executables (alone or under mpirun) with a time limit, for the tests.
-        .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CZlib", "Data", "Imaging"], path: "Tests/TestSupport"),
         .testTarget(name: "SeededRandomTests", dependencies: ["SeededRandom"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "TestSupport"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "KernelPaths", "SeededRandom", "CZlib", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Imaging", "KernelPaths", "SeededRandom", "CZlib", "TestSupport"]),
         .testTarget(
             name: "CNNTests",
             dependencies: ["CNN", "KernelPaths"],
@@ -165,7 +165,7 @@ let package = Package(
         ),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Distributed", "SafeTensors", "CNN", "TestSupport"],
+            name: "TrainingTests", dependencies: ["Training", "Data", "Distributed", "SafeTensors", "CNN", "TestSupport"],
             exclude: ["tensorboard_events.py"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),

@@ -1,6 +1,6 @@
 // libFuzzer harness: the checkpoint decoder, and what a run does with what it accepts (its
 // network rebuilt from the metadata, its epoch plan, the position mapped to another plan, an
-// Adam step, the reports' formatting).
+// Adam step, the reports' formatting, the class names it records).
 //
 // An input that starts with "metadata\n" is lines of `key=value` made into a checkpoint of zero
 // tensors (the seed network's) with a correct checksum, so that the fuzzer reaches the checks
@@ -20,6 +20,7 @@ public func fuzzCheckpointDecoder(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
           let snapshot = try? CheckpointFormat.decode(file)
     else { return 0 }
 
+    _ = try? CheckpointFormat.classNames(of: file)
     let plan = snapshot.epochPlan
     let position = snapshot.position
     _ = plan.positions(step: position.stepInEpoch, rank: snapshot.worldSize - 1)

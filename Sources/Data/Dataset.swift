@@ -1,11 +1,28 @@
-/// A named set of 10 classes of 28×28 images in MNIST's four IDX files.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A named kind of data: a set of 10 classes of 28×28 images in MNIST's four IDX files, or
+/// images in class folders (`ImageFolder`), whose classes are the folders'.
 public struct Dataset: Sendable, Equatable {
     /// As given to `--dataset` and recorded in checkpoints.
     public let name: String
     /// The name of each class, by label.
     public let classNames: [String]
-    /// Where its files are when nothing says otherwise.
+    /// Where its files are when nothing says otherwise (none for an image folder).
     public let defaultDirectory: String
+    /// Whether it is read as an `ImageFolder` (its class names come from the folders) rather
+    /// than as MNIST's IDX files.
+    public let isImageFolder: Bool
+
+    private init(name: String, classNames: [String], defaultDirectory: String, isImageFolder: Bool = false) {
+        self.name = name
+        self.classNames = classNames
+        self.defaultDirectory = defaultDirectory
+        self.isImageFolder = isImageFolder
+    }
 
     /// The handwritten digits shipped with the project.
     public static let mnist = Dataset(
@@ -18,7 +35,19 @@ public struct Dataset: Sendable, Equatable {
                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
         defaultDirectory: "/usr/share/datasets/fashion-mnist")
 
-    public static let all = [mnist, fashionMNIST]
+    /// PNG images in class folders, `DIR/train/CLASS/*.png` and `DIR/test/CLASS/*.png`.
+    public static let imageFolder = Dataset(name: "folder", classNames: [], defaultDirectory: "", isImageFolder: true)
+
+    public static let all = [mnist, fashionMNIST, imageFolder]
+
+    /// The image folder when `directory` has a `train` folder (torchvision's `ImageFolder`
+    /// layout, which MNIST's IDX files never have), else nil.
+    public static func detected(in directory: String) -> Dataset? {
+        var status = stat()
+        guard stat(directory + "/" + ImageFolder.folderName(of: .train), &status) == 0,
+              status.st_mode & S_IFMT == S_IFDIR else { return nil }
+        return imageFolder
+    }
 
     /// The dataset called `name`, if we know it.
     public static func named(_ name: String) -> Dataset? {

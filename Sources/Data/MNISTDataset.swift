@@ -98,6 +98,13 @@ public enum MNISTDataset {
         return (images.dimensions[1], images.dimensions[2])
     }
 
+    /// Every label of `split`, the labels file checked whole and its count against the images
+    /// file's header: how a class selection finds its samples without reading an image.
+    public static func labels(of split: MNISTSplit, in directory: String) throws(IDXError) -> [UInt8] {
+        let (images, labels) = try openPair(split, in: directory)
+        return try readLabels(labels, 0 ..< images.itemCount)
+    }
+
     /// Labels `range` of `labels`, the whole file checked to hold only digits.
     private static func readLabels(_ labels: IDXFile, _ range: Range<Int>) throws(IDXError) -> [UInt8] {
         try labels.readItems(range) { chunk, offset throws(IDXError) in

@@ -23,7 +23,7 @@ public struct Colour: Sendable, Equatable {
     }
 }
 
-/// An RGB picture to draw on: filled rectangles, grey images scaled up, text.
+/// An RGB picture to draw on: filled rectangles, images scaled up, text.
 public struct Canvas: Sendable {
     public private(set) var bitmap: Bitmap
 
@@ -55,14 +55,17 @@ public struct Canvas: Sendable {
         }
     }
 
-    /// Draws a one-channel image with its top-left corner at (`x`, `y`), each pixel as a
-    /// `scale`×`scale` square of its grey.
-    public mutating func draw(grey image: Bitmap, x: Int, y: Int, scale: Int) {
-        precondition(image.channels == 1, "draw(grey:) takes a one-channel image")
+    /// Draws a grey or RGB image (any alpha ignored) with its top-left corner at (`x`, `y`),
+    /// each pixel as a `scale`×`scale` square of its colour.
+    public mutating func draw(image: Bitmap, x: Int, y: Int, scale: Int) {
+        let colourChannels = image.hasAlpha ? image.channels - 1 : image.channels
         for row in 0 ..< image.height * scale {
             for column in 0 ..< image.width * scale {
-                let value = image[column / scale, row / scale]
-                set(x: x + column, y: y + row, Colour(value, value, value))
+                let base = image.channels * ((row / scale) * image.width + column / scale)
+                let colour = colourChannels == 1
+                    ? Colour(image.samples[base], image.samples[base], image.samples[base])
+                    : Colour(image.samples[base], image.samples[base + 1], image.samples[base + 2])
+                set(x: x + column, y: y + row, colour)
             }
         }
     }

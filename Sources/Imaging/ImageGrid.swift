@@ -59,7 +59,7 @@ public struct ImageGrid {
             for (line, caption) in entry.captions.enumerated() {
                 canvas.draw(text: caption.text, centreX: centre, y: top + line * lineHeight, scale: textScale, caption.colour)
             }
-            canvas.draw(grey: entry.image, x: centre - imageWidth / 2, y: top + lines * lineHeight + 2, scale: scale)
+            canvas.draw(image: entry.image, x: centre - imageWidth / 2, y: top + lines * lineHeight + 2, scale: scale)
         }
         return canvas.bitmap
     }

@@ -27,8 +27,9 @@ public enum PNG {
 
     /// Reads any PNG (grey, grey+alpha, RGB, RGBA or palette; 1 to 16 bits) as 8-bit samples:
     /// palettes become RGB, transparency an alpha channel, 16-bit samples are scaled to 8 bits.
-    /// Only a regular file is opened: a FIFO or a device would block or never end.
-    public static func read(_ path: String) throws(PNGError) -> Bitmap {
+    /// Only a regular file is opened: a FIFO or a device would block or never end. An image of
+    /// more than `maxPixels` pixels is refused from its header, before anything is allocated.
+    public static func read(_ path: String, maxPixels: Int = PNG.maxPixels) throws(PNGError) -> Bitmap {
         let file: RegularFile
         do { file = try RegularFile(openingForReading: path) } catch {
             // The system's words for a missing file, as for any other reason the system gives.

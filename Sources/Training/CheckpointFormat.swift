@@ -68,12 +68,14 @@ public enum CheckpointFormat {
     static let checksumKey = "checksum"
     static let modelKey = "model"
     static let inputShapeKey = "input_shape"
+    static let classNamesKey = "class_names"
     /// Far above the 110 KB of ours and the 32 KB of the model's PyTorch weights, so that no
     /// file can make a reader take memory for nothing.
     public static let maximumFileSize = 64 << 20
 
-    /// The file's bytes for `snapshot`, with `configuration` recorded for the reader.
-    public static func encode(_ snapshot: TrainingSnapshot, configuration: TrainingConfiguration) -> [UInt8] {
+    /// The file's bytes for `snapshot`, with `configuration` and the data's `classNames` (after
+    /// `--classes`) recorded for the reader.
+    public static func encode(_ snapshot: TrainingSnapshot, configuration: TrainingConfiguration, classNames: [String]) -> [UInt8] {
         var tensors: [NamedTensor] = []
         for (prefix, values) in [("", snapshot.parameters), (firstMomentPrefix, snapshot.firstMoment),
                                  (secondMomentPrefix, snapshot.secondMoment)] {
@@ -97,7 +99,7 @@ public enum CheckpointFormat {
             "run_id": snapshot.runID.description,
             "config": configuration.json,
             "dataset": configuration.dataset.name,
-            "class_names": JSONValue.array(configuration.dataset.classNames.map(JSONValue.string)).json,
+            classNamesKey: JSONValue.array(classNames.map(JSONValue.string)).json,
             modelKey: snapshot.model.resolvedSpec.description,
             inputShapeKey: snapshot.model.inputShape.map(String.init).joined(separator: "x"),
         ]
@@ -186,12 +188,25 @@ public enum CheckpointFormat {
         return dataset
     }
 
-    /// Refuses to continue from or score `file` on `dataset` when the checkpoint was trained on
-    /// another.
-    public static func requireDataset(_ dataset: Dataset, of file: SafeTensorsFile) throws(TrainingError) {
+    /// The classes a checkpoint of ours was trained on, by label (after `--classes`), from its
+    /// metadata; nil for one written before they were recorded.
+    public static func classNames(of file: SafeTensorsFile) throws(TrainingError) -> [String]? {
+        guard let text = file.metadata[classNamesKey] else { return nil }
+        guard let names = jsonStringArray(text) else {
+            throw .incompatibleCheckpoint(path: file.source, reason: "metadata \"\(classNamesKey)\" is not a JSON array of strings")
+        }
+        return names
+    }
+
+    /// Refuses to continue from `file` on `dataset` and its `classNames` when the checkpoint was
+    /// trained on another dataset or other classes.
+    public static func requireDataset(_ dataset: Dataset, classNames: [String], of file: SafeTensorsFile) throws(TrainingError) {
         let trainedOn = try self.dataset(of: file)
         guard trainedOn == dataset else {
             throw .datasetMismatch(path: file.source, trainedOn: trainedOn.name, requested: dataset.name)
+        }
+        if let trainedClasses = try self.classNames(of: file), trainedClasses != classNames {
+            throw .classesMismatch(path: file.source, trainedOn: trainedClasses, requested: classNames)
         }
     }
 

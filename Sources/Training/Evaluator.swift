@@ -14,26 +14,26 @@ public protocol EvaluationSet {
     /// `batchSize` at a time counted from the slice's start: samples `positions` of `samples`.
     func forEachBatch(
         of batchSize: Int, in slice: Range<Int>, _ body: (_ samples: LabeledImages, _ positions: Range<Int>) -> Void
-    ) throws(IDXError)
+    ) throws(DataError)
 }
 
-/// The MNIST test set, streamed from its files a batch at a time, so that no rank holds the
-/// 7.8 MB of test images beside its shard of the training set.
-public struct MNISTTestSet: EvaluationSet {
-    public let directory: String
+/// A set's test split, streamed from its files a batch at a time, so that no rank holds the
+/// test images (7.8 MB of MNIST's) beside its shard of the training set.
+public struct TestSet: EvaluationSet {
+    public let data: any LabeledImageSet
     public let sampleCount: Int
 
-    /// The test set in `directory`, its size read from the files' headers.
-    public init(directory: String) throws(IDXError) {
-        self.directory = directory
-        sampleCount = try MNISTDataset.sampleCount(of: .test, in: directory)
+    /// The test split of `data`, refused if it cannot be read.
+    public init(of data: any LabeledImageSet) throws(DataError) {
+        self.data = data
+        sampleCount = try data.sampleCount(of: .test)
     }
 
     public var name: String { "test" }
-    public var location: String { directory }
+    public var location: String { data.location }
 
-    public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) throws(IDXError) {
-        try MNISTDataset.stream(.test, from: directory, samples: slice, batchSize: batchSize) { body($0, 0 ..< $0.count) }
+    public func forEachBatch(of batchSize: Int, in slice: Range<Int>, _ body: (LabeledImages, Range<Int>) -> Void) throws(DataError) {
+        try data.stream(.test, samples: slice, batchSize: batchSize) { body($0, 0 ..< $0.count) }
     }
 }
 
@@ -128,11 +128,11 @@ public final class Evaluator {
         var sums = [Double](repeating: 0, count: blockCount + classCount * classCount)
         try communicator.collectively { () throws(TrainingError) in
             var block = slice.lowerBound / Self.samplesPerBlock
-            var wrongSize: (rows: Int, columns: Int)?
-            try dataError { () throws(IDXError) in
+            var wrongShape: ImageShape?
+            try dataError { () throws(DataError) in
                 try set.forEachBatch(of: Self.samplesPerBlock, in: slice) { samples, positions in
-                    guard samples.rows == model.inputShape[1] && samples.columns == model.inputShape[2] else {
-                        wrongSize = (samples.rows, samples.columns)
+                    guard samples.shape.dimensions == model.inputShape else {
+                        wrongShape = samples.shape
                         return
                     }
                     samples.fillBatch(images: images, labels: labels, positions: positions)
@@ -144,9 +144,8 @@ public final class Evaluator {
                     block += 1
                 }
             }
-            if let wrongSize {
-                throw .wrongImageSize(
-                    directory: set.location, rows: wrongSize.rows, columns: wrongSize.columns, modelInput: model.inputShape)
+            if let wrongShape {
+                throw .wrongImageSize(directory: set.location, shape: wrongShape, modelInput: model.imageShape)
             }
         }
         communicator.allReduceSum(&sums)

@@ -263,9 +263,11 @@ extension GridSearch {
         try write(CheckpointFormat.open(checkpoint).bytes, named: CheckpointDirectory.bestModelFileName)
         outcome.bestModelPath = path
         // Rank 0 concludes alone, once the other ranks are done: it scores the whole set itself.
-        let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: base.dataDirectory) }
+        let testSet = try dataError { () throws(DataError) in
+            try TestSet(of: base.dataset.open(directory: base.dataDirectory, options: base.imageOptions))
+        }
         outcome.testReport = try TrainedModel.load(path)
-            .report(on: testSet, classNames: base.dataset.classNames, communicator: LocalCommunicator())
+            .report(on: testSet, classNames: testSet.data.classNames, communicator: LocalCommunicator())
         return outcome
     }
 

@@ -19,6 +19,9 @@ public struct TrainedModel: Sendable {
     /// The checkpoint's dataset; nil for a weights-only file (PyTorch's state_dict), which does
     /// not say.
     public let trainedOn: Dataset?
+    /// The checkpoint's classes by label, after its run's `--classes`; nil for a weights-only
+    /// file, or a checkpoint written before they were recorded.
+    public let classNames: [String]?
     /// The samples of the training file the checkpoint's run trained on, the first of it: those
     /// after them it held out for validation. Nil for a weights-only file.
     public let trainingSamples: Int?
@@ -34,12 +37,12 @@ public struct TrainedModel: Sendable {
             let model = ParameterLayout.seedPlan
             return TrainedModel(
                 path: path, model: model, parameters: try CheckpointFormat.weights(of: file, model: model), trainedOn: nil,
-                trainingSamples: nil)
+                classNames: nil, trainingSamples: nil)
         }
         let snapshot = try CheckpointFormat.decode(file)
         return TrainedModel(
             path: path, model: snapshot.model, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
-            trainingSamples: snapshot.trainingSamples)
+            classNames: try CheckpointFormat.classNames(of: file), trainingSamples: snapshot.trainingSamples)
     }
 
     /// The samples of a training file of `total` that the checkpoint's run held out for
@@ -57,24 +60,43 @@ public struct TrainedModel: Sendable {
         }
         return requested ?? trainedOn ?? .mnist
     }
+
+    /// `dataset` in `directory`, read as `options` say and, when they keep no classes, with the
+    /// checkpoint's classes (those its run kept, relabelled alike); refused when its classes are
+    /// not the checkpoint's.
+    public func open(
+        _ dataset: Dataset, directory: String, options: ImageSetOptions
+    ) throws(TrainingError) -> any LabeledImageSet {
+        var options = options
+        if options.classes == nil, let classNames, classNames != dataset.classNames {
+            options.classes = ClassSelection(items: classNames)
+        }
+        let data = try dataError { () throws(DataError) in try dataset.open(directory: directory, options: options) }
+        if let classNames, classNames != data.classNames {
+            throw .classesMismatch(path: path, trainedOn: classNames, requested: data.classNames)
+        }
+        return data
+    }
 }
 
 extension TrainedModel {
     /// The model of `checkpoint` (read by every rank) and its report on the test set of the
-    /// dataset it is used on (`requested`, else its own), in `dataDirectory(dataset)`: every rank
-    /// of `communicator` scores its slice and gets the whole report, the same figures as one
-    /// process computes. Collective: an error on any rank stops every rank.
+    /// dataset it is used on (`requested`, else its own), in `dataDirectory(dataset)`, read as
+    /// `options` say (`open`): every rank of `communicator` scores its slice and gets the whole
+    /// report, the same figures as one process computes. Collective: an error on any rank stops
+    /// every rank.
     public static func scoreOnTestSet(
         _ checkpoint: String, dataset requested: Dataset?, dataDirectory: (Dataset) -> String,
-        communicator: any Communicator
+        options: ImageSetOptions = ImageSetOptions(), communicator: any Communicator
     ) throws(TrainingError) -> (model: TrainedModel, report: ClassificationReport) {
-        let (model, dataset, testSet) = try communicator.collectively { () throws(TrainingError) in
+        let (model, testSet) = try communicator.collectively { () throws(TrainingError) in
             let model = try load(checkpoint)
             let dataset = try model.dataset(requested: requested)
-            let testSet = try dataError { () throws(IDXError) in try MNISTTestSet(directory: dataDirectory(dataset)) }
-            return (model, dataset, testSet)
+            let data = try model.open(dataset, directory: dataDirectory(dataset), options: options)
+            try requireModelFits(data, model: model.model.modelDescription)
+            return (model, try dataError { () throws(DataError) in try TestSet(of: data) })
         }
-        return (model, try model.report(on: testSet, classNames: dataset.classNames, communicator: communicator))
+        return (model, try model.report(on: testSet, classNames: testSet.data.classNames, communicator: communicator))
     }
 
     /// The model's report on `set`, whose classes are `classNames`: its network built from its

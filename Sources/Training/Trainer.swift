@@ -38,16 +38,16 @@ public final class Trainer {
         try configuration.validate(worldSize: worldSize)
         let watchdog = startWatchdog()
         defer { watchdog?.stop() }
-        let validation = try countTrainingSamples()
+        let (data, validation) = try openData()
         let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
-        let model = try planModel(largestBatch: plan.largestBatch)
+        let model = try planModel(for: data, largestBatch: plan.largestBatch)
         watchdog?.progress()
-        let (start, output) = try agreeOnStart(plan: plan, validation: validation, model: model)
+        let (start, output) = try agreeOnStart(plan: plan, data: data, validation: validation, model: model)
         // Every rank enters these broadcasts alike: the option is the same everywhere.
         let hosts = configuration.tensorBoard == nil ? [] : hostNames()
         watchdog?.progress()
-        let (shard, validationSet, testSet) = try loadData(plan: plan, validation: validation)
+        let (shard, validationSet, testSet) = try loadData(plan: plan, data: data, validation: validation)
         watchdog?.progress()
         let loop = TrainingLoop(
             configuration: configuration, communicator: communicator, model: model, plan: plan, start: start,
@@ -67,37 +67,41 @@ public final class Trainer {
             abort: { communicator.abort(code: $0) })
     }
 
-    /// The samples of the training file held out for validation (empty without a split), after
-    /// those trained on, from its header, read by every rank; refuses a world with more ranks
-    /// than samples to train on, and a batch larger than a rank's share of them.
-    private func countTrainingSamples() throws(TrainingError) -> Range<Int> {
+    /// The data, opened by every rank (headers, labels, a folder's listing), and the samples of
+    /// its training split held out for validation (empty without a split), after those trained
+    /// on. Refuses a world with more ranks than samples to train on, and a batch larger than a
+    /// rank's share of them.
+    private func openData() throws(TrainingError) -> (data: any LabeledImageSet, validation: Range<Int>) {
         try communicator.collectively { () throws(TrainingError) in
-            let directory = configuration.dataDirectory
-            let total = try dataError { () throws(IDXError) in
-                try MNISTDataset.sampleCount(of: .train, in: directory)
+            let data = try dataError { () throws(DataError) in
+                try configuration.dataset.open(directory: configuration.dataDirectory, options: configuration.imageOptions)
             }
+            let total = try dataError { () throws(DataError) in try data.sampleCount(of: .train) }
             let heldOut = configuration.validationSplit?.heldOutSamples(ofTrainingFile: total) ?? total ..< total
             let count = heldOut.lowerBound
             guard communicator.size <= count else {
                 let held = heldOut.isEmpty ? "" : " (\(heldOut.count) of \(total) held out by --validation-split)"
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
+            // After the training split and the options: a test split that cannot be read is refused here.
+            _ = try dataError { () throws(DataError) in try data.sampleCount(of: .test) }
+            if configuration.augmentation != nil && data.shape.channels != 1 {
+                throw .invalidOption("--augment turns and shifts single-channel images; \(data.location) has \(data.shape.channels) channels")
+            }
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
-            return heldOut
+            return (data, heldOut)
         }
     }
 
-    /// The network the run trains: `configuration.model` planned on one input of the training
-    /// images' shape, read from their header, and the dataset's classes; the one place a run's
-    /// input shape and class count are decided. Every rank plans alike, and refuses alike a
-    /// network that does not fit the data, a batch of `largestBatch` (nor the evaluation's
-    /// blocks) or a checkpoint, `--freeze` names the network lacks, and test images of another size.
-    private func planModel(largestBatch: Int) throws(TrainingError) -> ModelPlan {
+    /// The network the run trains: `configuration.model` planned on one input of `data`'s image
+    /// shape and on its classes; the one place a run's input shape and class count are decided.
+    /// Every rank plans alike, and refuses alike a network that does not fit the data, a batch of
+    /// `largestBatch` (nor the evaluation's blocks) or a checkpoint, and `--freeze` names the
+    /// network lacks.
+    private func planModel(for data: any LabeledImageSet, largestBatch: Int) throws(TrainingError) -> ModelPlan {
         try communicator.collectively { () throws(TrainingError) in
-            let directory = configuration.dataDirectory
-            let size = try dataError { () throws(IDXError) in try MNISTDataset.imageSize(of: .train, in: directory) }
-            let inputShape = [1, size.rows, size.columns]
-            let classCount = configuration.dataset.classNames.count
+            let inputShape = data.shape.dimensions
+            let classCount = data.classNames.count
             let model: ModelPlan
             do throws(ModelSpecError) {
                 model = try ModelPlan(configuration.model, inputShape: inputShape, classCount: classCount)
@@ -107,7 +111,6 @@ public final class Trainer {
                 throw .modelDoesNotFit(error, inputShape: inputShape, classCount: classCount)
             }
             try configuration.validate(model: model)
-            try requireImageSize(of: model, .test, in: directory)
             return model
         }
     }
@@ -124,7 +127,7 @@ public final class Trainer {
     /// checkpoint or weights to start from, the metrics file, the TensorBoard directory) and
     /// sends the starting state to all: only rank 0 reads a checkpoint, so nodes need no shared disk.
     private func agreeOnStart(
-        plan: EpochPlan, validation: Range<Int>, model: ModelPlan
+        plan: EpochPlan, data: any LabeledImageSet, validation: Range<Int>, model: ModelPlan
     ) throws(TrainingError) -> (TrainingSnapshot, RunOutput) {
         let trainingSamples = validation.lowerBound
         var output = RunOutput(
@@ -144,14 +147,15 @@ public final class Trainer {
                 throw .checkpointDirectory(error)
             }
             let start = try startingState(
-                in: directory, plan: plan, trainingSamples: trainingSamples, model: model, reporter: output.reporter)
+                in: directory, plan: plan, trainingSamples: trainingSamples, model: model, classNames: data.classNames,
+                reporter: output.reporter)
             try prepare(directory, for: start.snapshot, holdingLock: output.directoryLock != nil)
             output.checkpoints = directory
             output.metrics = try configuration.metricsPath.map { path throws(TrainingError) in try MetricsLog(path: path) }
             output.tensorBoard = try configuration.tensorBoard.map { settings throws(TrainingError) in
                 try TensorBoardLog(
                     settings: settings, runID: start.snapshot.runID, startStep: start.snapshot.position.step,
-                    classNames: configuration.dataset.classNames, gridImages: try gridImages(validation: validation))
+                    classNames: data.classNames, gridImages: try gridImages(of: data, validation: validation))
             }
             startBytes = start.bytes
         }
@@ -203,16 +207,17 @@ public final class Trainer {
 
     /// The first images of the set each evaluation scores (the test set, else the validation
     /// samples), whose predictions TensorBoard shows.
-    private func gridImages(validation: Range<Int>) throws(TrainingError) -> (samples: LabeledImages, setName: String)? {
-        let directory = configuration.dataDirectory
-        return try dataError { () throws(IDXError) in
+    private func gridImages(
+        of data: any LabeledImageSet, validation: Range<Int>
+    ) throws(TrainingError) -> (samples: LabeledImages, setName: String)? {
+        try dataError { () throws(DataError) in
             if configuration.evaluatesTestSet {
-                let count = min(TensorBoardLog.gridImageCount, try MNISTDataset.sampleCount(of: .test, in: directory))
-                return (try MNISTDataset.load(.test, from: directory, samples: 0 ..< count), "test")
+                let count = min(TensorBoardLog.gridImageCount, try data.sampleCount(of: .test))
+                return (try data.load(.test, samples: 0 ..< count), "test")
             }
             guard !validation.isEmpty else { return nil }
             let end = min(validation.lowerBound + TensorBoardLog.gridImageCount, validation.upperBound)
-            return (try MNISTDataset.load(.train, from: directory, samples: validation.lowerBound ..< end), "validation")
+            return (try data.load(.train, samples: validation.lowerBound ..< end), "validation")
         }
     }
 
@@ -222,19 +227,18 @@ public final class Trainer {
     /// rather than at the first evaluation; it streams its slice again at each evaluation rather
     /// than hold it.
     private func loadData(
-        plan: EpochPlan, validation: Range<Int>
-    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?, test: MNISTTestSet) {
+        plan: EpochPlan, data: any LabeledImageSet, validation: Range<Int>
+    ) throws(TrainingError) -> (shard: LabeledImages, validation: HeldOutSet?, test: TestSet) {
         try communicator.collectively { () throws(TrainingError) in
-            let directory = configuration.dataDirectory
-            return try dataError { () throws(IDXError) in
-                let shard = try MNISTDataset.load(.train, from: directory, samples: plan.shards[communicator.rank])
-                let test = try MNISTTestSet(directory: directory)
+            try dataError { () throws(DataError) in
+                let shard = try data.load(.train, samples: plan.shards[communicator.rank])
+                let test = try TestSet(of: data)
                 let testSlice = Evaluator.slice(ofSetOf: test.sampleCount, rank: communicator.rank, worldSize: communicator.size)
-                try MNISTDataset.stream(.test, from: directory, samples: testSlice, batchSize: Evaluator.samplesPerBlock) { _ in }
+                try data.stream(.test, samples: testSlice, batchSize: Evaluator.samplesPerBlock) { _ in }
                 guard !validation.isEmpty else { return (shard, nil, test) }
                 let slice = Evaluator.slice(ofSetOf: validation.count, rank: communicator.rank, worldSize: communicator.size)
-                let held = try MNISTDataset.load(.train, from: directory, samples: validation.lowerBound + slice.lowerBound ..< validation.lowerBound + slice.upperBound)
-                return (shard, HeldOutSet(held, slice: slice, of: validation.count, name: "validation", location: directory), test)
+                let held = try data.load(.train, samples: validation.lowerBound + slice.lowerBound ..< validation.lowerBound + slice.upperBound)
+                return (shard, HeldOutSet(held, slice: slice, of: validation.count, name: "validation", location: data.location), test)
             }
         }
     }
@@ -245,13 +249,13 @@ public final class Trainer {
     /// run id, telling `reporter` which tensors `--init-from` gave.
     private func startingState(
         in directory: CheckpointDirectory, plan: EpochPlan, trainingSamples: Int, model: ModelPlan,
-        reporter: ProgressReporter
+        classNames: [String], reporter: ProgressReporter
     ) throws(TrainingError) -> (snapshot: TrainingSnapshot, bytes: [UInt8]) {
         if let path = try checkpointToResume(in: directory) {
             let file = try CheckpointFormat.open(path)
             // Decoded here too, so that a corrupt file stops the run before any rank trains.
             let snapshot = try CheckpointFormat.decode(file)
-            try CheckpointFormat.requireDataset(configuration.dataset, of: file)
+            try CheckpointFormat.requireDataset(configuration.dataset, classNames: classNames, of: file)
             try CheckpointFormat.requireModel(model, of: snapshot, path: path)
             return (snapshot, file.bytes)
         }
@@ -268,21 +272,30 @@ public final class Trainer {
             model: model, parameters: parameters, adamStep: 0, firstMoment: zeros, secondMoment: zeros, position: .start,
             worldSize: plan.batchSizes.count, batchSizes: plan.batchSizes, trainingSamples: trainingSamples,
             seed: configuration.seed, shuffle: configuration.shuffle, runID: .random())
-        return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration))
+        return (snapshot, CheckpointFormat.encode(snapshot, configuration: configuration, classNames: classNames))
     }
 }
 
-/// Refuses `split` in `directory` unless its header says images of the size `model` takes,
-/// before any image is read or any buffer sized for one.
-private func requireImageSize(of model: ModelPlan, _ split: MNISTSplit, in directory: String) throws(TrainingError) {
-    let size = try dataError { () throws(IDXError) in try MNISTDataset.imageSize(of: split, in: directory) }
-    let shape = model.inputShape
-    guard size.rows == shape[1] && size.columns == shape[2] else {
-        throw .wrongImageSize(directory: directory, rows: size.rows, columns: size.columns, modelInput: shape)
+/// Refuses `data` unless its images are of the shape `model` takes and its classes as many as
+/// the model's outputs, before any image is read or any buffer sized for one: for training, and
+/// for scoring or showing a model's predictions.
+public func requireModelFits(_ data: any LabeledImageSet, model: ModelDescription) throws(TrainingError) {
+    guard data.shape.dimensions == model.inputShape else {
+        throw .wrongImageSize(directory: data.location, shape: data.shape, modelInput: model.imageShape)
+    }
+    guard data.classNames.count == model.classCount else {
+        throw .wrongClassCount(directory: data.location, classes: data.classNames.count, modelOutputs: model.classCount)
     }
 }
 
 /// Runs a data-layer call, carrying its error as a training error.
-public func dataError<Result>(_ body: () throws(IDXError) -> Result) throws(TrainingError) -> Result {
+public func dataError<Result>(_ body: () throws(DataError) -> Result) throws(TrainingError) -> Result {
     do { return try body() } catch { throw .data(error) }
+}
+
+extension ModelDescription {
+    /// The shape of one input, as images are described.
+    var imageShape: ImageShape {
+        ImageShape(channels: inputShape[0], rows: inputShape[1], columns: inputShape[2])
+    }
 }

@@ -120,6 +120,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
     /// What the data is: recorded in checkpoints, which then refuse to continue on another.
     public var dataset = Dataset.mnist
     public var dataDirectory = "data/mnist"
+    /// The classes kept (`--classes`), and a folder's channels and image size.
+    public var imageOptions = ImageSetOptions()
     public var checkpointDirectory = "checkpoints"
     /// Epochs between checkpoints; a checkpoint is always written when training ends.
     public var checkpointEvery = 1
@@ -290,6 +292,8 @@ public struct TrainingConfiguration: Sendable, Equatable {
         return JSONValue.object([
             ("model", .string(model.description)), ("epochs", .integer(epochs)), ("batch_size", batch), ("lr", .float(learningRate)),
             ("seed", .string(String(seed))), ("dataset", .string(dataset.name)), ("data_dir", .string(dataDirectory)),
+            ("classes", imageOptions.classes.map { .array($0.items.map(JSONValue.string)) } ?? .null),
+            ("channels", optional(imageOptions.channels)), ("image_size", optional(imageOptions.imageSize?.description)),
             ("checkpoint_dir", .string(checkpointDirectory)), ("checkpoint_every", .integer(checkpointEvery)),
             ("checkpoint_interval", optional(checkpointInterval)),
             ("keep", .integer(keep)), ("resume", optional(resume)), ("auto_resume", .bool(autoResume)),

@@ -6,9 +6,11 @@ import TensorBoard
 /// Why training or evaluation stopped. Each description is one line naming what is at fault.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case invalidOption(String)
-    case data(IDXError)
-    /// The images in `directory` are not the size the model takes (`modelInput`, channels×height×width).
-    case wrongImageSize(directory: String, rows: Int, columns: Int, modelInput: [Int])
+    case data(DataError)
+    /// The images in `directory` are not of the shape the model takes.
+    case wrongImageSize(directory: String, shape: ImageShape, modelInput: ImageShape)
+    /// The data in `directory` has another number of classes than the model has outputs.
+    case wrongClassCount(directory: String, classes: Int, modelOutputs: Int)
     /// `--model` (or the seed network, by default) does not fit the data: its input shape or
     /// class count, or its bounds for the batch. Known only once the data's header is read, and
     /// alike on every rank; a usage error (64), since another `--model` runs on this data, so
@@ -21,6 +23,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case incompatibleCheckpoint(path: String, reason: String)
     /// A checkpoint used with another dataset than the one it was trained on.
     case datasetMismatch(path: String, trainedOn: String, requested: String)
+    /// A checkpoint used with other classes (`--classes`) than it was trained on.
+    case classesMismatch(path: String, trainedOn: [String], requested: [String])
     case metricsFile(path: String, reason: String)
     case tensorBoard(EventFileError)
     /// Training blew up at `step`: `symptom` says how (the loss, or the parameters).
@@ -34,8 +38,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidOption(let message): message
         case .data(let error): error.description
-        case .wrongImageSize(let directory, let rows, let columns, let modelInput):
-            "\(directory): images are \(rows)×\(columns), the model takes \(modelInput[1])×\(modelInput[2])"
+        case .wrongImageSize(let directory, let shape, let modelInput):
+            "\(directory): images are \(shape), the model takes \(modelInput)"
+        case .wrongClassCount(let directory, let classes, let modelOutputs):
+            "\(directory): \(classes) classes, the model has \(modelOutputs) outputs"
         case .modelDoesNotFit(let error, let inputShape, let classCount):
             "--model: \(error) (the data: \(ModelPlan.shapeText(inputShape)) images, \(classCount) classes)"
         case .checkpointFile(let error): error.description
@@ -44,6 +50,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .incompatibleCheckpoint(let path, let reason): "\(path): \(reason)"
         case .datasetMismatch(let path, let trainedOn, let requested):
             "\(path) was trained on \(trainedOn), not \(requested); give --dataset \(trainedOn) to use it"
+        case .classesMismatch(let path, let trainedOn, let requested):
+            "\(path) was trained on classes \(trainedOn.joined(separator: ",")), not \(requested.joined(separator: ",")); give --classes \(trainedOn.joined(separator: ",")) to use it"
         case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
         case .tensorBoard(let error): "cannot write TensorBoard events \(error.path): \(error.reason)"
         case .diverged(let step, let epoch, let symptom):
@@ -58,7 +66,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     public var exitStatus: ExitStatus {
         switch self {
         case .invalidOption, .modelDoesNotFit: .usage
-        case .data, .wrongImageSize, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch: .badInput
+        case .data(let error): error.isUsageError ? .usage : .badInput
+        case .wrongImageSize, .wrongClassCount, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch, .classesMismatch: .badInput
         case .checkpointDirectory(let error): error.exitStatus
         case .checkpointWrite, .metricsFile, .tensorBoard: .cannotWrite
         case .diverged: .diverged

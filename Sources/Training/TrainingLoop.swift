@@ -20,7 +20,7 @@ final class TrainingLoop {
     private let plan: EpochPlan
     private let shard: LabeledImages
     private let evaluator: Evaluator
-    private let testSet: MNISTTestSet
+    private let testSet: TestSet
     /// This rank's slice of the held-out samples, when `--validation-split` is given.
     private let validationSet: HeldOutSet?
     private var bestValidationAccuracy: Double?
@@ -68,7 +68,7 @@ final class TrainingLoop {
 
     init(
         configuration: TrainingConfiguration, communicator: any Communicator, model modelPlan: ModelPlan, plan: EpochPlan,
-        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, testSet: MNISTTestSet,
+        start: TrainingSnapshot, shard: LabeledImages, validationSet: HeldOutSet?, testSet: TestSet,
         output: RunOutput, watchdog: StallWatchdog?
     ) {
         self.validationSet = validationSet
@@ -96,7 +96,7 @@ final class TrainingLoop {
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment
         position = start.position.mapped(from: start.epochPlan, to: plan)
-        evaluator = Evaluator(model: modelPlan, classNames: configuration.dataset.classNames)
+        evaluator = Evaluator(model: modelPlan, classNames: testSet.data.classNames)
         images = .allocate(capacity: model.maxBatch * shard.pixelsPerImage)
         labels = .allocate(capacity: model.maxBatch)
         lastCheckpoint = (position.step, nil)
@@ -305,7 +305,7 @@ final class TrainingLoop {
         let began = monotonicSeconds()
         let path = checkpoints.checkpointPath(forStep: position.step)
         do {
-            try writeAtomically(CheckpointFormat.encode(snapshot(), configuration: configuration), to: path)
+            try writeAtomically(CheckpointFormat.encode(snapshot(), configuration: configuration, classNames: evaluator.classNames), to: path)
         } catch {
             throw .checkpointWrite(error)
         }
@@ -363,7 +363,7 @@ final class TrainingLoop {
         let began = monotonicSeconds()
         let path = checkpoints.path + "/" + CheckpointDirectory.bestModelFileName
         do {
-            try writeAtomically(CheckpointFormat.encode(snapshot(), configuration: configuration), to: path)
+            try writeAtomically(CheckpointFormat.encode(snapshot(), configuration: configuration, classNames: evaluator.classNames), to: path)
         } catch {
             throw .checkpointWrite(error)
         }

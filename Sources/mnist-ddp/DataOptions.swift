@@ -12,23 +12,38 @@ extension Dataset: ExpressibleByArgument {
     public static var allValueStrings: [String] { all.map(\.name) }
 }
 
-/// What a command's `--dataset` is when it is not given, said in its help.
+extension ClassSelection: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+extension ImageSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
+/// What a command's `--dataset` and `--classes` are when they are not given, said in their help.
 protocol DatasetDefault {
     static var help: String { get }
+    static var classesDefault: String { get }
+    /// The dataset without --dataset (and no image folder in --data-dir); nil when a checkpoint says.
+    static var fallback: Dataset? { get }
 }
 
 /// `train` and `search`: MNIST.
 enum DefaultsToMNIST: DatasetDefault {
     static var help: String {
-        "The data: mnist, or fashion-mnist (Debian's dataset-fashion-mnist). Default: mnist."
+        "The data: mnist, fashion-mnist (Debian's dataset-fashion-mnist), or folder (PNG images in --data-dir's train/CLASS/ and test/CLASS/ folders; recognised without this option when --data-dir has a train folder). Default: mnist."
     }
+    static var classesDefault: String { "all" }
+    static var fallback: Dataset? { .mnist }
 }
 
 /// `evaluate`, `predict` and `show`: the dataset the checkpoint was trained on.
 enum DefaultsToCheckpoint: DatasetDefault {
     static var help: String {
-        "mnist or fashion-mnist, whose class names to use; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (mnist for a weights-only file, or without one)."
+        "mnist, fashion-mnist or folder, whose class names to use; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (folder when --data-dir has a train folder; mnist for a weights-only file, or without one)."
     }
+    static var classesDefault: String { "the checkpoint's (all for a weights-only file)" }
+    static var fallback: Dataset? { nil }
 }
 
 /// `--dataset`, alone where no data is read (`predict` takes only the class names).
@@ -37,15 +52,47 @@ struct DatasetOption<Default: DatasetDefault>: ParsableArguments {
     var dataset: Dataset?
 }
 
-/// `--dataset` and `--data-dir`: the IDX files a command reads.
+/// `--dataset`, `--data-dir` and how to read the images: the data a command reads.
 struct DataOptions<Default: DatasetDefault>: ParsableArguments {
     @OptionGroup var named: DatasetOption<Default>
 
-    @Option(help: "Directory of the IDX files (.gz or raw). Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
+    @Option(help: "Directory of the IDX files (.gz or raw), or of an image folder's train and test folders. Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
     var dataDir: String?
 
-    /// The dataset given, if any.
-    var dataset: Dataset? { named.dataset }
+    @Option(help: ArgumentHelp(
+        "Keep only these classes, relabelled 0, 1, … in the order given: class names, label numbers or ranges of them (0-4; 5,7,9; Sandal,Sneaker,\"Ankle boot\"). Default: \(Default.classesDefault).",
+        valueName: "list"))
+    var classes: ClassSelection?
+
+    @Option(help: "An image folder's images as 1 (grey) or 3 (RGB) channels, converted as PIL's convert(\"L\") and convert(\"RGB\") do (alpha dropped). Default: the first training image's (grey: 1, colour: 3).")
+    var channels: Int?
+
+    @Option(help: ArgumentHelp(
+        "The size every image of an image folder must have, rows x columns; an image of another size is refused (never resized). Default: the first training image's.",
+        valueName: "HxW"))
+    var imageSize: ImageSize?
+
+    /// The dataset given, or the image folder whose layout --data-dir has; nil when neither says.
+    var dataset: Dataset? { named.dataset ?? dataDir.flatMap(Dataset.detected(in:)) }
+
+    /// How the images are read.
+    var imageOptions: ImageSetOptions { ImageSetOptions(classes: classes, channels: channels, imageSize: imageSize) }
+
+    /// What can be checked without reading a file: image-folder options on IDX data, a folder
+    /// without its directory, and classes a named dataset does not have.
+    func validate() throws {
+        if let channels, !ImageSetOptions.channelCounts.contains(channels) {
+            throw ValidationError("--channels must be 1 (grey) or 3 (RGB), got \(channels)")
+        }
+        guard let dataset = dataset ?? Default.fallback else { return }
+        if dataset.isImageFolder {
+            guard dataDir != nil else { throw ValidationError("--dataset \(dataset.name) needs --data-dir, the folder holding train/ and test/") }
+        } else if let option = [(channels != nil, "--channels"), (imageSize != nil, "--image-size")].first(where: \.0)?.1 {
+            throw ValidationError("\(option) reads image folders; \(dataset.name)'s IDX files hold single-channel images of the size their headers state")
+        } else if let classes {
+            do { _ = try classes.labels(among: dataset.classNames, of: dataset.name) } catch { throw ValidationError(error.description) }
+        }
+    }
 
     /// The directory of `dataset`'s files: --data-dir, else its own.
     func directory(of dataset: Dataset, environment: [String: String] = environmentVariables()) -> String {

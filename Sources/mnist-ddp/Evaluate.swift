@@ -36,7 +36,8 @@ struct Evaluate: ParsableCommand {
         defer { (communicator as? MPICommunicator)?.finalize() }
         do throws(TrainingError) {
             let (trained, report) = try TrainedModel.scoreOnTestSet(
-                checkpoint, dataset: data.dataset, dataDirectory: { data.directory(of: $0) }, communicator: communicator)
+                checkpoint, dataset: data.dataset, dataDirectory: { data.directory(of: $0) }, options: data.imageOptions,
+                communicator: communicator)
             guard communicator.isRoot else { return }
             print("\(trained.path): \(report.summaryLine)")
             print()

@@ -61,6 +61,11 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let (model, dataset) = try loadModel(checkpoint, dataset: classNames.dataset)
+        // The checkpoint's own classes (after its run's --classes), else the dataset's.
+        let names = model.classNames ?? dataset.classNames
+        guard !names.isEmpty else {
+            throw Failure(message: "\(model.path) records no class names, and an image folder's are its class folders': use one of our checkpoints trained on it", status: .usage)
+        }
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
             throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))", status: .cannotWrite)
         }
@@ -90,13 +95,13 @@ struct Predict: ParsableCommand {
             case .success:
                 let classes = probabilities.next()!
                 let ranked = classes.indices.sorted { classes[$0] > classes[$1] }
-                func guess(_ label: Int) -> String { "\(dataset.classNames[label]) (\(fixed(classes[label] * 100, 1)) %)" }
+                func guess(_ label: Int) -> String { "\(names[label]) (\(fixed(classes[label] * 100, 1)) %)" }
                 if !json {
                     print("\(input.name): \(guess(ranked[0])), then \(guess(ranked[1])), \(guess(ranked[2]))")
                 }
                 records.append(.object([
                     ("path", .string(input.name)), ("prediction", .integer(ranked[0])),
-                    ("class", .string(dataset.classNames[ranked[0]])),
+                    ("class", .string(names[ranked[0]])),
                     ("probabilities", .array(classes.map(JSONValue.number))),
                 ]))
             }

@@ -103,6 +103,7 @@ struct Search: ParsableCommand {
         base.validationSplit = validationSplit
         base.dataset = data.dataset ?? .mnist
         base.dataDirectory = data.directory(of: base.dataset, environment: environment)
+        base.imageOptions = data.imageOptions
         base.tensorBoard = tensorBoard.settings
         let search = GridSearch(
             base: base, points: points, groups: groups ?? min(world.size, points.count), outputDirectory: output)

@@ -111,12 +111,26 @@ struct Show: ParsableCommand {
         var dataset = data.dataset ?? .mnist
         if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset) }
         let directory = data.directory(of: dataset)
-        let samples = try load(from: directory, model: trained)
-        if let input = trained?.model.inputShape, samples.rows != input[1] || samples.columns != input[2] {
-            throw Failure(TrainingError.wrongImageSize(
-                directory: directory, rows: samples.rows, columns: samples.columns, modelInput: input))
+        let set: any LabeledImageSet
+        do throws(TrainingError) {
+            if let trained {
+                set = try trained.open(dataset, directory: directory, options: data.imageOptions)
+            } else {
+                set = try dataError { () throws(DataError) in try dataset.open(directory: directory, options: data.imageOptions) }
+            }
+        } catch {
+            throw Failure(error)
         }
-        if augment { return try drawAugmented(samples, dataset: dataset) }
+        if let trained {
+            do throws(TrainingError) { try requireModelFits(set, model: trained.model.modelDescription) } catch { throw Failure(error) }
+        }
+        let samples = try load(from: set, model: trained)
+        if augment {
+            guard samples.channels == 1 else {
+                throw Failure(message: "--augment turns and shifts single-channel images; \(directory) has \(samples.channels) channels", status: .usage)
+            }
+            return try drawAugmented(samples, dataset: dataset, classNames: set.classNames)
+        }
         func image(_ index: Int) -> Bitmap { samples.image(at: index) }
 
         // Every image is classified for the mistakes and the confusion matrix; only those shown otherwise.
@@ -133,10 +147,10 @@ struct Show: ParsableCommand {
         }
         let what = "\(dataset.name) \(images.rawValue)"
         if confusion {
-            var report = ClassificationReport(classNames: dataset.classNames, setName: images.rawValue)
+            var report = ClassificationReport(classNames: set.classNames, setName: images.rawValue)
             for item in shown { report.record(truth: item.label, predicted: item.prediction!.label) }
             let title = "\(what): confusion matrix, accuracy \(fixed(report.accuracy * 100, 2)) %"
-            try writePNG(ConfusionHeatMap(classNames: dataset.classNames, counts: report.confusion, title: title).render(), to: output)
+            try writePNG(ConfusionHeatMap(classNames: set.classNames, counts: report.confusion, title: title).render(), to: output)
             return
         }
         var title = "\(what): " + (shown.first.map { "images \($0.index)-\(shown.last!.index)" } ?? "no images")
@@ -148,7 +162,7 @@ struct Show: ParsableCommand {
         try checkGridSize(cells: shown.count, of: samples)
         let grid = ImageGrid(columns: columns, scale: scale, title: title).render(
             shown.map { ClassifiedImage(image: image($0.index), truth: $0.label, prediction: $0.prediction) },
-            classNames: dataset.classNames)
+            classNames: set.classNames)
         try writePNG(grid, to: output)
         if json {
             print(JSONValue.array(shown.map { item in
@@ -163,7 +177,7 @@ struct Show: ParsableCommand {
 
     /// --augment: the first --count training images, each followed along its row by the draws
     /// epochs 1, 2, … of train --augment give it.
-    func drawAugmented(_ samples: LabeledImages, dataset: Dataset) throws(Failure) {
+    func drawAugmented(_ samples: LabeledImages, dataset: Dataset, classNames: [String]) throws(Failure) {
         let bounds = augmentationBounds.augmentation
         let draws = columns - 1
         let (cellCount, overflow) = min(imageCount, samples.count).multipliedReportingOverflow(by: columns)
@@ -174,7 +188,7 @@ struct Show: ParsableCommand {
         for position in 0 ..< min(imageCount, samples.count) {
             let index = samples.firstIndex + position
             let original = samples.image(at: index)
-            cells.append((original, [Caption(dataset.classNames[Int(samples.labels[position])])]))
+            cells.append((original, [Caption(classNames[Int(samples.labels[position])])]))
             var drawRecords: [JSONValue] = []
             for epoch in 0 ..< draws {
                 let affine = RandomAffine(maxRotationDegrees: bounds.maxRotationDegrees, maxShift: bounds.maxShift, seed: seed, epoch: epoch)
@@ -217,17 +231,17 @@ struct Show: ParsableCommand {
 
     /// The images of --split: for validation, the last samples of the training file held out
     /// by --validation-split or by the checkpoint's run.
-    func load(from directory: String, model: TrainedModel?) throws(Failure) -> LabeledImages {
-        func read<Value>(_ body: () throws(IDXError) -> Value) throws(Failure) -> Value {
+    func load(from set: any LabeledImageSet, model: TrainedModel?) throws(Failure) -> LabeledImages {
+        func read<Value>(_ body: () throws(DataError) -> Value) throws(Failure) -> Value {
             do { return try body() } catch { throw Failure(TrainingError.data(error)) }
         }
         switch images {
-        case .train: return try read { () throws(IDXError) in try MNISTDataset.load(.train, from: directory) }
-        case .test: return try read { () throws(IDXError) in try MNISTDataset.load(.test, from: directory) }
+        case .train: return try read { () throws(DataError) in try set.load(.train) }
+        case .test: return try read { () throws(DataError) in try set.load(.test) }
         case .validation:
-            let total = try read { () throws(IDXError) in try MNISTDataset.sampleCount(of: .train, in: directory) }
+            let total = try read { () throws(DataError) in try set.sampleCount(of: .train) }
             let samples = try validationSamples(ofTrainingFile: total, model: model)
-            return try read { () throws(IDXError) in try MNISTDataset.load(.train, from: directory, samples: samples) }
+            return try read { () throws(DataError) in try set.load(.train, samples: samples) }
         }
     }
 

@@ -166,6 +166,7 @@ struct Train: ParsableCommand {
         configuration.seed = seed
         configuration.dataset = data.dataset ?? .mnist
         configuration.dataDirectory = data.directory(of: configuration.dataset, environment: environment)
+        configuration.imageOptions = data.imageOptions
         configuration.checkpointDirectory = checkpointDir
         configuration.checkpointEvery = checkpointEvery
         configuration.keep = keep

@@ -1,4 +1,5 @@
 import CNN
+import Data
 import SafeTensors
 import Testing
 import Training
@@ -24,13 +25,13 @@ struct CheckpointFormatTests {
     @Test("a snapshot survives encoding and decoding bit for bit")
     func roundTrip() throws {
         let original = snapshot()
-        #expect(try decode(CheckpointFormat.encode(original, configuration: TrainingConfiguration())) == original)
+        #expect(try decode(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames)) == original)
     }
 
     @Test("the model sits under PyTorch's state_dict names and shapes, Adam's moments under prefixes")
     func tensorNames() throws {
         let file = try SafeTensorsFile(
-            bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration()), source: "test")
+            bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), source: "test")
         for tensor in ParameterLayout.tensors {
             #expect(file.entry(named: tensor.name)?.shape == tensor.shape)
             #expect(file.entry(named: "optimizer.exp_avg." + tensor.name)?.shape == tensor.shape)
@@ -44,7 +45,7 @@ struct CheckpointFormatTests {
 
     @Test("a flipped bit in the tensor data is caught by the checksum")
     func corruptionDetected() throws {
-        var bytes = CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration())
+        var bytes = CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames)
         bytes[bytes.count - 5] ^= 0x10
         #expect {
             _ = try decode(bytes)
@@ -53,9 +54,26 @@ struct CheckpointFormatTests {
         }
     }
 
+    @Test("the classes a run kept are recorded by name, in label order, and read back")
+    func classNamesRecorded() throws {
+        let names = ["Sandal", "T-shirt/top", "Ankle \"boot\""]
+        let file = try CheckpointFormat.open(
+            bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: names), source: "test")
+        #expect(try CheckpointFormat.classNames(of: file) == names)
+    }
+
+    @Test("recorded class names that are not a JSON array of strings are refused", arguments: ["[1,2]", "[\"a\"", "\"a\"", ""])
+    func malformedClassNames(value: String) throws {
+        let bytes = try encoded(snapshot()) { $0["class_names"] = value }
+        #expect(throws: TrainingError.incompatibleCheckpoint(
+            path: "test", reason: "metadata \"class_names\" is not a JSON array of strings")) {
+            try CheckpointFormat.classNames(of: CheckpointFormat.open(bytes: bytes, source: "test"))
+        }
+    }
+
     /// `original` encoded, with its metadata changed by `edit`.
     func encoded(_ original: TrainingSnapshot, editingMetadata edit: (inout [String: String]) -> Void) throws -> [UInt8] {
-        try rewriting(CheckpointFormat.encode(original, configuration: TrainingConfiguration()), editingMetadata: edit)
+        try rewriting(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), editingMetadata: edit)
     }
 
     /// The safetensors file `bytes` with its metadata changed by `edit` and its tensors as they were.

@@ -1,4 +1,5 @@
 import CNN
+import Data
 import Foundation
 import SafeTensors
 import TestSupport
@@ -14,7 +15,7 @@ extension CheckpointFormatTests {
     func encodedChanging(_ change: (inout TrainingSnapshot) -> Void) -> [UInt8] {
         var changed = snapshot()
         change(&changed)
-        return CheckpointFormat.encode(changed, configuration: TrainingConfiguration())
+        return CheckpointFormat.encode(changed, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames)
     }
 
     func refusal(_ bytes: [UInt8]) -> String? {

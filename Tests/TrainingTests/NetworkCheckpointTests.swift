@@ -1,4 +1,5 @@
 import CNN
+import Data
 import SafeTensors
 import Testing
 import Training
@@ -22,7 +23,7 @@ extension CheckpointFormatTests {
     @Test("a checkpoint records its network as the resolved description and its input as CxHxW")
     func networkIsRecorded() throws {
         let file = try SafeTensorsFile(
-            bytes: CheckpointFormat.encode(snapshot(of: Self.lenet5), configuration: TrainingConfiguration()), source: "test")
+            bytes: CheckpointFormat.encode(snapshot(of: Self.lenet5), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), source: "test")
         #expect(file.metadata["model"] == "conv1=conv(6,5,pad=2) relu maxpool(2) conv2=conv(16,5,pad=0) relu maxpool(2) flatten fc1=linear(120) relu fc2=linear(84) relu fc3=linear(10)")
         #expect(file.metadata["input_shape"] == "1x28x28")
         #expect(file.entry(named: "fc3.weight")?.shape == [10, 84])
@@ -31,7 +32,7 @@ extension CheckpointFormatTests {
     @Test("a LeNet-5 checkpoint decodes to the same network, parameters and moments")
     func otherNetworkRoundTrips() throws {
         let original = snapshot(of: Self.lenet5)
-        let decoded = try decode(CheckpointFormat.encode(original, configuration: TrainingConfiguration()))
+        let decoded = try decode(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames))
         #expect(decoded == original)
         #expect(decoded.model.layers.map(\.name) == Self.lenet5.layers.map(\.name))
     }
@@ -45,7 +46,7 @@ extension CheckpointFormatTests {
 
     @Test("a seed checkpoint rebuilds the seed's own fast network")
     func seedCheckpointRebuildsSeedCNN() throws {
-        let decoded = try decode(CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration()))
+        let decoded = try decode(CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames))
         #expect(decoded.model.makeNetwork(maxBatch: 1) is SeedCNN)
     }
 
@@ -86,7 +87,7 @@ struct WeightTransferTests {
     func seedCheckpoint() -> SafeTensorsFile {
         let tests = CheckpointFormatTests()
         return try! CheckpointFormat.open(
-            bytes: CheckpointFormat.encode(tests.snapshot(), configuration: TrainingConfiguration()), source: "seed.safetensors")
+            bytes: CheckpointFormat.encode(tests.snapshot(), configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), source: "seed.safetensors")
     }
 
     func fresh(_ model: ModelPlan) -> [Float] {
