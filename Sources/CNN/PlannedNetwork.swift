@@ -44,6 +44,9 @@ public final class PlannedNetwork: TrainableNetwork {
         predictionStorage = AlignedBuffer(count: maxBatch)
     }
 
+    /// Set by `KernelBenchmark` to time each layer's passes; nil otherwise.
+    var passTimes: PassTimes?
+
     // MARK: - The network's state
 
     public func withUnsafeMutableParameters<Result, Failure>(
@@ -80,9 +83,12 @@ public final class PlannedNetwork: TrainableNetwork {
         precondition((0...maxBatch).contains(count), "count \(count) outside 0...\(maxBatch)")
         gradientStorage.base.update(repeating: 0, count: gradientStorage.count)
         runForward(images: images, count: count, dropout: dropout)
-        let lossSum = kernels.softmaxCrossEntropy(
-            classes: plan.classCount, logits: logits, labels: labels, count: count,
-            logitGradient: outputGradients[plan.layers.count - 1].base, gradientScale: gradientScale, predictions: nil)
+        var lossSum = 0.0
+        timed(.loss) {
+            lossSum = kernels.softmaxCrossEntropy(
+                classes: plan.classCount, logits: logits, labels: labels, count: count,
+                logitGradient: outputGradients[plan.layers.count - 1].base, gradientScale: gradientScale, predictions: nil)
+        }
         runBackward(images: images, count: count, dropout: dropout)
         return lossSum
     }
@@ -127,31 +133,33 @@ public final class PlannedNetwork: TrainableNetwork {
             let source = input(of: index, images: images)
             let target = outputs[index].base
             let inputSize = layer.inputShape.reduce(1, *)
-            switch layer.kind {
-            case .convolution:
-                let (weight, bias) = parameters(of: layer)
-                kernels.convolutionForward(
-                    layer.convolutionShape!, input: source, weight: weight, bias: bias, output: target, count: count,
-                    scratch: convolutionScratch.base)
-            case .relu:
-                kernels.reluForward(input: source, output: target, elements: count * inputSize)
-            case .maxPool:
-                kernels.maxPoolForward(layer.inputPlanes!, input: source, output: target, count: count)
-            case .dropout(let probability):
-                if let dropout {
-                    kernels.dropoutForward(
-                        dropout.mask(probability: probability, layer: index), input: source, output: target,
-                        sampleSize: inputSize, count: count)
-                } else {
+            timed(.forward(layer: index)) {
+                switch layer.kind {
+                case .convolution:
+                    let (weight, bias) = parameters(of: layer)
+                    kernels.convolutionForward(
+                        layer.convolutionShape!, input: source, weight: weight, bias: bias, output: target, count: count,
+                        scratch: convolutionScratch.base)
+                case .relu:
+                    kernels.reluForward(input: source, output: target, elements: count * inputSize)
+                case .maxPool:
+                    kernels.maxPoolForward(layer.inputPlanes!, input: source, output: target, count: count)
+                case .dropout(let probability):
+                    if let dropout {
+                        kernels.dropoutForward(
+                            dropout.mask(probability: probability, layer: index), input: source, output: target,
+                            sampleSize: inputSize, count: count)
+                    } else {
+                        target.update(from: source, count: count * inputSize)
+                    }
+                case .flatten:
                     target.update(from: source, count: count * inputSize)
+                case .linear:
+                    let (weight, bias) = parameters(of: layer)
+                    kernels.linearForward(
+                        inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight, bias: bias,
+                        output: target, count: count)
                 }
-            case .flatten:
-                target.update(from: source, count: count * inputSize)
-            case .linear:
-                let (weight, bias) = parameters(of: layer)
-                kernels.linearForward(
-                    inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight, bias: bias,
-                    output: target, count: count)
             }
         }
     }
@@ -164,40 +172,77 @@ public final class PlannedNetwork: TrainableNetwork {
             let outputGradient = UnsafePointer(outputGradients[index].base)
             let inputGradient = index == 0 ? nil : outputGradients[index - 1].base
             let inputSize = layer.inputShape.reduce(1, *)
-            switch layer.kind {
-            case .convolution:
-                let (weight, _) = parameters(of: layer)
-                let (weightGradient, biasGradient) = gradients(of: layer)
-                kernels.convolutionBackward(
-                    layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
-                    inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
-                    count: count, scratch: convolutionScratch.base)
-            case .linear:
-                let (weight, _) = parameters(of: layer)
-                let (weightGradient, biasGradient) = gradients(of: layer)
-                kernels.linearBackward(
-                    inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight,
-                    outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
-                    biasGradient: biasGradient, count: count)
-            case .relu:
-                guard let inputGradient else { break }
-                kernels.reluBackward(
-                    output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
-                    elements: count * inputSize)
-            case .maxPool:
-                guard let inputGradient else { break }
-                kernels.maxPoolBackward(
-                    layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
-                    inputGradient: inputGradient, count: count)
-            case .dropout(let probability):
-                guard let inputGradient else { break }
-                kernels.dropoutBackward(
-                    dropout.mask(probability: probability, layer: index), outputGradient: outputGradient,
-                    inputGradient: inputGradient, sampleSize: inputSize, count: count)
-            case .flatten:
-                guard let inputGradient else { break }
-                inputGradient.update(from: outputGradient, count: count * inputSize)
+            timed(.backward(layer: index)) {
+                switch layer.kind {
+                case .convolution:
+                    let (weight, _) = parameters(of: layer)
+                    let (weightGradient, biasGradient) = gradients(of: layer)
+                    kernels.convolutionBackward(
+                        layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
+                        inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
+                        count: count, scratch: convolutionScratch.base)
+                case .linear:
+                    let (weight, _) = parameters(of: layer)
+                    let (weightGradient, biasGradient) = gradients(of: layer)
+                    kernels.linearBackward(
+                        inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight,
+                        outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
+                        biasGradient: biasGradient, count: count)
+                case .relu:
+                    guard let inputGradient else { break }
+                    kernels.reluBackward(
+                        output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
+                        elements: count * inputSize)
+                case .maxPool:
+                    guard let inputGradient else { break }
+                    kernels.maxPoolBackward(
+                        layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
+                        inputGradient: inputGradient, count: count)
+                case .dropout(let probability):
+                    guard let inputGradient else { break }
+                    kernels.dropoutBackward(
+                        dropout.mask(probability: probability, layer: index), outputGradient: outputGradient,
+                        inputGradient: inputGradient, sampleSize: inputSize, count: count)
+                case .flatten:
+                    guard let inputGradient else { break }
+                    inputGradient.update(from: outputGradient, count: count * inputSize)
+                }
             }
+        }
+    }
+
+    /// Runs `body`, adding its CPU time to `passTimes` when a benchmark is timing the passes.
+    @inline(__always)
+    private func timed(_ pass: PassTimes.Pass, _ body: () -> Void) {
+        guard let passTimes else { return body() }
+        let start = threadCPUSeconds()
+        body()
+        passTimes.add(threadCPUSeconds() - start, to: pass)
+    }
+}
+
+/// CPU time accumulated per layer and pass of a `PlannedNetwork`, for `KernelBenchmark`.
+final class PassTimes {
+    enum Pass {
+        case forward(layer: Int)
+        case loss
+        case backward(layer: Int)
+    }
+
+    private(set) var forward: [Double]
+    private(set) var loss = 0.0
+    private(set) var backward: [Double]
+
+    init(layers: Int) {
+        forward = Array(repeating: 0, count: layers)
+        backward = Array(repeating: 0, count: layers)
+    }
+
+    func add(_ seconds: Double, to pass: Pass) {
+        switch pass {
+        case .forward(let layer): forward[layer] += seconds
+        case .loss: loss += seconds
+        case .backward(let layer): backward[layer] += seconds
         }
     }
 }
