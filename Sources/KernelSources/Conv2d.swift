@@ -90,6 +90,7 @@ extension BatchLayerKernels {
     ) {
         let layout = ConvolutionLayout(shape)
         let (padded, wide) = (scratch, scratch + layout.wideOutputOffset)
+        padded.update(repeating: 0, count: layout.paddedInput.count)
         for sample in 0..<count {
             pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: padded, layout.paddedInput)
             convolvePlanes(
@@ -115,6 +116,9 @@ extension BatchLayerKernels {
         let wideGradient = scratch + layout.wideOutputOffset
         let paddedGradient = scratch + layout.paddedGradientOffset
         let wideInputGradient = scratch + layout.wideInputGradientOffset
+        paddedInput.update(repeating: 0, count: layout.paddedInput.count)
+        wideGradient.update(repeating: 0, count: shape.outputChannels * layout.outputWideStride)
+        paddedGradient.update(repeating: 0, count: layout.paddedGradient.count)
         for sample in 0..<count {
             let gradient = outputGradient + sample * shape.output.size
             pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: paddedInput, layout.paddedInput)
@@ -144,13 +148,16 @@ extension BatchLayerKernels {
     }
 }
 
-/// Copies one sample's planes into `padded` with `padding` zeros around each, and zeroes the
-/// slack after them (it is read, multiplied by zeros, in `addWeightGradient`).
+/// Copies one sample's planes into the interior of `padded`, whose border and slack (read,
+/// multiplied by zeros, in `addWeightGradient`) the caller has zeroed once for all samples.
 private func pad(
     _ source: UnsafePointer<Float>, _ shape: PlanesShape, by padding: Int, into padded: UnsafeMutablePointer<Float>,
     _ layout: PaddedPlanes
 ) {
-    padded.update(repeating: 0, count: layout.count)
+    guard padding > 0 else {
+        // The planes lie in `padded` as they lie in the source: one run.
+        return copyFloats(from: source, to: padded, count: shape.size)
+    }
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
             copyFloats(
@@ -174,13 +181,12 @@ private func narrow(
     }
 }
 
-/// The inverse of `narrow`: the planes laid into wide planes, zero in the extra columns and past
-/// the last row.
+/// The inverse of `narrow`: the planes laid into wide planes, whose extra columns and rows past
+/// the last the caller has zeroed once for all samples.
 private func widen(
     _ source: UnsafePointer<Float>, _ shape: PlanesShape, rowStride: Int, wideStride: Int,
     into wide: UnsafeMutablePointer<Float>
 ) {
-    wide.update(repeating: 0, count: shape.channels * wideStride)
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
             copyFloats(
