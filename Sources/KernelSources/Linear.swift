@@ -93,35 +93,51 @@ extension BatchLayerKernels {
 
     /// target[r][c] = (target[r][c] if `accumulating`, else 0) + Σ_t coefficients[r·rowStride + t·termStride] · source[t][c]
     /// for r < rows, c < columns; source: [terms][columns], target: [rows][columns]. Both backward
-    /// products of a linear layer have this form. Four target rows hold a vector each in registers
-    /// over all terms, sharing each load of the source; the columns are the outer loop, so that a
-    /// strip of the source ([terms][laneCount]) stays in L1 for every block of rows.
+    /// products of a linear layer have this form. Four target rows × two vectors of columns in
+    /// registers over all terms (8 FMA chains sharing 2 source loads and 4 coefficients); the
+    /// columns are the outer loop, so that a strip of the source ([terms][2·laneCount]) stays in L1
+    /// for every block of rows.
     private static func addCombinationsOfRows(
         rows: Int, columns: Int, terms: Int, coefficients: UnsafePointer<Float>, rowStride: Int, termStride: Int,
         source: UnsafePointer<Float>, target: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
         let vectorEnd = columns / laneCount * laneCount
-        for c in stride(from: 0, to: vectorEnd, by: laneCount) {
+        for c in stride(from: 0, to: vectorEnd, by: 2 * laneCount) {
+            // An odd last vector is its own pair: computed twice from the same sums, stored twice alike.
+            let d = min(c + laneCount, vectorEnd - laneCount)
             for first in stride(from: 0, to: rows, by: 4) {
                 let block = min(4, rows - first)
                 let targets = FourRows(target, first: first, count: block, rowLength: columns)
                 let factors = FourRows(coefficients, first: first, count: block, rowLength: rowStride)
-                var (s0, s1, s2, s3) =
-                    accumulating
-                    ? (loadLanes(targets.row0 + c), loadLanes(targets.row1 + c), loadLanes(targets.row2 + c), loadLanes(targets.row3 + c))
-                    : (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-                for t in 0..<terms {
-                    let value = loadLanes(source + t * columns + c)
-                    s0 = multiplyAdd(s0, Lanes(repeating: factors.row0[t * termStride]), value)
-                    s1 = multiplyAdd(s1, Lanes(repeating: factors.row1[t * termStride]), value)
-                    s2 = multiplyAdd(s2, Lanes(repeating: factors.row2[t * termStride]), value)
-                    s3 = multiplyAdd(s3, Lanes(repeating: factors.row3[t * termStride]), value)
+                func start(_ row: UnsafeMutablePointer<Float>) -> (Lanes, Lanes) {
+                    accumulating ? (loadLanes(row + c), loadLanes(row + d)) : (.zero, .zero)
                 }
-                // A repeated row computed what its original did: storing it again changes nothing.
-                storeLanes(s3, targets.row3 + c)
-                storeLanes(s2, targets.row2 + c)
-                storeLanes(s1, targets.row1 + c)
-                storeLanes(s0, targets.row0 + c)
+                var ((s0, t0), (s1, t1), (s2, t2), (s3, t3)) =
+                    (start(targets.row0), start(targets.row1), start(targets.row2), start(targets.row3))
+                for t in 0..<terms {
+                    let (u, v) = (loadLanes(source + t * columns + c), loadLanes(source + t * columns + d))
+                    let f0 = Lanes(repeating: factors.row0[t * termStride])
+                    s0 = multiplyAdd(s0, f0, u)
+                    t0 = multiplyAdd(t0, f0, v)
+                    let f1 = Lanes(repeating: factors.row1[t * termStride])
+                    s1 = multiplyAdd(s1, f1, u)
+                    t1 = multiplyAdd(t1, f1, v)
+                    let f2 = Lanes(repeating: factors.row2[t * termStride])
+                    s2 = multiplyAdd(s2, f2, u)
+                    t2 = multiplyAdd(t2, f2, v)
+                    let f3 = Lanes(repeating: factors.row3[t * termStride])
+                    s3 = multiplyAdd(s3, f3, u)
+                    t3 = multiplyAdd(t3, f3, v)
+                }
+                // A repeated row or vector computed what its original did: storing it again changes nothing.
+                func store(_ row: UnsafeMutablePointer<Float>, _ left: Lanes, _ right: Lanes) {
+                    storeLanes(right, row + d)
+                    storeLanes(left, row + c)
+                }
+                store(targets.row3, s3, t3)
+                store(targets.row2, s2, t2)
+                store(targets.row1, s1, t1)
+                store(targets.row0, s0, t0)
             }
         }
         for r in 0..<rows {

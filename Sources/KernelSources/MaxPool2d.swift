@@ -23,12 +23,14 @@ extension BatchLayerKernels {
 
     /// din[window of (y, x)] = dout[y][x] at the window's first maximum in row-major order
     /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included.
+    /// The gradient is zeroed in one pass, then each window stores once, where its maximum is.
     public static func maxPoolBackward(
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
         outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int
     ) {
         let pooled = shape.pooled
         let width = shape.width
+        inputGradient.update(repeating: 0, count: count * shape.size)
         for plane in 0..<count * shape.channels {
             let source = input + plane * shape.height * width
             let target = inputGradient + plane * shape.height * width
@@ -38,22 +40,11 @@ extension BatchLayerKernels {
                 let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
                 for x in 0..<pooled.width {
                     let (value, at) = (largest[y * pooled.width + x], 2 * x)
-                    let routed = gradient[y * pooled.width + x]
-                    let atTopLeft = source[top + at] == value
-                    let atTopRight = !atTopLeft && source[top + at + 1] == value
-                    let atBottomLeft = !(atTopLeft || atTopRight) && source[bottom + at] == value
-                    let atBottomRight = !(atTopLeft || atTopRight || atBottomLeft)
-                    target[top + at] = atTopLeft ? routed : 0
-                    target[top + at + 1] = atTopRight ? routed : 0
-                    target[bottom + at] = atBottomLeft ? routed : 0
-                    target[bottom + at + 1] = atBottomRight ? routed : 0
+                    // Selects, not branches: where a window's maximum lies is data, and random.
+                    let lower = source[bottom + at] == value ? bottom + at : bottom + at + 1
+                    let upper = source[top + at + 1] == value ? top + at + 1 : lower
+                    target[source[top + at] == value ? top + at : upper] = gradient[y * pooled.width + x]
                 }
-                if width % 2 == 1 {
-                    (target[top + width - 1], target[bottom + width - 1]) = (0, 0)
-                }
-            }
-            if shape.height % 2 == 1 {
-                (target + (shape.height - 1) * width).update(repeating: 0, count: width)
             }
         }
     }
