@@ -5,7 +5,11 @@ import KernelPaths
 ///
 /// Every buffer is allocated once, for up to `maxBatch` samples: each layer's output and the
 /// gradient with respect to it ([maxBatch][layer.outputSize]; the last layer's output is the
-/// logits), and the convolutions' scratch. A pass runs layer after layer over the whole batch.
+/// logits), and the convolutions' scratch. A pass runs layer after layer over the whole batch,
+/// but for two fusions that save a pass over a batch of activations each: a ReLU right after a
+/// convolution is applied by the convolution to each sample's output while it is in cache (the
+/// ReLU's output is the convolution's buffer), and the backward pass of a ReLU right before a
+/// max-pool is the pool's (the gradient it routes is kept only where the maximum is positive).
 /// Not thread-safe: one instance per thread.
 public final class PlannedNetwork: TrainableNetwork {
     public let plan: ModelPlan
@@ -18,6 +22,10 @@ public final class PlannedNetwork: TrainableNetwork {
     private let gradientStorage: AlignedBuffer<Float>
     /// Per layer: its output, and the gradient of the loss with respect to it.
     private let outputs: [AlignedBuffer<Float>]
+    /// Per layer: a ReLU computed by the convolution before it, and one whose backward pass the
+    /// max-pool after it computes.
+    private let reluInConvolution: [Bool]
+    private let reluInPoolBackward: [Bool]
     private let outputGradients: [AlignedBuffer<Float>]
     /// [maxBatch] predicted classes, for `evaluate` when the caller does not ask for them.
     private let predictionStorage: AlignedBuffer<Int32>
@@ -37,7 +45,18 @@ public final class PlannedNetwork: TrainableNetwork {
         kernels = kernelPath.layerKernels
         parameterStorage = AlignedBuffer(count: plan.parameterCount)
         gradientStorage = AlignedBuffer(count: plan.parameterCount)
-        outputs = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
+        let layers = plan.layers
+        func isReLU(_ index: Int) -> Bool { if case .relu = layers[index].kind { true } else { false } }
+        reluInConvolution = layers.indices.map { isReLU($0) && $0 > 0 && layers[$0 - 1].convolutionShape != nil }
+        reluInPoolBackward = layers.indices.map { index in
+            guard isReLU(index), index + 1 < layers.count, case .maxPool = layers[index + 1].kind else { return false }
+            return true
+        }
+        var outputs: [AlignedBuffer<Float>] = []
+        for (index, layer) in layers.enumerated() {
+            outputs.append(reluInConvolution[index] ? outputs[index - 1] : AlignedBuffer(count: maxBatch * layer.outputSize))
+        }
+        self.outputs = outputs
         outputGradients = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
         let scratchCount = plan.layers.compactMap(\.convolutionShape).map(kernels.convolutionScratchCount).max() ?? 0
         convolutionScratch = AlignedBuffer(count: scratchCount)
@@ -139,9 +158,13 @@ public final class PlannedNetwork: TrainableNetwork {
                     let (weight, bias) = parameters(of: layer)
                     kernels.convolutionForward(
                         layer.convolutionShape!, input: source, weight: weight, bias: bias, output: target, count: count,
+                        rectified: index + 1 < plan.layers.count && reluInConvolution[index + 1],
                         scratch: convolutionScratch.base)
                 case .relu:
-                    kernels.reluForward(input: source, output: target, elements: count * inputSize)
+                    // After a convolution, done by it, in this very buffer.
+                    if !reluInConvolution[index] {
+                        kernels.reluForward(input: source, output: target, elements: count * inputSize)
+                    }
                 case .maxPool:
                     kernels.maxPoolForward(layer.inputPlanes!, input: source, output: target, count: count)
                 case .dropout(let probability):
@@ -189,15 +212,19 @@ public final class PlannedNetwork: TrainableNetwork {
                         outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
                         biasGradient: biasGradient, count: count)
                 case .relu:
-                    guard let inputGradient else { break }
+                    // Before a max-pool, done by its backward pass.
+                    guard let inputGradient, !reluInPoolBackward[index] else { break }
                     kernels.reluBackward(
                         output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
                         elements: count * inputSize)
                 case .maxPool:
-                    guard let inputGradient else { break }
+                    // After a ReLU whose backward pass it computes, the gradient goes to that ReLU's input.
+                    let rectified = index > 0 && reluInPoolBackward[index - 1]
+                    guard let target = rectified ? (index > 1 ? outputGradients[index - 2].base : nil) : inputGradient
+                    else { break }
                     kernels.maxPoolBackward(
                         layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
-                        inputGradient: inputGradient, count: count)
+                        inputGradient: target, count: count, rectified: rectified)
                 case .dropout(let probability):
                     guard let inputGradient else { break }
                     kernels.dropoutBackward(

@@ -83,11 +83,12 @@ extension BatchLayerKernels {
         ConvolutionLayout(shape).scratchCount
     }
 
-    /// out[n][o][y][x] = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[n][i][y+ky−pad][x+kx−pad]
+    /// out[n][o][y][x] = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[n][i][y+ky−pad][x+kx−pad], max(·, 0) if `rectified`
     /// in: [count][I][H][W], w: [O][I][k][k], b: [O], out: [count][O][Ho][Wo]
     public static func convolutionForward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>
+        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, rectified: Bool,
+        scratch: UnsafeMutablePointer<Float>
     ) {
         let layout = ConvolutionLayout(shape)
         let (padded, wide) = (scratch, scratch + layout.wideOutputOffset)
@@ -97,8 +98,10 @@ extension BatchLayerKernels {
             convolvePlanes(
                 padded, layout.paddedInput, kernel: shape.kernel, weights: weight, strides: .stored(shape), bias: bias,
                 into: wide, outputs: shape.outputChannels, wideStride: layout.outputWideStride)
+            let sampleOutput = output + sample * shape.output.size
             narrow(wide, wideStride: layout.outputWideStride, rowStride: layout.paddedInput.width,
-                   into: output + sample * shape.output.size, shape.output)
+                   into: sampleOutput, shape.output)
+            if rectified { reluForward(input: sampleOutput, output: sampleOutput, elements: shape.output.size) }
         }
     }
 

@@ -22,11 +22,12 @@ extension BatchLayerKernels {
     }
 
     /// din[window of (y, x)] = dout[y][x] at the window's first maximum in row-major order
-    /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included.
+    /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included;
+    /// with `rectified` (a ReLU's output pooled), also 0 where the maximum is not positive.
     /// The gradient is zeroed in one pass, then each window stores once, where its maximum is.
     public static func maxPoolBackward(
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int, rectified: Bool
     ) {
         let pooled = shape.pooled
         let width = shape.width
@@ -43,7 +44,8 @@ extension BatchLayerKernels {
                     // Selects, not branches: where a window's maximum lies is data, and random.
                     let lower = source[bottom + at] == value ? bottom + at : bottom + at + 1
                     let upper = source[top + at + 1] == value ? top + at + 1 : lower
-                    target[source[top + at] == value ? top + at : upper] = gradient[y * pooled.width + x]
+                    let routed = gradient[y * pooled.width + x]
+                    target[source[top + at] == value ? top + at : upper] = !rectified || value > 0 ? routed : 0
                 }
             }
         }
