@@ -6,10 +6,12 @@ import KernelPaths
 /// Every buffer is allocated once, for up to `maxBatch` samples: each layer's output and the
 /// gradient with respect to it ([maxBatch][layer.outputSize]; the last layer's output is the
 /// logits), and the convolutions' scratch. A pass runs layer after layer over the whole batch,
-/// but for two fusions that save a pass over a batch of activations each: a ReLU right after a
+/// but for fusions that save a pass over a batch of activations each: a ReLU right after a
 /// convolution is applied by the convolution to each sample's output while it is in cache (the
-/// ReLU's output is the convolution's buffer), and the backward pass of a ReLU right before a
-/// max-pool is the pool's (the gradient it routes is kept only where the maximum is positive).
+/// ReLU's output is the convolution's buffer); the backward pass of a ReLU right before a
+/// max-pool is the pool's (the gradient it routes is kept only where the maximum is positive),
+/// and that of a ReLU right before a convolution the convolution's (to each sample's input
+/// gradient while it is in cache); flatten's output and its gradient are its input's buffers.
 /// Not thread-safe: one instance per thread.
 public final class PlannedNetwork: TrainableNetwork {
     public let plan: ModelPlan
@@ -23,9 +25,10 @@ public final class PlannedNetwork: TrainableNetwork {
     /// Per layer: its output, and the gradient of the loss with respect to it.
     private let outputs: [AlignedBuffer<Float>]
     /// Per layer: a ReLU computed by the convolution before it, and one whose backward pass the
-    /// max-pool after it computes.
+    /// max-pool or the convolution after it computes.
     private let reluInConvolution: [Bool]
     private let reluInPoolBackward: [Bool]
+    private let reluInConvolutionBackward: [Bool]
     private let outputGradients: [AlignedBuffer<Float>]
     /// [maxBatch] predicted classes, for `evaluate` when the caller does not ask for them.
     private let predictionStorage: AlignedBuffer<Int32>
@@ -47,17 +50,23 @@ public final class PlannedNetwork: TrainableNetwork {
         gradientStorage = AlignedBuffer(count: plan.parameterCount)
         let layers = plan.layers
         func isReLU(_ index: Int) -> Bool { if case .relu = layers[index].kind { true } else { false } }
+        func isFlatten(_ index: Int) -> Bool { if case .flatten = layers[index].kind { index > 0 } else { false } }
         reluInConvolution = layers.indices.map { isReLU($0) && $0 > 0 && layers[$0 - 1].convolutionShape != nil }
         reluInPoolBackward = layers.indices.map { index in
             guard isReLU(index), index + 1 < layers.count, case .maxPool = layers[index + 1].kind else { return false }
             return true
         }
-        var outputs: [AlignedBuffer<Float>] = []
-        for (index, layer) in layers.enumerated() {
-            outputs.append(reluInConvolution[index] ? outputs[index - 1] : AlignedBuffer(count: maxBatch * layer.outputSize))
+        reluInConvolutionBackward = layers.indices.map {
+            isReLU($0) && $0 + 1 < layers.count && layers[$0 + 1].convolutionShape != nil
         }
-        self.outputs = outputs
-        outputGradients = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
+        var outputs: [AlignedBuffer<Float>] = []
+        var outputGradients: [AlignedBuffer<Float>] = []
+        for (index, layer) in layers.enumerated() {
+            let sharesOutput = reluInConvolution[index] || isFlatten(index)
+            outputs.append(sharesOutput ? outputs[index - 1] : AlignedBuffer(count: maxBatch * layer.outputSize))
+            outputGradients.append(isFlatten(index) ? outputGradients[index - 1] : AlignedBuffer(count: maxBatch * layer.outputSize))
+        }
+        (self.outputs, self.outputGradients) = (outputs, outputGradients)
         let scratchCount = plan.layers.compactMap(\.convolutionShape).map(kernels.convolutionScratchCount).max() ?? 0
         convolutionScratch = AlignedBuffer(count: scratchCount)
         predictionStorage = AlignedBuffer(count: maxBatch)
@@ -176,7 +185,8 @@ public final class PlannedNetwork: TrainableNetwork {
                         target.update(from: source, count: count * inputSize)
                     }
                 case .flatten:
-                    target.update(from: source, count: count * inputSize)
+                    // The input's buffer after the first layer; the images are copied.
+                    if index == 0 { target.update(from: source, count: count * inputSize) }
                 case .linear:
                     let (weight, bias) = parameters(of: layer)
                     kernels.linearForward(
@@ -200,9 +210,12 @@ public final class PlannedNetwork: TrainableNetwork {
                 case .convolution:
                     let (weight, _) = parameters(of: layer)
                     let (weightGradient, biasGradient) = gradients(of: layer)
+                    // After a ReLU whose backward pass it computes, the input gradient goes to that ReLU's input.
+                    let rectified = index > 0 && reluInConvolutionBackward[index - 1]
                     kernels.convolutionBackward(
                         layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
-                        inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
+                        inputGradient: rectified ? (index > 1 ? outputGradients[index - 2].base : nil) : inputGradient,
+                        rectifiedInput: rectified, weightGradient: weightGradient, biasGradient: biasGradient,
                         count: count, scratch: convolutionScratch.base)
                 case .linear:
                     let (weight, _) = parameters(of: layer)
@@ -212,8 +225,8 @@ public final class PlannedNetwork: TrainableNetwork {
                         outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
                         biasGradient: biasGradient, count: count)
                 case .relu:
-                    // Before a max-pool, done by its backward pass.
-                    guard let inputGradient, !reluInPoolBackward[index] else { break }
+                    // Before a max-pool or a convolution, done by its backward pass.
+                    guard let inputGradient, !reluInPoolBackward[index], !reluInConvolutionBackward[index] else { break }
                     kernels.reluBackward(
                         output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
                         elements: count * inputSize)
@@ -231,8 +244,8 @@ public final class PlannedNetwork: TrainableNetwork {
                         dropout.mask(probability: probability, layer: index), outputGradient: outputGradient,
                         inputGradient: inputGradient, sampleSize: inputSize, count: count)
                 case .flatten:
-                    guard let inputGradient else { break }
-                    inputGradient.update(from: outputGradient, count: count * inputSize)
+                    // The gradient is already in its input's gradient: they are one buffer.
+                    break
                 }
             }
         }

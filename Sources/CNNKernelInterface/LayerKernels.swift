@@ -19,10 +19,11 @@ public protocol LayerKernels {
         scratch: UnsafeMutablePointer<Float>)
 
     /// inputGradient (if given) = the gradient of the input; weightGradient and biasGradient += those
-    /// of the parameters, from outputGradient: [count][shape.output.size].
+    /// of the parameters, from outputGradient: [count][shape.output.size]. With `rectifiedInput`, the
+    /// input is a ReLU's output and inputGradient that ReLU's input gradient: zero where input ≤ 0.
     static func convolutionBackward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, rectifiedInput: Bool,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>, count: Int,
         scratch: UnsafeMutablePointer<Float>)
 

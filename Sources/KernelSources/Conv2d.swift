@@ -105,11 +105,11 @@ extension BatchLayerKernels {
         }
     }
 
-    /// din[n][i][y][x] = Σ_{o,ky,kx} w[o][i][ky][kx] · dout[n][o][y−ky+pad][x−kx+pad]
+    /// din[n][i][y][x] = Σ_{o,ky,kx} w[o][i][ky][kx] · dout[n][o][y−ky+pad][x−kx+pad], 0 where in ≤ 0 if `rectifiedInput`
     /// dw[o][i][ky][kx] += Σ_{n,y,x} dout[n][o][y][x] · in[n][i][y+ky−pad][x+kx−pad];  db[o] += Σ dout[n][o]
     public static func convolutionBackward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, rectifiedInput: Bool,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>, count: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {
@@ -149,8 +149,14 @@ extension BatchLayerKernels {
                 paddedGradient, layout.paddedGradient, kernel: kernel, weights: weight + lastTap,
                 strides: .transposedAndRotated(shape), bias: nil, into: wideInputGradient,
                 outputs: shape.inputChannels, wideStride: layout.inputGradientWideStride)
+            let sampleGradient = inputGradient + sample * shape.input.size
             narrow(wideInputGradient, wideStride: layout.inputGradientWideStride, rowStride: layout.paddedGradient.width,
-                   into: inputGradient + sample * shape.input.size, shape.input)
+                   into: sampleGradient, shape.input)
+            if rectifiedInput {
+                reluBackward(
+                    output: input + sample * shape.input.size, outputGradient: sampleGradient, inputGradient: sampleGradient,
+                    elements: shape.input.size)
+            }
         }
         for w in 0..<shape.weightCount {
             weightGradient[w] += laneSum(loadLanes(laneSums + w * laneCount))

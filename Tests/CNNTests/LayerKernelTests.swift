@@ -48,12 +48,22 @@ import Testing
         var biasGradient = [Float](repeating: 1, count: bias.count)
         kernels.convolutionBackward(
             shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: &inputGradient,
-            weightGradient: &weightGradient, biasGradient: &biasGradient, count: count, scratch: &scratch)
+            rectifiedInput: false, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
+            scratch: &scratch)
         let reference = ScalarReferenceLayers.convolutionBackward(
             shape, input: input, weight: weight, outputGradient: outputGradient, count: count)
         #expect(relativeError(inputGradient, reference.input) <= tolerance)
         #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
         #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+
+        // After a ReLU (whose output the input is), that ReLU's input gradient: exactly the ReLU's
+        // backward pass of what it gives without.
+        var rectifiedGradient = [Float](repeating: .nan, count: input.count)
+        kernels.convolutionBackward(
+            shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: &rectifiedGradient,
+            rectifiedInput: true, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
+            scratch: &scratch)
+        #expect(rectifiedGradient == ScalarReferenceLayers.reluBackward(output: input, outputGradient: inputGradient))
     }
 
     @Test(arguments: KernelPath.supported, [PlanesShape(channels: 3, height: 5, width: 7), PlanesShape(channels: 2, height: 2, width: 3)])
