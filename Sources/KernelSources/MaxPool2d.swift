@@ -24,14 +24,13 @@ extension BatchLayerKernels {
     /// din[window of (y, x)] = dout[y][x] at the window's first maximum in row-major order
     /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included;
     /// with `rectified` (a ReLU's output pooled), also 0 where the maximum is not positive.
-    /// The gradient is zeroed in one pass, then each window stores once, where its maximum is.
+    /// Each pair of rows is zeroed, then each of its windows stores once, where its maximum is (in L1).
     public static func maxPoolBackward(
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
         outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int, rectified: Bool
     ) {
         let pooled = shape.pooled
         let width = shape.width
-        inputGradient.update(repeating: 0, count: count * shape.size)
         for plane in 0..<count * shape.channels {
             let source = input + plane * shape.height * width
             let target = inputGradient + plane * shape.height * width
@@ -39,6 +38,7 @@ extension BatchLayerKernels {
             let gradient = outputGradient + plane * pooled.height * pooled.width
             for y in 0..<pooled.height {
                 let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
+                (target + top).update(repeating: 0, count: 2 * width)
                 for x in 0..<pooled.width {
                     let (value, at) = (largest[y * pooled.width + x], 2 * x)
                     // Selects, not branches: where a window's maximum lies is data, and random.
@@ -47,6 +47,9 @@ extension BatchLayerKernels {
                     let routed = gradient[y * pooled.width + x]
                     target[source[top + at] == value ? top + at : upper] = !rectified || value > 0 ? routed : 0
                 }
+            }
+            if shape.height % 2 == 1 {
+                (target + (shape.height - 1) * width).update(repeating: 0, count: width)
             }
         }
     }
