@@ -1,8 +1,8 @@
 import CNNKernelInterface
 
 // Linear: fully connected, over [count][features]. Every loop runs over whole vectors of the
-// contiguous dimension, then the remaining floats one at a time; four rows (`FourRows`) share
-// each vector load.
+// contiguous dimension, then the remaining floats (the backward products: a last vector ending at
+// the row's end); four rows (`FourRows`) share each vector load.
 
 extension BatchLayerKernels {
     /// out[n][o] = b[o] + Σ_i w[o][i] · in[n][i]          in: [count][I], w: [O][I], b: [O], out: [count][O]
@@ -96,15 +96,24 @@ extension BatchLayerKernels {
     /// products of a linear layer have this form. Four target rows × two vectors of columns in
     /// registers over all terms (8 FMA chains sharing 2 source loads and 4 coefficients); the
     /// columns are the outer loop, so that a strip of the source ([terms][2·laneCount]) stays in L1
-    /// for every block of rows.
+    /// for every block of rows. Columns past the last whole vector are a vector ending at the
+    /// row's end, whose first lanes (columns done already) are stored back as they were.
     private static func addCombinationsOfRows(
         rows: Int, columns: Int, terms: Int, coefficients: UnsafePointer<Float>, rowStride: Int, termStride: Int,
         source: UnsafePointer<Float>, target: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
         let vectorEnd = columns / laneCount * laneCount
-        for c in stride(from: 0, to: vectorEnd, by: 2 * laneCount) {
+        let pairs = (vectorEnd / laneCount + 1) / 2
+        let vectorTail = columns > vectorEnd && columns >= laneCount
+        var lane = Lanes.MaskStorage()
+        for k in 0..<laneCount { lane[k] = Int32(k) }
+        let tailLanes = lane .>= Lanes.MaskStorage(repeating: Int32(vectorEnd - (columns - laneCount)))
+        for pair in 0..<pairs + (vectorTail ? 1 : 0) {
+            let isTail = pair == pairs
             // An odd last vector is its own pair: computed twice from the same sums, stored twice alike.
-            let d = min(c + laneCount, vectorEnd - laneCount)
+            let c = isTail ? columns - laneCount : 2 * laneCount * pair
+            let d = isTail ? c : min(c + laneCount, vectorEnd - laneCount)
+            let stored = isTail ? tailLanes : SIMDMask(repeating: true)
             for first in stride(from: 0, to: rows, by: 4) {
                 let block = min(4, rows - first)
                 let targets = FourRows(target, first: first, count: block, rowLength: columns)
@@ -131,8 +140,8 @@ extension BatchLayerKernels {
                 }
                 // A repeated row or vector computed what its original did: storing it again changes nothing.
                 func store(_ row: UnsafeMutablePointer<Float>, _ left: Lanes, _ right: Lanes) {
-                    storeLanes(right, row + d)
-                    storeLanes(left, row + c)
+                    storeLanes(loadLanes(row + d).replacing(with: right, where: stored), row + d)
+                    storeLanes(loadLanes(row + c).replacing(with: left, where: stored), row + c)
                 }
                 store(targets.row3, s3, t3)
                 store(targets.row2, s2, t2)
@@ -140,7 +149,8 @@ extension BatchLayerKernels {
                 store(targets.row0, s0, t0)
             }
         }
-        for r in 0..<rows {
+        // Rows shorter than a vector, one float at a time.
+        for r in 0..<rows where !vectorTail {
             for c in vectorEnd..<columns {
                 var sum = accumulating ? target[r * columns + c] : 0
                 for t in 0..<terms { sum += coefficients[r * rowStride + t * termStride] * source[t * columns + c] }
