@@ -7,9 +7,11 @@ import CNNKernelInterface
 import KernelPaths
 import SeededRandom
 
-/// Measures the seed CNN's speed on this machine, for the CLI's `bench` command: the time and
-/// GFLOP/s of every kernel, samples per second of a full training step (gradients and Adam), and
-/// the core's register-resident FMA peak to compare them with. It prints nothing.
+/// Measures a network's speed on this machine, for the CLI's `bench` command: the time and
+/// GFLOP/s of every kernel (for the seed network, every stage of its specialised kernels; for any
+/// other, every layer's forward and backward pass), samples per second of a full training step
+/// (gradients and Adam), and the core's register-resident FMA peak to compare them with. It
+/// prints nothing.
 ///
 /// Times are the CPU time of the measuring thread, which on an idle machine equals wall time but,
 /// unlike it, excludes what other processes on a shared machine take; the training step is also
@@ -30,6 +32,8 @@ public enum KernelBenchmark {
     }
 
     public struct Report: Sendable {
+        /// The network measured.
+        public let plan: ModelPlan
         /// The instruction set the kernels ran in.
         public let kernelPath: KernelPath
         public let batchSize: Int
@@ -43,6 +47,8 @@ public enum KernelBenchmark {
         /// register-resident FMAs.
         public let peakGigaflopsPerSecond: Double
 
+        /// Useful FLOPs of one training sample (the seed network's: 0.58 M forward, 1.05 M backward).
+        public var trainingFlopsPerSample: Int { plan.trainingFLOPs }
         public var samplesPerSecond: Double { Double(batchSize) / trainStepSecondsPerBatch }
         public var trainStepGigaflopsPerSecond: Double {
             Double(trainingFlopsPerSample) * samplesPerSecond / 1e9
@@ -51,41 +57,46 @@ public enum KernelBenchmark {
         public var fractionOfPeak: Double { trainStepGigaflopsPerSecond / peakGigaflopsPerSecond }
     }
 
-    /// Useful FLOPs of one training sample: 0.58 M forward, 1.05 M backward.
-    public static let trainingFlopsPerSample = Stage.allCases.reduce(0) { $0 + $1.flopsPerSample }
-
-    /// Runs `iterations` training steps on a batch of `batchSize` random images on `kernelPath`,
-    /// `repeats` times, once timing each kernel and once timing the whole step.
+    /// Runs `iterations` training steps of `plan` (by default the seed network) on a batch of
+    /// `batchSize` random inputs on `kernelPath`, `repeats` times, once timing each kernel and once
+    /// timing the whole step. The network is the one training would use (`makeNetwork`); dropout
+    /// masks change every step, as in training.
     public static func run(
-        kernelPath: KernelPath = .active, batchSize: Int = 60, iterations: Int = 100, repeats: Int = 5
+        plan: ModelPlan = ParameterLayout.seedPlan, kernelPath: KernelPath = .active, batchSize: Int = 60,
+        iterations: Int = 100, repeats: Int = 5
     ) -> Report {
         precondition(batchSize > 0 && iterations > 0 && repeats > 0, "benchmark sizes must be positive")
         var generator = SeededGenerator(seed: 0)
-        let images = (0..<batchSize * SeedCNN.pixelCount).map { _ in generator.nextUnitFloat() }
-        let labels = (0..<batchSize).map { _ in Int32(generator.nextIndex(below: SeedCNN.classCount)) }
-        let network = SeedCNN(maxBatch: batchSize, kernelPath: kernelPath)
+        let images = (0..<batchSize * plan.inputShape.reduce(1, *)).map { _ in generator.nextUnitFloat() }
+        let labels = (0..<batchSize).map { _ in Int32(generator.nextIndex(below: plan.classCount)) }
+        // Both networks `makeNetwork` chooses from time their own parts.
+        let network = plan.makeNetwork(maxBatch: batchSize, kernelPath: kernelPath) as! any BenchmarkedNetwork
         network.initialize(seed: 0)
-        var adam = Adam(parameterCount: ParameterLayout.count)
+        var adam = Adam(parameterCount: plan.parameterCount)
+        var step = 0
         func computeGradients() {
-            network.computeGradients(images: images, labels: labels, count: batchSize, gradientScale: 1 / Float(batchSize))
+            network.computeGradients(
+                images: images, labels: labels, count: batchSize, gradientScale: 1 / Float(batchSize),
+                dropout: DropoutContext(seed: 0, step: step, firstSample: 0))
+            step += 1
         }
         func updateParameters() { adam.update(network, learningRate: 1e-3) }
 
-        var bestStage = [Double](repeating: .infinity, count: Stage.allCases.count)
+        let parts = network.timedParts
+        var bestPart = [Double](repeating: .infinity, count: parts.count)
         var bestAdam = Double.infinity
         var bestStep = Double.infinity
         var bestWallStep = Double.infinity
         for _ in 0..<repeats {
-            let stageTimes = StageTimes()
-            network.stageTimes = stageTimes
             var adamTime = 0.0
-            for _ in 0..<iterations {
-                computeGradients()
-                adamTime += cpuSeconds(of: updateParameters)
+            let partTimes = network.timingParts {
+                for _ in 0..<iterations {
+                    computeGradients()
+                    adamTime += cpuSeconds(of: updateParameters)
+                }
             }
-            network.stageTimes = nil
-            for stage in Stage.allCases {
-                bestStage[stage.rawValue] = min(bestStage[stage.rawValue], stageTimes.seconds[stage.rawValue] / Double(iterations))
+            for part in parts.indices {
+                bestPart[part] = min(bestPart[part], partTimes[part] / Double(iterations))
             }
             bestAdam = min(bestAdam, adamTime / Double(iterations))
 
@@ -102,13 +113,13 @@ public enum KernelBenchmark {
         }
 
         let kernels =
-            Stage.allCases.map { stage in
+            parts.indices.map { part in
                 KernelResult(
-                    name: stage.name, secondsPerBatch: bestStage[stage.rawValue],
-                    flopsPerBatch: Double(stage.flopsPerSample * batchSize))
+                    name: parts[part].name, secondsPerBatch: bestPart[part],
+                    flopsPerBatch: Double(parts[part].flopsPerSample * batchSize))
             } + [KernelResult(name: "adam", secondsPerBatch: bestAdam, flopsPerBatch: 0)]
         return Report(
-            kernelPath: kernelPath, batchSize: batchSize, kernels: kernels, trainStepSecondsPerBatch: bestStep,
+            plan: plan, kernelPath: kernelPath, batchSize: batchSize, kernels: kernels, trainStepSecondsPerBatch: bestStep,
             trainStepWallSecondsPerBatch: bestWallStep, peakGigaflopsPerSecond: measurePeakGigaflopsPerSecond(
                 of: kernelPath, iterations: peakIterationsPerStep * iterations))
     }
@@ -135,6 +146,47 @@ public enum KernelBenchmark {
     }
 }
 
+/// A network whose passes `KernelBenchmark` times part by part.
+protocol BenchmarkedNetwork: TrainableNetwork {
+    /// The parts timed, in the order they run, each with its useful FLOPs per sample.
+    var timedParts: [(name: String, flopsPerSample: Int)] { get }
+    /// Runs `body`, returning the CPU seconds each of `timedParts` took during it.
+    func timingParts(_ body: () -> Void) -> [Double]
+}
+
+extension SeedCNN: BenchmarkedNetwork {
+    var timedParts: [(name: String, flopsPerSample: Int)] { Stage.allCases.map { ($0.name, $0.flopsPerSample) } }
+
+    func timingParts(_ body: () -> Void) -> [Double] {
+        let times = StageTimes()
+        stageTimes = times
+        body()
+        stageTimes = nil
+        return times.seconds
+    }
+}
+
+extension PlannedNetwork: BenchmarkedNetwork {
+    /// Each layer's forward pass, the loss, then each layer's backward pass from the last layer
+    /// down, but for a first layer without parameters, whose backward pass does nothing.
+    private var backwardLayers: [Int] {
+        plan.layers.indices.reversed().filter { $0 > 0 || !plan.layers[$0].tensors.isEmpty }
+    }
+
+    var timedParts: [(name: String, flopsPerSample: Int)] {
+        plan.layers.map { ("\($0.name) forward", $0.forwardFLOPs) } + [("softmax cross-entropy", 0)]
+            + backwardLayers.map { ("\(plan.layers[$0].name) backward", plan.backwardFLOPs(ofLayerAt: $0)) }
+    }
+
+    func timingParts(_ body: () -> Void) -> [Double] {
+        let times = PassTimes(layers: plan.layers.count)
+        passTimes = times
+        body()
+        passTimes = nil
+        return times.forward + [times.loss] + backwardLayers.map { times.backward[$0] }
+    }
+}
+
 extension Stage {
     var name: String {
         switch self {
@@ -154,11 +206,11 @@ extension Stage {
         }
     }
 
-    /// Multiplies and adds of one sample in this stage's products (the layer's useful work).
+    /// Multiplies and adds of one sample in this stage's products (the layer's useful work), as
+    /// the seed network's plan counts them.
     var flopsPerSample: Int {
-        let conv1 = 8 * 28 * 28 * 9 * 2
-        let conv2 = 16 * 14 * 14 * 72 * 2
-        let fc = 10 * 784 * 2
+        func forwardFLOPs(_ name: String) -> Int { ParameterLayout.seedPlan.layers.first { $0.name == name }!.forwardFLOPs }
+        let (conv1, conv2, fc) = (forwardFLOPs("conv1"), forwardFLOPs("conv2"), forwardFLOPs("fc1"))
         switch self {
         case .conv1Forward, .conv1WeightBackward: return conv1
         case .conv2Forward, .conv2WeightBackward, .conv2InputBackward: return conv2

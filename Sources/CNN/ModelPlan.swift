@@ -53,6 +53,15 @@ public struct ModelPlan: Sendable, Equatable {
 
     public var parameterCount: Int { layers.last?.tensors.last?.range.upperBound ?? 0 }
     public var forwardFLOPs: Int { layers.reduce(0) { $0 + $1.forwardFLOPs } }
+    /// Multiply-adds of one sample's backward pass through layer `index`, counted as 2 FLOPs each:
+    /// the parameters' gradient, and the input's unless the layer is the first (its input is the data).
+    public func backwardFLOPs(ofLayerAt index: Int) -> Int {
+        (index == 0 ? 1 : 2) * layers[index].forwardFLOPs
+    }
+    /// FLOPs of one sample's training step, forward and backward.
+    public var trainingFLOPs: Int {
+        forwardFLOPs + layers.indices.reduce(0) { $0 + backwardFLOPs(ofLayerAt: $1) }
+    }
     /// The floats one sample's forward pass writes, over every layer.
     public var activationsPerSample: Int { layers.reduce(0) { $0 + $1.outputSize } }
 

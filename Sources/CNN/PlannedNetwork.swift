@@ -5,7 +5,13 @@ import KernelPaths
 ///
 /// Every buffer is allocated once, for up to `maxBatch` samples: each layer's output and the
 /// gradient with respect to it ([maxBatch][layer.outputSize]; the last layer's output is the
-/// logits), and the convolutions' scratch. A pass runs layer after layer over the whole batch.
+/// logits), and the convolutions' scratch. A pass runs layer after layer over the whole batch,
+/// but for fusions that save a pass over a batch of activations each: a ReLU right after a
+/// convolution is applied by the convolution to each sample's output while it is in cache (the
+/// ReLU's output is the convolution's buffer); the backward pass of a ReLU right before a
+/// max-pool is the pool's (the gradient it routes is kept only where the maximum is positive),
+/// and that of a ReLU right before a convolution the convolution's (to each sample's input
+/// gradient while it is in cache); flatten's output and its gradient are its input's buffers.
 /// Not thread-safe: one instance per thread.
 public final class PlannedNetwork: TrainableNetwork {
     public let plan: ModelPlan
@@ -18,6 +24,11 @@ public final class PlannedNetwork: TrainableNetwork {
     private let gradientStorage: AlignedBuffer<Float>
     /// Per layer: its output, and the gradient of the loss with respect to it.
     private let outputs: [AlignedBuffer<Float>]
+    /// Per layer: a ReLU computed by the convolution before it, and one whose backward pass the
+    /// max-pool or the convolution after it computes.
+    private let reluInConvolution: [Bool]
+    private let reluInPoolBackward: [Bool]
+    private let reluInConvolutionBackward: [Bool]
     private let outputGradients: [AlignedBuffer<Float>]
     /// [maxBatch] predicted classes, for `evaluate` when the caller does not ask for them.
     private let predictionStorage: AlignedBuffer<Int32>
@@ -37,12 +48,32 @@ public final class PlannedNetwork: TrainableNetwork {
         kernels = kernelPath.layerKernels
         parameterStorage = AlignedBuffer(count: plan.parameterCount)
         gradientStorage = AlignedBuffer(count: plan.parameterCount)
-        outputs = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
-        outputGradients = plan.layers.map { AlignedBuffer(count: maxBatch * $0.outputSize) }
+        let layers = plan.layers
+        func isReLU(_ index: Int) -> Bool { if case .relu = layers[index].kind { true } else { false } }
+        func isFlatten(_ index: Int) -> Bool { if case .flatten = layers[index].kind { index > 0 } else { false } }
+        reluInConvolution = layers.indices.map { isReLU($0) && $0 > 0 && layers[$0 - 1].convolutionShape != nil }
+        reluInPoolBackward = layers.indices.map { index in
+            guard isReLU(index), index + 1 < layers.count, case .maxPool = layers[index + 1].kind else { return false }
+            return true
+        }
+        reluInConvolutionBackward = layers.indices.map {
+            isReLU($0) && $0 + 1 < layers.count && layers[$0 + 1].convolutionShape != nil
+        }
+        var outputs: [AlignedBuffer<Float>] = []
+        var outputGradients: [AlignedBuffer<Float>] = []
+        for (index, layer) in layers.enumerated() {
+            let sharesOutput = reluInConvolution[index] || isFlatten(index)
+            outputs.append(sharesOutput ? outputs[index - 1] : AlignedBuffer(count: maxBatch * layer.outputSize))
+            outputGradients.append(isFlatten(index) ? outputGradients[index - 1] : AlignedBuffer(count: maxBatch * layer.outputSize))
+        }
+        (self.outputs, self.outputGradients) = (outputs, outputGradients)
         let scratchCount = plan.layers.compactMap(\.convolutionShape).map(kernels.convolutionScratchCount).max() ?? 0
         convolutionScratch = AlignedBuffer(count: scratchCount)
         predictionStorage = AlignedBuffer(count: maxBatch)
     }
+
+    /// Set by `KernelBenchmark` to time each layer's passes; nil otherwise.
+    var passTimes: PassTimes?
 
     // MARK: - The network's state
 
@@ -80,9 +111,12 @@ public final class PlannedNetwork: TrainableNetwork {
         precondition((0...maxBatch).contains(count), "count \(count) outside 0...\(maxBatch)")
         gradientStorage.base.update(repeating: 0, count: gradientStorage.count)
         runForward(images: images, count: count, dropout: dropout)
-        let lossSum = kernels.softmaxCrossEntropy(
-            classes: plan.classCount, logits: logits, labels: labels, count: count,
-            logitGradient: outputGradients[plan.layers.count - 1].base, gradientScale: gradientScale, predictions: nil)
+        var lossSum = 0.0
+        timed(.loss) {
+            lossSum = kernels.softmaxCrossEntropy(
+                classes: plan.classCount, logits: logits, labels: labels, count: count,
+                logitGradient: outputGradients[plan.layers.count - 1].base, gradientScale: gradientScale, predictions: nil)
+        }
         runBackward(images: images, count: count, dropout: dropout)
         return lossSum
     }
@@ -127,31 +161,38 @@ public final class PlannedNetwork: TrainableNetwork {
             let source = input(of: index, images: images)
             let target = outputs[index].base
             let inputSize = layer.inputShape.reduce(1, *)
-            switch layer.kind {
-            case .convolution:
-                let (weight, bias) = parameters(of: layer)
-                kernels.convolutionForward(
-                    layer.convolutionShape!, input: source, weight: weight, bias: bias, output: target, count: count,
-                    scratch: convolutionScratch.base)
-            case .relu:
-                kernels.reluForward(input: source, output: target, elements: count * inputSize)
-            case .maxPool:
-                kernels.maxPoolForward(layer.inputPlanes!, input: source, output: target, count: count)
-            case .dropout(let probability):
-                if let dropout {
-                    kernels.dropoutForward(
-                        dropout.mask(probability: probability, layer: index), input: source, output: target,
-                        sampleSize: inputSize, count: count)
-                } else {
-                    target.update(from: source, count: count * inputSize)
+            timed(.forward(layer: index)) {
+                switch layer.kind {
+                case .convolution:
+                    let (weight, bias) = parameters(of: layer)
+                    kernels.convolutionForward(
+                        layer.convolutionShape!, input: source, weight: weight, bias: bias, output: target, count: count,
+                        rectified: index + 1 < plan.layers.count && reluInConvolution[index + 1],
+                        scratch: convolutionScratch.base)
+                case .relu:
+                    // After a convolution, done by it, in this very buffer.
+                    if !reluInConvolution[index] {
+                        kernels.reluForward(input: source, output: target, elements: count * inputSize)
+                    }
+                case .maxPool:
+                    kernels.maxPoolForward(layer.inputPlanes!, input: source, output: target, count: count)
+                case .dropout(let probability):
+                    if let dropout {
+                        kernels.dropoutForward(
+                            dropout.mask(probability: probability, layer: index), input: source, output: target,
+                            sampleSize: inputSize, count: count)
+                    } else {
+                        target.update(from: source, count: count * inputSize)
+                    }
+                case .flatten:
+                    // The input's buffer after the first layer; the images are copied.
+                    if index == 0 { target.update(from: source, count: count * inputSize) }
+                case .linear:
+                    let (weight, bias) = parameters(of: layer)
+                    kernels.linearForward(
+                        inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight, bias: bias,
+                        output: target, count: count)
                 }
-            case .flatten:
-                target.update(from: source, count: count * inputSize)
-            case .linear:
-                let (weight, bias) = parameters(of: layer)
-                kernels.linearForward(
-                    inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight, bias: bias,
-                    output: target, count: count)
             }
         }
     }
@@ -164,40 +205,84 @@ public final class PlannedNetwork: TrainableNetwork {
             let outputGradient = UnsafePointer(outputGradients[index].base)
             let inputGradient = index == 0 ? nil : outputGradients[index - 1].base
             let inputSize = layer.inputShape.reduce(1, *)
-            switch layer.kind {
-            case .convolution:
-                let (weight, _) = parameters(of: layer)
-                let (weightGradient, biasGradient) = gradients(of: layer)
-                kernels.convolutionBackward(
-                    layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
-                    inputGradient: inputGradient, weightGradient: weightGradient, biasGradient: biasGradient,
-                    count: count, scratch: convolutionScratch.base)
-            case .linear:
-                let (weight, _) = parameters(of: layer)
-                let (weightGradient, biasGradient) = gradients(of: layer)
-                kernels.linearBackward(
-                    inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight,
-                    outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
-                    biasGradient: biasGradient, count: count)
-            case .relu:
-                guard let inputGradient else { break }
-                kernels.reluBackward(
-                    output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
-                    elements: count * inputSize)
-            case .maxPool:
-                guard let inputGradient else { break }
-                kernels.maxPoolBackward(
-                    layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
-                    inputGradient: inputGradient, count: count)
-            case .dropout(let probability):
-                guard let inputGradient else { break }
-                kernels.dropoutBackward(
-                    dropout.mask(probability: probability, layer: index), outputGradient: outputGradient,
-                    inputGradient: inputGradient, sampleSize: inputSize, count: count)
-            case .flatten:
-                guard let inputGradient else { break }
-                inputGradient.update(from: outputGradient, count: count * inputSize)
+            timed(.backward(layer: index)) {
+                switch layer.kind {
+                case .convolution:
+                    let (weight, _) = parameters(of: layer)
+                    let (weightGradient, biasGradient) = gradients(of: layer)
+                    // After a ReLU whose backward pass it computes, the input gradient goes to that ReLU's input.
+                    let rectified = index > 0 && reluInConvolutionBackward[index - 1]
+                    kernels.convolutionBackward(
+                        layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
+                        inputGradient: rectified ? (index > 1 ? outputGradients[index - 2].base : nil) : inputGradient,
+                        rectifiedInput: rectified, weightGradient: weightGradient, biasGradient: biasGradient,
+                        count: count, scratch: convolutionScratch.base)
+                case .linear:
+                    let (weight, _) = parameters(of: layer)
+                    let (weightGradient, biasGradient) = gradients(of: layer)
+                    kernels.linearBackward(
+                        inputs: inputSize, outputs: layer.outputSize, input: source, weight: weight,
+                        outputGradient: outputGradient, inputGradient: inputGradient, weightGradient: weightGradient,
+                        biasGradient: biasGradient, count: count)
+                case .relu:
+                    // Before a max-pool or a convolution, done by its backward pass.
+                    guard let inputGradient, !reluInPoolBackward[index], !reluInConvolutionBackward[index] else { break }
+                    kernels.reluBackward(
+                        output: outputs[index].base, outputGradient: outputGradient, inputGradient: inputGradient,
+                        elements: count * inputSize)
+                case .maxPool:
+                    // After a ReLU whose backward pass it computes, the gradient goes to that ReLU's input.
+                    let rectified = index > 0 && reluInPoolBackward[index - 1]
+                    guard let target = rectified ? (index > 1 ? outputGradients[index - 2].base : nil) : inputGradient
+                    else { break }
+                    kernels.maxPoolBackward(
+                        layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
+                        inputGradient: target, count: count, rectified: rectified)
+                case .dropout(let probability):
+                    guard let inputGradient else { break }
+                    kernels.dropoutBackward(
+                        dropout.mask(probability: probability, layer: index), outputGradient: outputGradient,
+                        inputGradient: inputGradient, sampleSize: inputSize, count: count)
+                case .flatten:
+                    // The gradient is already in its input's gradient: they are one buffer.
+                    break
+                }
             }
+        }
+    }
+
+    /// Runs `body`, adding its CPU time to `passTimes` when a benchmark is timing the passes.
+    @inline(__always)
+    private func timed(_ pass: PassTimes.Pass, _ body: () -> Void) {
+        guard let passTimes else { return body() }
+        let start = threadCPUSeconds()
+        body()
+        passTimes.add(threadCPUSeconds() - start, to: pass)
+    }
+}
+
+/// CPU time accumulated per layer and pass of a `PlannedNetwork`, for `KernelBenchmark`.
+final class PassTimes {
+    enum Pass {
+        case forward(layer: Int)
+        case loss
+        case backward(layer: Int)
+    }
+
+    private(set) var forward: [Double]
+    private(set) var loss = 0.0
+    private(set) var backward: [Double]
+
+    init(layers: Int) {
+        forward = Array(repeating: 0, count: layers)
+        backward = Array(repeating: 0, count: layers)
+    }
+
+    func add(_ seconds: Double, to pass: Pass) {
+        switch pass {
+        case .forward(let layer): forward[layer] += seconds
+        case .loss: loss += seconds
+        case .backward(let layer): backward[layer] += seconds
         }
     }
 }

@@ -41,6 +41,16 @@ public struct DropoutMask: Sendable, Equatable {
         Self.mix(stream &+ UInt64(truncatingIfNeeded: element + 1) &* Self.golden) >> 40 >= threshold
     }
 
+    /// `keeps(stream:element:)` of the eight elements from `first` on, lane k for element first + k:
+    /// the same integer arithmetic, eight lanes at a time.
+    @inlinable @inline(__always)
+    public func keeps(stream: UInt64, elementsFrom first: Int) -> SIMDMask<SIMD8<Int32>> {
+        let elements = SIMD8<UInt64>(repeating: UInt64(truncatingIfNeeded: first + 1)) &+ SIMD8(0, 1, 2, 3, 4, 5, 6, 7)
+        // The draws have 24 bits and the threshold at most 2^24: 32-bit lanes hold them exactly.
+        let draws = SIMD8<UInt32>(truncatingIfNeeded: Self.mix(SIMD8(repeating: stream) &+ elements &* Self.golden) &>> 40)
+        return draws .>= SIMD8(repeating: UInt32(threshold))
+    }
+
     /// SplitMix64's increment, 2^64 / φ.
     @inlinable static var golden: UInt64 { 0x9E37_79B9_7F4A_7C15 }
 
@@ -51,6 +61,15 @@ public struct DropoutMask: Sendable, Equatable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// SplitMix64's finaliser in each lane.
+    @inlinable @inline(__always)
+    static func mix(_ value: SIMD8<UInt64>) -> SIMD8<UInt64> {
+        var z = value
+        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z &>> 31)
     }
 }
 

@@ -10,17 +10,20 @@ public protocol LayerKernels {
     static func convolutionScratchCount(_ shape: ConvolutionShape) -> Int
 
     /// out[n][o][y][x] = bias[o] + Σ_{i,ky,kx} weight[o][i][ky][kx] · in[n][i][y+ky−pad][x+kx−pad],
-    /// zero outside the input. input: [count][shape.input.size]; weight: [shape.weightCount];
-    /// bias: [outputChannels]; output: [count][shape.output.size].
+    /// zero outside the input; with `rectified`, max(that, 0): a ReLU after the convolution, applied
+    /// to each sample's output while it is in cache. input: [count][shape.input.size]; weight:
+    /// [shape.weightCount]; bias: [outputChannels]; output: [count][shape.output.size].
     static func convolutionForward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>)
+        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, rectified: Bool,
+        scratch: UnsafeMutablePointer<Float>)
 
     /// inputGradient (if given) = the gradient of the input; weightGradient and biasGradient += those
-    /// of the parameters, from outputGradient: [count][shape.output.size].
+    /// of the parameters, from outputGradient: [count][shape.output.size]. With `rectifiedInput`, the
+    /// input is a ReLU's output and inputGradient that ReLU's input gradient: zero where input ≤ 0.
     static func convolutionBackward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, rectifiedInput: Bool,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>, count: Int,
         scratch: UnsafeMutablePointer<Float>)
 
@@ -29,10 +32,12 @@ public protocol LayerKernels {
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int)
 
     /// inputGradient = outputGradient routed to each window's first maximum in row-major order
-    /// (PyTorch's rule on ties), zero elsewhere. shape: the input's.
+    /// (PyTorch's rule on ties), zero elsewhere. With `rectified`, the input is a ReLU's output and
+    /// inputGradient that ReLU's input gradient as well: zero also where the maximum is not positive.
+    /// shape: the input's.
     static func maxPoolBackward(
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int)
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int, rectified: Bool)
 
     /// out = max(in, 0) over `elements` floats.
     static func reluForward(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, elements: Int)

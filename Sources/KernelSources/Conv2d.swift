@@ -70,11 +70,12 @@ struct ConvolutionLayout {
     var inputGradientWideStride: Int { paddedGradient.wideStride(kernel: shape.kernel) }
 
     // The scratch, in order: padded input, wide output (or output gradient), padded output
-    // gradient, wide input gradient.
+    // gradient, wide input gradient, the weight gradient's lane sums.
     var wideOutputOffset: Int { paddedInput.count }
     var paddedGradientOffset: Int { wideOutputOffset + shape.outputChannels * outputWideStride }
     var wideInputGradientOffset: Int { paddedGradientOffset + paddedGradient.count }
-    var scratchCount: Int { wideInputGradientOffset + shape.inputChannels * inputGradientWideStride }
+    var laneSumsOffset: Int { wideInputGradientOffset + shape.inputChannels * inputGradientWideStride }
+    var scratchCount: Int { laneSumsOffset + shape.weightCount * laneCount }
 }
 
 extension BatchLayerKernels {
@@ -82,29 +83,33 @@ extension BatchLayerKernels {
         ConvolutionLayout(shape).scratchCount
     }
 
-    /// out[n][o][y][x] = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[n][i][y+ky−pad][x+kx−pad]
+    /// out[n][o][y][x] = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[n][i][y+ky−pad][x+kx−pad], max(·, 0) if `rectified`
     /// in: [count][I][H][W], w: [O][I][k][k], b: [O], out: [count][O][Ho][Wo]
     public static func convolutionForward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, scratch: UnsafeMutablePointer<Float>
+        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, rectified: Bool,
+        scratch: UnsafeMutablePointer<Float>
     ) {
         let layout = ConvolutionLayout(shape)
         let (padded, wide) = (scratch, scratch + layout.wideOutputOffset)
+        padded.update(repeating: 0, count: layout.paddedInput.count)
         for sample in 0..<count {
             pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: padded, layout.paddedInput)
             convolvePlanes(
                 padded, layout.paddedInput, kernel: shape.kernel, weights: weight, strides: .stored(shape), bias: bias,
                 into: wide, outputs: shape.outputChannels, wideStride: layout.outputWideStride)
+            let sampleOutput = output + sample * shape.output.size
             narrow(wide, wideStride: layout.outputWideStride, rowStride: layout.paddedInput.width,
-                   into: output + sample * shape.output.size, shape.output)
+                   into: sampleOutput, shape.output)
+            if rectified { reluForward(input: sampleOutput, output: sampleOutput, elements: shape.output.size) }
         }
     }
 
-    /// din[n][i][y][x] = Σ_{o,ky,kx} w[o][i][ky][kx] · dout[n][o][y−ky+pad][x−kx+pad]
+    /// din[n][i][y][x] = Σ_{o,ky,kx} w[o][i][ky][kx] · dout[n][o][y−ky+pad][x−kx+pad], 0 where in ≤ 0 if `rectifiedInput`
     /// dw[o][i][ky][kx] += Σ_{n,y,x} dout[n][o][y][x] · in[n][i][y+ky−pad][x+kx−pad];  db[o] += Σ dout[n][o]
     public static func convolutionBackward(
         _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, rectifiedInput: Bool,
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>, count: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {
@@ -115,6 +120,12 @@ extension BatchLayerKernels {
         let wideGradient = scratch + layout.wideOutputOffset
         let paddedGradient = scratch + layout.paddedGradientOffset
         let wideInputGradient = scratch + layout.wideInputGradientOffset
+        // Each weight's gradient as a vector of lane sums over the whole batch, reduced once at the end.
+        let laneSums = scratch + layout.laneSumsOffset
+        laneSums.update(repeating: 0, count: shape.weightCount * laneCount)
+        paddedInput.update(repeating: 0, count: layout.paddedInput.count)
+        wideGradient.update(repeating: 0, count: shape.outputChannels * layout.outputWideStride)
+        paddedGradient.update(repeating: 0, count: layout.paddedGradient.count)
         for sample in 0..<count {
             let gradient = outputGradient + sample * shape.output.size
             pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: paddedInput, layout.paddedInput)
@@ -129,7 +140,7 @@ extension BatchLayerKernels {
             }
             addWeightGradient(
                 wideGradient, outputs: shape.outputChannels, wideStride: layout.outputWideStride,
-                paddedInput: paddedInput, layout.paddedInput, kernel: kernel, into: weightGradient)
+                paddedInput: paddedInput, layout.paddedInput, kernel: kernel, into: laneSums)
 
             guard let inputGradient else { continue }
             pad(gradient, shape.output, by: kernel - 1 - shape.padding, into: paddedGradient, layout.paddedGradient)
@@ -138,19 +149,31 @@ extension BatchLayerKernels {
                 paddedGradient, layout.paddedGradient, kernel: kernel, weights: weight + lastTap,
                 strides: .transposedAndRotated(shape), bias: nil, into: wideInputGradient,
                 outputs: shape.inputChannels, wideStride: layout.inputGradientWideStride)
+            let sampleGradient = inputGradient + sample * shape.input.size
             narrow(wideInputGradient, wideStride: layout.inputGradientWideStride, rowStride: layout.paddedGradient.width,
-                   into: inputGradient + sample * shape.input.size, shape.input)
+                   into: sampleGradient, shape.input)
+            if rectifiedInput {
+                reluBackward(
+                    output: input + sample * shape.input.size, outputGradient: sampleGradient, inputGradient: sampleGradient,
+                    elements: shape.input.size)
+            }
+        }
+        for w in 0..<shape.weightCount {
+            weightGradient[w] += laneSum(loadLanes(laneSums + w * laneCount))
         }
     }
 }
 
-/// Copies one sample's planes into `padded` with `padding` zeros around each, and zeroes the
-/// slack after them (it is read, multiplied by zeros, in `addWeightGradient`).
+/// Copies one sample's planes into the interior of `padded`, whose border and slack (read,
+/// multiplied by zeros, in `addWeightGradient`) the caller has zeroed once for all samples.
 private func pad(
     _ source: UnsafePointer<Float>, _ shape: PlanesShape, by padding: Int, into padded: UnsafeMutablePointer<Float>,
     _ layout: PaddedPlanes
 ) {
-    padded.update(repeating: 0, count: layout.count)
+    guard padding > 0 else {
+        // The planes lie in `padded` as they lie in the source: one run.
+        return copyFloats(from: source, to: padded, count: shape.size)
+    }
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
             copyFloats(
@@ -174,13 +197,12 @@ private func narrow(
     }
 }
 
-/// The inverse of `narrow`: the planes laid into wide planes, zero in the extra columns and past
-/// the last row.
+/// The inverse of `narrow`: the planes laid into wide planes, whose extra columns and rows past
+/// the last the caller has zeroed once for all samples.
 private func widen(
     _ source: UnsafePointer<Float>, _ shape: PlanesShape, rowStride: Int, wideStride: Int,
     into wide: UnsafeMutablePointer<Float>
 ) {
-    wide.update(repeating: 0, count: shape.channels * wideStride)
     for channel in 0..<shape.channels {
         for y in 0..<shape.height {
             copyFloats(
@@ -252,28 +274,33 @@ private func convolvePlanes(
     }
 }
 
-/// weightGradient[o][i][ky][kx] += Σ_q wideGradient[o][q] · paddedInput[i][q + ky·Wp + kx]: the
-/// wide gradient is zero in the extra columns and past the last row, so whole vectors are summed.
-/// Four outputs × three neighbouring taps in registers (12 FMA chains sharing 4 gradient and 3
-/// input loads); the taps left of a kernel row one at a time.
+/// laneSums[o][i][ky][kx] += Σ_q wideGradient[o][q] · paddedInput[i][q + ky·Wp + kx], a vector of
+/// lane sums per weight (whose lanes add up to its gradient): the wide gradient is zero in the extra
+/// columns and past the last row, so whole vectors are summed. Four outputs × three neighbouring
+/// taps in registers (12 FMA chains sharing 4 gradient and 3 input loads); the taps left of a
+/// kernel row one at a time.
 private func addWeightGradient(
     _ wideGradient: UnsafePointer<Float>, outputs: Int, wideStride: Int, paddedInput: UnsafePointer<Float>,
-    _ layout: PaddedPlanes, kernel: Int, into weightGradient: UnsafeMutablePointer<Float>
+    _ layout: PaddedPlanes, kernel: Int, into laneSums: UnsafeMutablePointer<Float>
 ) {
     let taps = kernel * kernel
     let inputs = layout.planes
     for first in stride(from: 0, to: outputs, by: 4) {
         let block = min(4, outputs - first)
         let gradients = FourRows(wideGradient, first: first, count: block, rowLength: wideStride)
-        // Where the block's first output's weight (i, ky, 0) is; the next outputs follow at this stride.
-        let outputStride = inputs * taps
+        // The block's lane sums of weight (i, ky, 0) and the next outputs', each a vector; a block
+        // of fewer than four repeats its last output's (read, but only its own are stored).
+        let outputStride = inputs * taps * laneCount
         for i in 0..<inputs {
             for ky in 0..<kernel {
                 let source = paddedInput + i * layout.planeStride + ky * layout.width
-                let target = weightGradient + (first * inputs + i) * taps + ky * kernel
+                let sums = FourRows(
+                    laneSums + ((first * inputs + i) * taps + ky * kernel) * laneCount, first: 0, count: block,
+                    rowLength: outputStride)
                 var kx = 0
                 while kx + 3 <= kernel {
-                    var (a, b, c, d) = (TapSums(), TapSums(), TapSums(), TapSums())
+                    let at = kx * laneCount
+                    var (a, b, c, d) = (TapSums(sums.row0 + at), TapSums(sums.row1 + at), TapSums(sums.row2 + at), TapSums(sums.row3 + at))
                     for q in stride(from: 0, to: wideStride, by: laneCount) {
                         let values = (loadLanes(source + kx + q), loadLanes(source + kx + 1 + q), loadLanes(source + kx + 2 + q))
                         a.addProducts(loadLanes(gradients.row0 + q), values)
@@ -281,14 +308,15 @@ private func addWeightGradient(
                         c.addProducts(loadLanes(gradients.row2 + q), values)
                         d.addProducts(loadLanes(gradients.row3 + q), values)
                     }
-                    a.addLaneSums(to: target + kx)
-                    if block > 1 { b.addLaneSums(to: target + outputStride + kx) }
-                    if block > 2 { c.addLaneSums(to: target + 2 * outputStride + kx) }
-                    if block > 3 { d.addLaneSums(to: target + 3 * outputStride + kx) }
+                    a.store(to: sums.row0 + at)
+                    if block > 1 { b.store(to: sums.row1 + at) }
+                    if block > 2 { c.store(to: sums.row2 + at) }
+                    if block > 3 { d.store(to: sums.row3 + at) }
                     kx += 3
                 }
                 for kx in kx..<kernel {
-                    var (s0, s1, s2, s3) = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
+                    let at = kx * laneCount
+                    var (s0, s1, s2, s3) = (loadLanes(sums.row0 + at), loadLanes(sums.row1 + at), loadLanes(sums.row2 + at), loadLanes(sums.row3 + at))
                     for q in stride(from: 0, to: wideStride, by: laneCount) {
                         let x = loadLanes(source + kx + q)
                         s0 = multiplyAdd(s0, loadLanes(gradients.row0 + q), x)
@@ -296,19 +324,25 @@ private func addWeightGradient(
                         s2 = multiplyAdd(s2, loadLanes(gradients.row2 + q), x)
                         s3 = multiplyAdd(s3, loadLanes(gradients.row3 + q), x)
                     }
-                    target[kx] += laneSum(s0)
-                    if block > 1 { target[outputStride + kx] += laneSum(s1) }
-                    if block > 2 { target[2 * outputStride + kx] += laneSum(s2) }
-                    if block > 3 { target[3 * outputStride + kx] += laneSum(s3) }
+                    storeLanes(s0, sums.row0 + at)
+                    if block > 1 { storeLanes(s1, sums.row1 + at) }
+                    if block > 2 { storeLanes(s2, sums.row2 + at) }
+                    if block > 3 { storeLanes(s3, sums.row3 + at) }
                 }
             }
         }
     }
 }
 
-/// One output's sums over three neighbouring taps of a kernel row, in registers.
+/// One output's lane sums of three neighbouring taps of a kernel row, in registers.
 struct TapSums {
-    var tap0 = Lanes.zero, tap1 = Lanes.zero, tap2 = Lanes.zero
+    var tap0, tap1, tap2: Lanes
+
+    /// The three vectors from `sums` on.
+    @inline(__always)
+    init(_ sums: UnsafePointer<Float>) {
+        (tap0, tap1, tap2) = (loadLanes(sums), loadLanes(sums + laneCount), loadLanes(sums + 2 * laneCount))
+    }
 
     /// tap[t] += gradient · inputs[t]
     @inline(__always)
@@ -318,11 +352,11 @@ struct TapSums {
         tap2 = multiplyAdd(tap2, gradient, inputs.2)
     }
 
-    /// target[t] += the sum of tap[t]'s lanes
+    /// The three vectors back at `sums`.
     @inline(__always)
-    func addLaneSums(to target: UnsafeMutablePointer<Float>) {
-        target[0] += laneSum(tap0)
-        target[1] += laneSum(tap1)
-        target[2] += laneSum(tap2)
+    func store(to sums: UnsafeMutablePointer<Float>) {
+        storeLanes(tap0, sums)
+        storeLanes(tap1, sums + laneCount)
+        storeLanes(tap2, sums + 2 * laneCount)
     }
 }

@@ -21,6 +21,7 @@ extension BatchLayerKernels {
     }
 
     /// target = source scaled where `mask` keeps, 0 elsewhere: the forward and the backward pass alike.
+    /// Eight elements at a time, without a branch on the random mask.
     private static func applyMask(
         _ mask: DropoutMask, to source: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>,
         sampleSize: Int, count: Int
@@ -28,9 +29,17 @@ extension BatchLayerKernels {
         let scale = mask.keptScale
         for sample in 0..<count {
             let stream = mask.stream(sample: sample)
-            let offset = sample * sampleSize
-            for element in 0..<sampleSize {
-                target[offset + element] = mask.keeps(stream: stream, element: element) ? source[offset + element] * scale : 0
+            let (values, results) = (source + sample * sampleSize, target + sample * sampleSize)
+            var element = 0
+            while element + 8 <= sampleSize {
+                let kept = mask.keeps(stream: stream, elementsFrom: element)
+                let scaled = UnsafeRawPointer(values + element).loadUnaligned(as: SIMD8<Float>.self) * scale
+                UnsafeMutableRawPointer(results + element).storeBytes(
+                    of: SIMD8<Float>.zero.replacing(with: scaled, where: kept), as: SIMD8<Float>.self)
+                element += 8
+            }
+            for element in element..<sampleSize {
+                results[element] = mask.keeps(stream: stream, element: element) ? values[element] * scale : 0
             }
         }
     }

@@ -22,10 +22,12 @@ extension BatchLayerKernels {
     }
 
     /// din[window of (y, x)] = dout[y][x] at the window's first maximum in row-major order
-    /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included.
+    /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included;
+    /// with `rectified` (a ReLU's output pooled), also 0 where the maximum is not positive.
+    /// Each pair of rows is zeroed, then each of its windows stores once, where its maximum is (in L1).
     public static func maxPoolBackward(
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
-        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int
+        outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int, rectified: Bool
     ) {
         let pooled = shape.pooled
         let width = shape.width
@@ -36,20 +38,14 @@ extension BatchLayerKernels {
             let gradient = outputGradient + plane * pooled.height * pooled.width
             for y in 0..<pooled.height {
                 let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
+                (target + top).update(repeating: 0, count: 2 * width)
                 for x in 0..<pooled.width {
                     let (value, at) = (largest[y * pooled.width + x], 2 * x)
+                    // Selects, not branches: where a window's maximum lies is data, and random.
+                    let lower = source[bottom + at] == value ? bottom + at : bottom + at + 1
+                    let upper = source[top + at + 1] == value ? top + at + 1 : lower
                     let routed = gradient[y * pooled.width + x]
-                    let atTopLeft = source[top + at] == value
-                    let atTopRight = !atTopLeft && source[top + at + 1] == value
-                    let atBottomLeft = !(atTopLeft || atTopRight) && source[bottom + at] == value
-                    let atBottomRight = !(atTopLeft || atTopRight || atBottomLeft)
-                    target[top + at] = atTopLeft ? routed : 0
-                    target[top + at + 1] = atTopRight ? routed : 0
-                    target[bottom + at] = atBottomLeft ? routed : 0
-                    target[bottom + at + 1] = atBottomRight ? routed : 0
-                }
-                if width % 2 == 1 {
-                    (target[top + width - 1], target[bottom + width - 1]) = (0, 0)
+                    target[source[top + at] == value ? top + at : upper] = !rectified || value > 0 ? routed : 0
                 }
             }
             if shape.height % 2 == 1 {

@@ -18,11 +18,25 @@ struct BenchKernels: ParsableCommand {
             The kernels run in the best instruction set this CPU supports (see --list-kernels), \
             or in the one named by $\(KernelPath.environmentVariable).
 
+            With --model, the network's own layers are timed instead of the seed network's \
+            specialised kernels: each layer's forward and backward pass, with its FLOPs from the \
+            network's plan (see `mnist-ddp model --help` for the syntax).
+
             It also times writing a batch from its bytes before each step, plainly and with \
             --augment at its default bounds (its sampler on the same path as the kernels), on \
-            images inked within MNIST's central 20×20 box, each as a share of the training step.
+            images inked within MNIST's central 20×20 box, each as a share of the training step \
+            (for networks of 1×28×28 inputs).
             """
     )
+
+    @Option(help: ArgumentHelp("The network: a preset, a layer list, or @FILE.", valueName: "network"))
+    var model = "seed"
+
+    @Option(help: ArgumentHelp("The shape of one input, channels×height×width.", valueName: "CxHxW"))
+    var input = BenchKernels.mnistInput
+
+    @Option(help: "The number of classes the last layer tells apart.")
+    var classes = 10
 
     @Option(help: "Images per batch.")
     var batchSize = 60
@@ -43,6 +57,21 @@ struct BenchKernels: ParsableCommand {
         where value < 1 {
             throw ValidationError("\(name) must be at least 1, not \(value)")
         }
+        _ = try plan()
+    }
+
+    /// MNIST's images, the default input.
+    static let mnistInput = InputShape(dimensions: [1, 28, 28])
+
+    /// The network planned for the input and classes given; a bad description is one line.
+    func plan() throws -> ModelPlan {
+        do throws(ModelSpecError) {
+            let plan = try ModelPlan(try ModelSpec(argument: model), inputShape: input.dimensions, classCount: classes)
+            try plan.check(batch: batchSize)
+            return plan
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() throws {
@@ -50,8 +79,10 @@ struct BenchKernels: ParsableCommand {
             for path in KernelPath.supported { print(path) }
             return
         }
-        let report = KernelBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats)
-        let filling = BatchFillingBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats)
+        let report = KernelBenchmark.run(plan: try plan(), batchSize: batchSize, iterations: iterations, repeats: repeats)
+        // The filling writes MNIST's images; it is a share of the step only of a network that takes them.
+        let filling = input.dimensions == Self.mnistInput.dimensions
+            ? BatchFillingBenchmark.run(batchSize: batchSize, iterations: iterations, repeats: repeats) : nil
         let results = KernelBenchmarkResults(report, batchFilling: filling, iterations: iterations, repeats: repeats)
         if json.printsTable { print(results.formatted) }
         try json.write(results)
@@ -91,6 +122,8 @@ struct KernelBenchmarkResults: Encodable {
         let addedByAugmentationFractionOfTrainStep: Double
     }
 
+    /// The network's layer list, every layer named and every width given.
+    let model: String
     let kernelPath: String
     let batchSize: Int
     let iterations: Int
@@ -99,11 +132,16 @@ struct KernelBenchmarkResults: Encodable {
     let peakGflopsPerSecondOneCore: Double
     let kernels: [Kernel]
     let trainStep: Step
-    let batchFilling: BatchFilling
+    /// nil for networks whose inputs are not MNIST's.
+    let batchFilling: BatchFilling?
+    /// Whether the kernels timed are the seed network's own (`SeedCNN`), not the general layers'.
+    let seedKernels: Bool
 
-    init(_ report: KernelBenchmark.Report, batchFilling filling: BatchFillingBenchmark.Report, iterations: Int, repeats: Int) {
+    init(_ report: KernelBenchmark.Report, batchFilling filling: BatchFillingBenchmark.Report?, iterations: Int, repeats: Int) {
         let peak = report.peakGigaflopsPerSecond
         let kernelSeconds = report.kernels.reduce(0) { $0 + $1.secondsPerBatch }
+        model = report.plan.resolvedSpec.description
+        seedKernels = report.plan == ParameterLayout.seedPlan
         kernelPath = report.kernelPath.rawValue
         batchSize = report.batchSize
         self.iterations = iterations
@@ -119,8 +157,12 @@ struct KernelBenchmarkResults: Encodable {
             microsecondsPerBatch: report.trainStepSecondsPerBatch * 1e6,
             wallMicrosecondsPerBatch: report.trainStepWallSecondsPerBatch * 1e6,
             samplesPerSecond: report.samplesPerSecond, gflopsPerSecond: report.trainStepGigaflopsPerSecond,
-            fractionOfPeak: report.fractionOfPeak, flopsPerSample: KernelBenchmark.trainingFlopsPerSample)
+            fractionOfPeak: report.fractionOfPeak, flopsPerSample: report.trainingFlopsPerSample)
         let step = report.trainStepSecondsPerBatch
+        guard let filling else {
+            batchFilling = nil
+            return
+        }
         let added = filling.augmentedSecondsPerBatch - filling.plainSecondsPerBatch
         batchFilling = BatchFilling(
             plainMicrosecondsPerBatch: filling.plainSecondsPerBatch * 1e6,
@@ -132,7 +174,7 @@ struct KernelBenchmarkResults: Encodable {
     }
 
     /// Writing the batch before each step, as a share of the step it feeds.
-    private var fillingTable: TextTable {
+    private func fillingTable(_ batchFilling: BatchFilling) -> TextTable {
         var table = TextTable("batch filling (\(batchSize) images)", "µs/batch", "% of training step")
         table.append(
             "byte/255", fixed(batchFilling.plainMicrosecondsPerBatch, 1),
@@ -156,8 +198,10 @@ struct KernelBenchmarkResults: Encodable {
         table.append(
             "training step", fixed(trainStep.microsecondsPerBatch, 1), fixed(trainStep.gflopsPerSecond, 1),
             fixed(100 * trainStep.fractionOfPeak, 1), "")
+        let title = seedKernels ? "Kernels of one training step" : "Layers of one training step of \(model)"
+        let filling = batchFilling.map { "\n\n" + fillingTable($0).formatted } ?? ""
         return """
-            Kernels of one training step on the \(kernelPath) path, batch \(batchSize), best of \(repeats) repeats of \(iterations) steps \
+            \(title) on the \(kernelPath) path, batch \(batchSize), best of \(repeats) repeats of \(iterations) steps \
             (thread CPU time)
             Peak of one core in that instruction set (register-resident FMA loop): \(fixed(peakGflopsPerSecondOneCore, 1)) GFLOP/s
 
@@ -167,9 +211,7 @@ struct KernelBenchmarkResults: Encodable {
             \(fixed(trainStep.wallMicrosecondsPerBatch, 1)) µs wall per batch; \
             \(Int(trainStep.samplesPerSecond.rounded())) samples/s on one core, \
             \(fixed(trainStep.gflopsPerSecond, 1)) GFLOP/s = \(fixed(100 * trainStep.fractionOfPeak, 1))% of peak \
-            (\(fixed(Double(trainStep.flopsPerSample) / 1e6, 2)) MFLOP per sample)
-
-            \(fillingTable.formatted)
+            (\(fixed(Double(trainStep.flopsPerSample) / 1e6, 2)) MFLOP per sample)\(filling)
             """
     }
 }

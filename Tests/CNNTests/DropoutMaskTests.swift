@@ -26,6 +26,20 @@ import Testing
         #expect(firstRank + secondRank == whole)
     }
 
+    @Test(arguments: [0.0, 0.25, 0.5, 0.9])
+    func eightLanesDrawAsEightElements(probability: Double) {
+        let mask = DropoutMask(probability: probability, seed: 42, layer: 5, step: 3, firstSample: 7)
+        for sample in 0..<4 {
+            let stream = mask.stream(sample: sample)
+            for first in [0, 8, 13, 480] {
+                let lanes = mask.keeps(stream: stream, elementsFrom: first)
+                for lane in 0..<8 {
+                    #expect(lanes[lane] == mask.keeps(stream: stream, element: first + lane), "sample \(sample), element \(first + lane)")
+                }
+            }
+        }
+    }
+
     @Test func anotherStepSeedOrLayerGivesAnotherMask() {
         let base = DropoutMask(probability: 0.5, seed: 42, layer: 5, step: 3, firstSample: 0)
         let others = [

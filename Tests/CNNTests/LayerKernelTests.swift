@@ -31,9 +31,16 @@ import Testing
 
         var output = [Float](repeating: .nan, count: count * shape.output.size)
         kernels.convolutionForward(
-            shape, input: input, weight: weight, bias: bias, output: &output, count: count, scratch: &scratch)
+            shape, input: input, weight: weight, bias: bias, output: &output, count: count, rectified: false,
+            scratch: &scratch)
         let expected = ScalarReferenceLayers.convolutionForward(shape, input: input, weight: weight, bias: bias, count: count)
         #expect(relativeError(output, expected) <= tolerance)
+        // With a ReLU after it: exactly the ReLU of what it gives without.
+        var rectifiedOutput = [Float](repeating: .nan, count: output.count)
+        kernels.convolutionForward(
+            shape, input: input, weight: weight, bias: bias, output: &rectifiedOutput, count: count, rectified: true,
+            scratch: &scratch)
+        #expect(rectifiedOutput == ScalarReferenceLayers.reluForward(output))
 
         var inputGradient = [Float](repeating: .nan, count: input.count)
         // The parameter gradients are added to what is there.
@@ -41,12 +48,22 @@ import Testing
         var biasGradient = [Float](repeating: 1, count: bias.count)
         kernels.convolutionBackward(
             shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: &inputGradient,
-            weightGradient: &weightGradient, biasGradient: &biasGradient, count: count, scratch: &scratch)
+            rectifiedInput: false, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
+            scratch: &scratch)
         let reference = ScalarReferenceLayers.convolutionBackward(
             shape, input: input, weight: weight, outputGradient: outputGradient, count: count)
         #expect(relativeError(inputGradient, reference.input) <= tolerance)
         #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
         #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+
+        // After a ReLU (whose output the input is), that ReLU's input gradient: exactly the ReLU's
+        // backward pass of what it gives without.
+        var rectifiedGradient = [Float](repeating: .nan, count: input.count)
+        kernels.convolutionBackward(
+            shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: &rectifiedGradient,
+            rectifiedInput: true, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
+            scratch: &scratch)
+        #expect(rectifiedGradient == ScalarReferenceLayers.reluBackward(output: input, outputGradient: inputGradient))
     }
 
     @Test(arguments: KernelPath.supported, [PlanesShape(channels: 3, height: 5, width: 7), PlanesShape(channels: 2, height: 2, width: 3)])
@@ -61,8 +78,22 @@ import Testing
 
         var inputGradient = [Float](repeating: .nan, count: input.count)
         kernels.maxPoolBackward(
-            shape, input: input, output: output, outputGradient: outputGradient, inputGradient: &inputGradient, count: count)
-        #expect(inputGradient == ScalarReferenceLayers.maxPoolBackward(shape, input: input, outputGradient: outputGradient, count: count))
+            shape, input: input, output: output, outputGradient: outputGradient, inputGradient: &inputGradient, count: count,
+            rectified: false)
+        let expected = ScalarReferenceLayers.maxPoolBackward(shape, input: input, outputGradient: outputGradient, count: count)
+        #expect(inputGradient == expected)
+
+        // Pooling a ReLU's output, the ReLU's backward pass too.
+        let rectifiedInput = ScalarReferenceLayers.reluForward(input)
+        var rectifiedOutput = [Float](repeating: .nan, count: output.count)
+        kernels.maxPoolForward(shape, input: rectifiedInput, output: &rectifiedOutput, count: count)
+        inputGradient = [Float](repeating: .nan, count: input.count)
+        kernels.maxPoolBackward(
+            shape, input: rectifiedInput, output: rectifiedOutput, outputGradient: outputGradient,
+            inputGradient: &inputGradient, count: count, rectified: true)
+        #expect(inputGradient == ScalarReferenceLayers.reluBackward(
+            output: rectifiedInput,
+            outputGradient: ScalarReferenceLayers.maxPoolBackward(shape, input: rectifiedInput, outputGradient: outputGradient, count: count)))
     }
 
     @Test(arguments: KernelPath.supported)

@@ -76,6 +76,12 @@ import Testing
         try! ModelPlan(
             ModelSpec(parsing: "conv(5,7,pad=6) relu maxpool dropout(0.4) conv(3,1) flatten linear(9) relu dropout(0.2) linear"),
             inputShape: [2, 9, 7], classCount: 3),
+        // The fusions at the edges: a ReLU first (its backward pass the convolution's, with no input
+        // gradient), convolution → ReLU → convolution, ReLU → max-pool, and a flatten first.
+        try! ModelPlan(
+            ModelSpec(parsing: "relu conv(4,3,pad=1) relu conv(3,2) relu maxpool flatten linear"),
+            inputShape: [2, 8, 9], classCount: 4),
+        try! ModelPlan(ModelSpec(parsing: "flatten linear(6) relu linear"), inputShape: [1, 5, 4], classCount: 3),
     ]
 
     @Test(arguments: KernelPath.supported, plans)

@@ -157,6 +157,34 @@ struct CommandLineTests {
         #expect(abs(added - difference) < 1e-6, "\(filling)")
     }
 
+    @Test("bench --model times every layer of the network forward and backward, with its FLOPs")
+    func layerBenchmarkJSON() throws {
+        let result = try mnistDDP(["bench", "--model", "lenet5", "--iterations", "2", "--repeats", "1", "--json", "-"])
+        #expect(result.status == 0, "\(result.output)")
+        let report = try json(result.standardOutput)
+        #expect(report["seed_kernels"] as? Bool == false)
+        #expect((report["model"] as? String)?.hasPrefix("conv1=conv(6,5,pad=2) relu maxpool(2)") == true, "\(report["model"] ?? "")")
+        let kernels = try #require(report["kernels"] as? [[String: Any]])
+        let names = kernels.compactMap { $0["name"] as? String }
+        for pass in ["conv1 forward", "conv2 forward", "fc3 forward", "softmax cross-entropy", "fc1 backward", "conv1 backward", "adam"] {
+            #expect(names.contains(pass), "no \(pass) in \(names)")
+        }
+        let conv2 = try #require(kernels.first { $0["name"] as? String == "conv2 backward" })
+        #expect((conv2["fraction_of_peak"] as? Double ?? 0) > 0, "\(conv2)")
+        #expect(report["batch_filling"] != nil)
+
+        let other = try mnistDDP(["bench", "--model", "conv(4,3) relu flatten linear", "--input", "3x9x9", "--classes", "5",
+                                  "--iterations", "1", "--repeats", "1"])
+        #expect(other.status == 0, "\(other.output)")
+        #expect(other.standardOutput.contains("Layers of one training step of conv1=conv(4,3,pad=0) relu flatten fc1=linear(5)"),
+                "\(other.output)")
+        #expect(!other.standardOutput.contains("batch filling"), "\(other.output)")
+
+        let bad = try mnistDDP(["bench", "--model", "conv(4,7) flatten linear", "--input", "1x5x5"])
+        #expect(bad.status != 0)
+        #expect(bad.standardError.contains("layer 1 (conv1): a 7×7 kernel with padding 0 is larger than its 5×5 input"), "\(bad.output)")
+    }
+
     @Test("bench allreduce under mpirun fits a latency and a per-byte cost")
     func allReduceBenchmark() throws {
         let result = try ProcessRunner.mpirun(
