@@ -154,13 +154,13 @@ struct TrainingFailureTests {
         expectFailure(result, status: .usage, mentioning: ["3 ranks for 2 training samples"])
     }
 
-    @Test("test images of another size than the training images the model is planned on are refused before the first step")
+    @Test("test images of another size than the training images are refused before the first step")
     func wrongImageSize() throws {
         let job = try TrainerJob()
         defer { job.remove() }
         let data = try smallImages(job, sides: ["train": 28, "t10k": 5])
         let result = try job.train(ranks: 2, ["--data-dir", data, "--batch-size", "2"], timeout: Self.promptly)
-        expectFailure(result, status: .badInput, mentioning: ["images are 5×5, the model takes 28×28"])
+        expectFailure(result, status: .badInput, mentioning: ["the training images are 28×28, the test images 5×5"])
     }
 
     @Test("a network that does not fit the data's images is refused on every rank in one line, with the usage status")
