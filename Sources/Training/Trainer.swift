@@ -263,8 +263,10 @@ public final class Trainer {
         network.initialize(seed: configuration.seed)
         var parameters = network.withUnsafeParameters(Array.init)
         if let initFrom = configuration.initFrom {
+            let path: String
+            do { path = try CheckpointDirectory.resolveCheckpoint(initFrom) } catch { throw .checkpointDirectory(error) }
             let transfer = try CheckpointFormat.transferWeights(
-                from: CheckpointFormat.open(initFrom), into: &parameters, of: model.modelDescription)
+                from: CheckpointFormat.open(path), into: &parameters, of: model.modelDescription)
             reporter.note(transfer.summary)
         }
         let zeros = [Float](repeating: 0, count: model.parameterCount)

@@ -140,7 +140,7 @@ public struct TrainingConfiguration: Sendable, Equatable {
     public var autoResume = false
     /// Delete the checkpoints in the checkpoint directory and start fresh.
     public var overwrite = false
-    /// Model weights to start from, with a fresh optimizer.
+    /// Model weights to start from, with a fresh optimizer: a file, or the newest checkpoint of a directory.
     public var initFrom: String?
     public var shuffle = true
     /// Stop once the optimizer has taken this many steps in all (resumed steps included).

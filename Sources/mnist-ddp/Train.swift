@@ -104,7 +104,7 @@ struct Train: ParsableCommand {
     var overwrite = false
 
     @Option(help: ArgumentHelp(
-        "Start from the model weights of a safetensors file (ours or PyTorch's state_dict), with a fresh optimizer: every tensor of the network whose name and shape match one in the file is loaded, the others (a new head) start fresh; rank 0 says which.",
+        "Start from the model weights of a safetensors file (ours or PyTorch's state_dict; the newest checkpoint of a directory), with a fresh optimizer: every tensor of the network whose name and shape match one in the file is loaded, the others (a new head) start fresh; rank 0 says which.",
         valueName: "path"))
     var initFrom: String?
 

@@ -117,6 +117,32 @@ struct NetworkTrainingTests {
         #expect((summary["test_accuracy"] as? Double ?? 0) > 0.8, "\(summary)")
     }
 
+    @Test("the seed's convolutions, trained on all ten digits, under a fresh 5-class head for --classes 5-9 (--init-from a directory)")
+    func seedFeaturesUnderAFiveClassHead() throws {
+        let job = try TrainerJob()
+        defer { job.remove() }
+        let source = try job.train(ranks: nil, ["--max-steps", "200", "--eval-every", "10", "--checkpoint-dir", job.path("source")])
+        #expect(source.status == 0, "\(source.output)")
+        let metrics = job.path("metrics.jsonl")
+        let tuned = try job.train(ranks: 2, [
+            "--classes", "5-9", "--init-from", job.path("source"), "--freeze", "conv1,conv2",
+            "--max-steps", "100", "--metrics", metrics, "--checkpoint-dir", job.path("tuned"),
+        ])
+        #expect(tuned.status == 0, "\(tuned.output)")
+
+        let before = try job.tensorBytes(job.path("source/step-000000200.safetensors"))
+        let after = try job.tensorBytes(job.path("tuned/step-000000100.safetensors"))
+        for name in ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"] {
+            #expect(after[name] != nil && after[name] == before[name], "\(name) changed")
+        }
+        let tunedFile = try SafeTensorsFile(contentsOf: job.path("tuned/step-000000100.safetensors"))
+        #expect(tunedFile.entry(named: "fc1.weight")?.shape == [5, 784])
+        #expect(tunedFile.metadata["class_names"] == #"["5","6","7","8","9"]"#)
+        // Scored on the 4,861 test digits 5 to 9 alone, relabelled 0 to 4.
+        let summary = try #require(try job.metrics(metrics).last { $0["type"] as? String == "summary" })
+        #expect((summary["test_accuracy"] as? Double ?? 0) > 0.8, "\(summary)")
+    }
+
     @Test("search --model compares networks: one configuration each, its model in the results")
     func searchComparesNetworks() throws {
         let directory = try TemporaryDirectory()
