@@ -100,12 +100,6 @@ if $run_ours; then
     if [ ! -x "$binary" ] && ! swift build -c release --product mnist-ddp; then
         echo "compare-pytorch: could not build $binary; skipping our runs" >&2
         run_ours=false
-    elif ! "$binary" train --help >/dev/null 2>&1; then
-        echo "compare-pytorch: $binary has no 'train' command yet; skipping our runs" >&2
-        run_ours=false
-    elif [ -n "$model" ] && ! "$binary" train --help 2>&1 | grep -q -- '--model'; then
-        echo "compare-pytorch: $binary has no 'train --model' yet; skipping our runs" >&2
-        run_ours=false
     fi
 fi
 if $run_ours; then
