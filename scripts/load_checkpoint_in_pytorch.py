@@ -9,6 +9,7 @@ builds it; a checkpoint without the key holds the seed network), for inputs of i
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -35,11 +36,27 @@ def main():
         {name: tensor for name, tensor in tensors.items() if not name.startswith("optimizer.")}, strict=True)
 
     images, labels = load_mnist(args.data_dir, "t10k")
+    images, labels = kept_classes(args.checkpoint, metadata, images, labels)
     if (1, *images.shape[1:]) != tuple(input_shape):
         sys.exit(f"{args.checkpoint}: the network takes {'x'.join(map(str, input_shape))} inputs, "
                  f"{args.data_dir}'s test images are 1x{images.shape[1]}x{images.shape[2]}")
     test_accuracy = accuracy(model, test_batches("dataloader", images, labels))
     print(f"{args.checkpoint}: test accuracy {test_accuracy * 100:.2f}% ({round(test_accuracy * len(labels))}/{len(labels)}) in PyTorch {torch.__version__}")
+
+
+def kept_classes(checkpoint, metadata, images, labels):
+    """The test samples of the classes a `--classes` run kept, relabelled as it did (the i-th
+    recorded class name is label i). MNIST's class names are its digits; other datasets' subsets
+    are refused rather than guessed."""
+    names = json.loads(metadata.get("class_names", "null")) or [str(digit) for digit in range(10)]
+    if names == [str(digit) for digit in range(10)]:
+        return images, labels
+    if metadata.get("dataset", "mnist") != "mnist":
+        sys.exit(f"{checkpoint}: trained on classes {names} of {metadata.get('dataset')}; this script scores MNIST subsets only")
+    label_of_digit = {int(name): label for label, name in enumerate(names)}
+    keep = [index for index, digit in enumerate(labels.tolist()) if digit in label_of_digit]
+    relabelled = torch.tensor([label_of_digit[labels[index].item()] for index in keep], dtype=labels.dtype)
+    return images[keep], relabelled
 
 
 if __name__ == "__main__":

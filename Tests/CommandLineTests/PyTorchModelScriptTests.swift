@@ -16,15 +16,17 @@ struct PyTorchModelScriptTests {
         #expect("SEED_MODEL = \"\(result.standardOutput.trimmingCharacters(in: .newlines))\"" == line)
     }
 
-    @Test("load_checkpoint_in_pytorch.py scores our checkpoint as we scored it",
-          .enabled(if: PyTorchSnippetTests.hasPyTorch, "needs PyTorch: python3 -m pip install torch safetensors numpy, or TORCH_PYTHON=/path/to/python"))
-    func loadCheckpointScriptScoresWhatWeScored() throws {
+    @Test("load_checkpoint_in_pytorch.py builds the checkpoint's network and scores its classes as we scored them",
+          .enabled(if: PyTorchSnippetTests.hasPyTorch, "needs PyTorch: python3 -m pip install torch safetensors numpy, or TORCH_PYTHON=/path/to/python"),
+          arguments: [[], ["--model", "lenet5", "--classes", "7,3,5"]])
+    func loadCheckpointScriptScoresWhatWeScored(network: [String]) throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let checkpoints = directory.file("checkpoints")
         let train = try ProcessRunner.run(
             try ProcessRunner.product("mnist-ddp"),
-            ["train", "--local", "--quiet", "--max-steps", "200", "--data-dir", ProcessRunner.shippedMNIST, "--checkpoint-dir", checkpoints])
+            ["train", "--local", "--quiet", "--max-steps", "200", "--data-dir", ProcessRunner.shippedMNIST, "--checkpoint-dir", checkpoints]
+                + network)
         #expect(train.status == 0, "\(train.output)")
         let accuracy = try #require(train.standardOutput.split(separator: "  ").first, "\(train.output)")
 
