@@ -48,6 +48,15 @@ if ! python3 -c "import safetensors.numpy, numpy, tensorboard" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check safetensors numpy tensorboard 2>/dev/null \
         || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages safetensors numpy tensorboard
 fi
+# PyTorch, for the tests that load our checkpoints in it, only where a CPU wheel of it lies in
+# /opt/wheels (PyPI's own torch pulls gigabytes of CUDA libraries): elsewhere they are skipped.
+torch_wheel=$(ls /opt/wheels/torch-*+cpu-*.whl 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -n "$torch_wheel" ] && ! python3 -c "import torch" 2>/dev/null; then
+    echo "setup: installing $torch_wheel"
+    python3 -m pip install --quiet --disable-pip-version-check "$torch_wheel" 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "$torch_wheel" \
+        || echo "setup: could not install $torch_wheel; the PyTorch tests will be skipped" >&2
+fi
 
 if ! command -v swift >/dev/null; then
     echo "setup: swift not found on PATH; install Swift 6 from swift.org first" >&2
