@@ -68,7 +68,7 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
     var channels: Int?
 
     @Option(help: ArgumentHelp(
-        "The size every image of an image folder must have, rows x columns; an image of another size is refused (never resized). Default: the first training image's.",
+        "Resize every image of an image folder to rows x columns, by area averaging (each output pixel the mean of the source area it covers, as TensorFlow's resize method \"area\"), each channel apart, rounded to the nearest byte. Default: the first training image's size, which every image must then have.",
         valueName: "HxW"))
     var imageSize: ImageSize?
 
