@@ -63,13 +63,19 @@ public struct TrainedModel: Sendable {
 
     /// `dataset` in `directory`, read as `options` say and, when they keep no classes, with the
     /// checkpoint's classes (those its run kept, relabelled alike); refused when its classes are
-    /// not the checkpoint's.
+    /// not the checkpoint's. An image folder's images are read as the model takes them: in its
+    /// input's channels and resized to its input's size, unless `options` say otherwise.
     public func open(
         _ dataset: Dataset, directory: String, options: ImageSetOptions
     ) throws(TrainingError) -> any LabeledImageSet {
         var options = options
         if options.classes == nil, let classNames, classNames != dataset.classNames {
             options.classes = ClassSelection(items: classNames)
+        }
+        if dataset.isImageFolder {
+            let input = model.modelDescription.imageShape
+            options.channels = options.channels ?? input.channels
+            options.imageSize = options.imageSize ?? ImageSize(rows: input.rows, columns: input.columns)
         }
         let data = try dataError { () throws(DataError) in try dataset.open(directory: directory, options: options) }
         if let classNames, classNames != data.classNames {
@@ -139,9 +145,9 @@ public final class Classifier {
 
     deinit { inputs.deallocate() }
 
-    /// For each image (the model's input size in bytes, 784 for 1×28×28, row-major, 0 for
-    /// background to 255 for full ink, scaled to byte/255 as in training), the softmax of the
-    /// model's logits.
+    /// For each image (the model's input size in bytes, 784 for 1×28×28: channel planes, each
+    /// row-major, 0 for background to 255 for full ink, scaled to byte/255 as in training), the
+    /// softmax of the model's logits.
     public func probabilities(of images: [[UInt8]]) -> [[Double]] {
         var result: [[Double]] = []
         result.reserveCapacity(images.count)
