@@ -27,8 +27,9 @@ public struct TrainedModel: Sendable {
     public let trainingSamples: Int?
 
     /// Loads a checkpoint of ours, verified in full (checksum included), with the network it
-    /// records; the newest checkpoint in a directory; or any safetensors file holding the seed
-    /// network's six tensors.
+    /// records (and class names, if it records them, as many as its network's outputs); the
+    /// newest checkpoint in a directory; or any safetensors file holding the seed network's six
+    /// tensors.
     public static func load(_ pathOrDirectory: String) throws(TrainingError) -> TrainedModel {
         let path: String
         do { path = try CheckpointDirectory.resolveCheckpoint(pathOrDirectory) } catch { throw .checkpointDirectory(error) }
@@ -40,9 +41,14 @@ public struct TrainedModel: Sendable {
                 classNames: nil, trainingSamples: nil)
         }
         let snapshot = try CheckpointFormat.decode(file)
+        let classNames = try CheckpointFormat.classNames(of: file)
+        if let classNames, classNames.count != snapshot.model.classCount {
+            throw .incompatibleCheckpoint(
+                path: path, reason: "its network tells \(snapshot.model.classCount) classes apart, but it names \(classNames.count)")
+        }
         return TrainedModel(
             path: path, model: snapshot.model, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
-            classNames: try CheckpointFormat.classNames(of: file), trainingSamples: snapshot.trainingSamples)
+            classNames: classNames, trainingSamples: snapshot.trainingSamples)
     }
 
     /// The samples of a training file of `total` that the checkpoint's run held out for

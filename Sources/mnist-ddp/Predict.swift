@@ -72,10 +72,6 @@ struct Predict: ParsableCommand {
         guard !names.isEmpty else {
             throw Failure(message: "\(model.path) records no class names, and an image folder's are its class folders': use one of our checkpoints trained on it", status: .usage)
         }
-        guard names.count == model.model.classCount else {
-            throw Failure(TrainingError.incompatibleCheckpoint(
-                path: model.path, reason: "its network tells \(model.model.classCount) classes apart, but it names \(names.count)"))
-        }
         // A folder model's images are prepared as its folder's were, in its input's shape.
         let folderShape = dataset.isImageFolder ? model.model.modelDescription.imageShape : nil
         if raw && folderShape != nil {
