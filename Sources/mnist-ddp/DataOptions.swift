@@ -24,8 +24,9 @@ extension ImageSize: ExpressibleByArgument {
 protocol DatasetDefault {
     static var help: String { get }
     static var classesDefault: String { get }
-    /// Where an image folder's channels and size come from without --channels and --image-size.
-    static var imageShapeDefault: String { get }
+    /// An image folder's channels without --channels, and its size without --image-size.
+    static var channelsDefault: String { get }
+    static var imageSizeDefault: String { get }
     /// The dataset without --dataset (and no image folder in --data-dir); nil when a checkpoint says.
     static var fallback: Dataset? { get }
 }
@@ -36,7 +37,8 @@ enum DefaultsToMNIST: DatasetDefault {
         "The data: mnist, fashion-mnist (Debian's dataset-fashion-mnist), or folder (PNG images in --data-dir's train/CLASS/ and test/CLASS/ folders; recognised without this option when --data-dir has a train folder). Default: mnist."
     }
     static var classesDefault: String { "all" }
-    static var imageShapeDefault: String { "the first training image's" }
+    static var channelsDefault: String { "the first training image's (grey: 1, colour: 3)" }
+    static var imageSizeDefault: String { "the first training image's, which every image must then have" }
     static var fallback: Dataset? { .mnist }
 }
 
@@ -46,7 +48,8 @@ enum DefaultsToCheckpoint: DatasetDefault {
         "mnist, fashion-mnist or folder, whose class names to use; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (folder when --data-dir has a train folder; mnist for a weights-only file, or without one)."
     }
     static var classesDefault: String { "the checkpoint's (all for a weights-only file)" }
-    static var imageShapeDefault: String { "the model's input's (without --checkpoint, the first training image's)" }
+    static var channelsDefault: String { "the model's input's (without --checkpoint, the first training image's: grey 1, colour 3)" }
+    static var imageSizeDefault: String { "the model's input's (without --checkpoint, the first training image's, which every image must then have)" }
     static var fallback: Dataset? { nil }
 }
 
@@ -68,11 +71,11 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
         valueName: "list"))
     var classes: ClassSelection?
 
-    @Option(help: "An image folder's images as 1 (grey) or 3 (RGB) channels, converted as PIL's convert(\"L\") and convert(\"RGB\") do (alpha dropped). Default: \(Default.imageShapeDefault) (of an image: grey 1, colour 3).")
+    @Option(help: "An image folder's images as 1 (grey) or 3 (RGB) channels, converted as PIL's convert(\"L\") and convert(\"RGB\") do (alpha dropped). Default: \(Default.channelsDefault).")
     var channels: Int?
 
     @Option(help: ArgumentHelp(
-        "Resize every image of an image folder to rows x columns, by area averaging (each output pixel the mean of the source area it covers, as TensorFlow's resize method \"area\"), each channel apart, rounded to the nearest byte. Default: \(Default.imageShapeDefault) size; every image must then have the size of the first training image, if that is where it comes from.",
+        "Resize every image of an image folder to rows x columns, by area averaging (each output pixel the mean of the source area it covers, as TensorFlow's resize method \"area\"), each channel apart, rounded to the nearest byte. Default: \(Default.imageSizeDefault).",
         valueName: "HxW"))
     var imageSize: ImageSize?
 
