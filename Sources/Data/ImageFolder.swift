@@ -13,12 +13,12 @@ import Darwin
 /// in turn (a class that runs out drops out), so that its tail, which `--validation-split`
 /// holds out, has every class in about its share.
 ///
-/// Opening lists the folders and decodes the first training image alone, whose size (unless
-/// `--image-size` gives one) every image must have; each load then decodes only the files of
-/// its range, so that a rank decodes its own shard. Images are converted to the set's channels
-/// as PIL's `convert("L")` and `convert("RGB")` do: grey from RGB as (19595 R + 38470 G +
-/// 7471 B + 32768) >> 16, grey repeated into RGB, alpha dropped (palettes are expanded and
-/// 16-bit samples scaled to 8 bits by libpng first). Hidden entries (names starting with a dot)
+/// Opening lists the folders and decodes the first training image alone, whose size every image
+/// must have, unless `--image-size` gives the size every image is resized to by area averaging;
+/// each load then decodes only the files of its range, so that a rank decodes its own shard.
+/// Images are converted to the set's channels as PIL's `convert("L")` and `convert("RGB")` do,
+/// then resized (`sample(of:shape:)`); palettes are expanded and 16-bit samples scaled to 8 bits
+/// by libpng first. Hidden entries (names starting with a dot)
 /// are skipped, as are files beside the class folders; any other file of a class folder must be
 /// a `.png`.
 public struct ImageFolder: LabeledImageSet {
@@ -37,6 +37,9 @@ public struct ImageFolder: LabeledImageSet {
     public let location: String
     public let classNames: [String]
     public let shape: ImageShape
+    /// Whether `--image-size` gave the size, to which every image is resized; else every image
+    /// must have the first's.
+    private let resizes: Bool
     /// Each split's files and labels, in sample order.
     private let samples: [MNISTSplit: [(path: String, label: UInt8)]]
 
@@ -79,7 +82,7 @@ public struct ImageFolder: LabeledImageSet {
         let image = try Self.read(first)
         let size = options.imageSize ?? ImageSize(rows: image.height, columns: image.width)
         shape = ImageShape(channels: options.channels ?? (image.channels <= 2 ? 1 : 3), rows: size.rows, columns: size.columns)
-        try requireShape(of: image, at: first)
+        resizes = options.imageSize != nil
     }
 
     public func sampleCount(of split: MNISTSplit) -> Int { samples[split]!.count }
@@ -120,10 +123,11 @@ public struct ImageFolder: LabeledImageSet {
     private func append(_ split: MNISTSplit, _ index: Int, to images: inout SampleAccumulator) throws(DataError) {
         let (path, label) = samples[split]![index]
         let image = try Self.read(path)
-        try requireShape(of: image, at: path)
-        images.append(Self.planes(of: image, channels: shape.channels), label: label)
+        if !resizes { try requireShape(of: image, at: path) }
+        images.append(Self.sample(of: image, shape: shape).planes, label: label)
     }
 
+    /// Refuses `image` unless it is of the set's size.
     private func requireShape(of image: Bitmap, at path: String) throws(DataError) {
         guard image.height == shape.rows && image.width == shape.columns else {
             throw .folder(.wrongSize(path: path, rows: image.height, columns: image.width, expected: shape))
@@ -136,27 +140,39 @@ public struct ImageFolder: LabeledImageSet {
         }
     }
 
-    /// `image`'s samples as `channels` planes (C×H×W), converted as PIL converts.
-    static func planes(of image: Bitmap, channels: Int) -> [UInt8] {
+    /// `image` as a sample of the set whose images are `shape`: converted to its channels
+    /// (`converted`), then resized to its rows and columns by area averaging (`Bitmap.resized`)
+    /// if it is another size. What `predict` makes of an image for a model trained on a folder.
+    public static func sample(of image: Bitmap, shape: ImageShape) -> Bitmap {
+        let converted = converted(image, channels: shape.channels)
+        guard image.height != shape.rows || image.width != shape.columns else { return converted }
+        return converted.resized(width: shape.columns, height: shape.rows)
+    }
+
+    /// `image` in `channels` (1 or 3) channels, converted as PIL's `convert("L")` and
+    /// `convert("RGB")` do: grey from RGB as (19595 R + 38470 G + 7471 B + 32768) >> 16, grey
+    /// repeated into RGB, alpha dropped.
+    public static func converted(_ image: Bitmap, channels: Int) -> Bitmap {
+        precondition(ImageSetOptions.channelCounts.contains(channels), "\(channels) channels")
         let pixelCount = image.width * image.height
         let stride = image.channels
-        var planes = [UInt8](repeating: 0, count: pixelCount * channels)
+        var samples = [UInt8](repeating: 0, count: pixelCount * channels)
         image.samples.withUnsafeBufferPointer { source in
-            planes.withUnsafeMutableBufferPointer { planes in
+            samples.withUnsafeMutableBufferPointer { samples in
                 for pixel in 0 ..< pixelCount {
                     let base = pixel * stride
                     if stride <= 2 {
-                        for channel in 0 ..< channels { planes[channel * pixelCount + pixel] = source[base] }
+                        for channel in 0 ..< channels { samples[pixel * channels + channel] = source[base] }
                     } else if channels == 1 {
                         let (red, green, blue) = (UInt32(source[base]), UInt32(source[base + 1]), UInt32(source[base + 2]))
-                        planes[pixel] = UInt8((red * 19595 + green * 38470 + blue * 7471 + 0x8000) >> 16)
+                        samples[pixel] = UInt8((red * 19595 + green * 38470 + blue * 7471 + 0x8000) >> 16)
                     } else {
-                        for channel in 0 ..< 3 { planes[channel * pixelCount + pixel] = source[base + channel] }
+                        for channel in 0 ..< 3 { samples[pixel * channels + channel] = source[base + channel] }
                     }
                 }
             }
         }
-        return planes
+        return Bitmap(width: image.width, height: image.height, channels: channels, samples: samples)
     }
 
     /// The files of each class, one of each class in turn, labelled by class.
@@ -259,7 +275,7 @@ public enum ImageFolderError: Error, Equatable, CustomStringConvertible {
         case let .notPNG(path): "\(path): not a .png file (class folders hold PNG images only)"
         case let .unreadableImage(path, reason): "\(path): \(reason)"
         case let .wrongSize(path, rows, columns, expected):
-            "\(path): image is \(rows)×\(columns), the folder's images are \(expected.rows)×\(expected.columns) (give --image-size to state the size)"
+            "\(path): image is \(rows)×\(columns), the folder's images are \(expected.rows)×\(expected.columns) (give --image-size HxW to resize every image to one size)"
         case let .tooManyBytes(folder, images, shape):
             "\(folder): \(images) images of \(shape) are more than the \(ImageFolder.maximumLoadBytes >> 30) GiB one rank may hold"
         case let .sampleRangeOutOfBounds(folder, requested, available):

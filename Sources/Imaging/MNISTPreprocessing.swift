@@ -72,31 +72,16 @@ public enum MNISTPreprocessing {
         return (xs.low ..< xs.high + 1, ys.low ..< ys.high + 1)
     }
 
-    /// The box's contents scaled so that the longer side is 20 pixels, by area averaging: each
-    /// output pixel is the mean of the source area it covers, partial pixels weighted by overlap.
+    /// The box's contents scaled so that the longer side is 20 pixels, by area averaging
+    /// (`AreaAveraging`): each output pixel is the mean of the source area it covers, partial
+    /// pixels weighted by overlap.
     static func scaleIntoInkBox(_ ink: InkImage, box: (x: Range<Int>, y: Range<Int>)) -> InkImage {
         let longer = max(box.x.count, box.y.count)
         let scale = Double(inkBox) / Double(longer)
         let width = max(1, Int((Double(box.x.count) * scale).rounded()))
         let height = max(1, Int((Double(box.y.count) * scale).rounded()))
-        // Source extent of each output pixel, exactly covering the box.
-        let stepX = Double(box.x.count) / Double(width), stepY = Double(box.y.count) / Double(height)
-        var output = [Double](repeating: 0, count: width * height)
-        for outY in 0 ..< height {
-            let top = Double(outY) * stepY, bottom = top + stepY
-            for outX in 0 ..< width {
-                let left = Double(outX) * stepX, right = left + stepX
-                var sum = 0.0
-                for sourceY in Int(top) ..< min(Int(bottom.rounded(.up)), box.y.count) {
-                    let coverY = min(bottom, Double(sourceY + 1)) - max(top, Double(sourceY))
-                    for sourceX in Int(left) ..< min(Int(right.rounded(.up)), box.x.count) {
-                        let coverX = min(right, Double(sourceX + 1)) - max(left, Double(sourceX))
-                        sum += coverX * coverY
-                            * ink.values[(box.y.lowerBound + sourceY) * ink.width + box.x.lowerBound + sourceX]
-                    }
-                }
-                output[outY * width + outX] = sum / (stepX * stepY)
-            }
+        let output = AreaAveraging.resample(width: box.x.count, height: box.y.count, to: width, height) { x, y in
+            ink.values[(box.y.lowerBound + y) * ink.width + box.x.lowerBound + x]
         }
         return InkImage(width: width, height: height, values: output)
     }

@@ -27,8 +27,9 @@ public struct TrainedModel: Sendable {
     public let trainingSamples: Int?
 
     /// Loads a checkpoint of ours, verified in full (checksum included), with the network it
-    /// records; the newest checkpoint in a directory; or any safetensors file holding the seed
-    /// network's six tensors.
+    /// records (and class names, if it records them, as many as its network's outputs); the
+    /// newest checkpoint in a directory; or any safetensors file holding the seed network's six
+    /// tensors.
     public static func load(_ pathOrDirectory: String) throws(TrainingError) -> TrainedModel {
         let path: String
         do { path = try CheckpointDirectory.resolveCheckpoint(pathOrDirectory) } catch { throw .checkpointDirectory(error) }
@@ -40,9 +41,14 @@ public struct TrainedModel: Sendable {
                 classNames: nil, trainingSamples: nil)
         }
         let snapshot = try CheckpointFormat.decode(file)
+        let classNames = try CheckpointFormat.classNames(of: file)
+        if let classNames, classNames.count != snapshot.model.classCount {
+            throw .incompatibleCheckpoint(
+                path: path, reason: "its network tells \(snapshot.model.classCount) classes apart, but it names \(classNames.count)")
+        }
         return TrainedModel(
             path: path, model: snapshot.model, parameters: snapshot.parameters, trainedOn: try CheckpointFormat.dataset(of: file),
-            classNames: try CheckpointFormat.classNames(of: file), trainingSamples: snapshot.trainingSamples)
+            classNames: classNames, trainingSamples: snapshot.trainingSamples)
     }
 
     /// The samples of a training file of `total` that the checkpoint's run held out for
@@ -63,13 +69,19 @@ public struct TrainedModel: Sendable {
 
     /// `dataset` in `directory`, read as `options` say and, when they keep no classes, with the
     /// checkpoint's classes (those its run kept, relabelled alike); refused when its classes are
-    /// not the checkpoint's.
+    /// not the checkpoint's. An image folder's images are read as the model takes them: in its
+    /// input's channels and resized to its input's size, unless `options` say otherwise.
     public func open(
         _ dataset: Dataset, directory: String, options: ImageSetOptions
     ) throws(TrainingError) -> any LabeledImageSet {
         var options = options
         if options.classes == nil, let classNames, classNames != dataset.classNames {
             options.classes = ClassSelection(items: classNames)
+        }
+        if dataset.isImageFolder {
+            let input = model.modelDescription.imageShape
+            options.channels = options.channels ?? input.channels
+            options.imageSize = options.imageSize ?? ImageSize(rows: input.rows, columns: input.columns)
         }
         let data = try dataError { () throws(DataError) in try dataset.open(directory: directory, options: options) }
         if let classNames, classNames != data.classNames {
@@ -139,9 +151,9 @@ public final class Classifier {
 
     deinit { inputs.deallocate() }
 
-    /// For each image (the model's input size in bytes, 784 for 1×28×28, row-major, 0 for
-    /// background to 255 for full ink, scaled to byte/255 as in training), the softmax of the
-    /// model's logits.
+    /// For each image (the model's input size in bytes, 784 for 1×28×28: channel planes, each
+    /// row-major, 0 for background to 255 for full ink, scaled to byte/255 as in training), the
+    /// softmax of the model's logits.
     public func probabilities(of images: [[UInt8]]) -> [[Double]] {
         var result: [[Double]] = []
         result.reserveCapacity(images.count)

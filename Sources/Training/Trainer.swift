@@ -297,7 +297,7 @@ public func dataError<Result>(_ body: () throws(DataError) -> Result) throws(Tra
 
 extension ModelDescription {
     /// The shape of one input, as images are described.
-    var imageShape: ImageShape {
+    public var imageShape: ImageShape {
         ImageShape(channels: inputShape[0], rows: inputShape[1], columns: inputShape[2])
     }
 }

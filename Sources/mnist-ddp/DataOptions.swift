@@ -24,6 +24,9 @@ extension ImageSize: ExpressibleByArgument {
 protocol DatasetDefault {
     static var help: String { get }
     static var classesDefault: String { get }
+    /// An image folder's channels without --channels, and its size without --image-size.
+    static var channelsDefault: String { get }
+    static var imageSizeDefault: String { get }
     /// The dataset without --dataset (and no image folder in --data-dir); nil when a checkpoint says.
     static var fallback: Dataset? { get }
 }
@@ -34,6 +37,8 @@ enum DefaultsToMNIST: DatasetDefault {
         "The data: mnist, fashion-mnist (Debian's dataset-fashion-mnist), or folder (PNG images in --data-dir's train/CLASS/ and test/CLASS/ folders; recognised without this option when --data-dir has a train folder). Default: mnist."
     }
     static var classesDefault: String { "all" }
+    static var channelsDefault: String { "the first training image's (grey: 1, colour: 3)" }
+    static var imageSizeDefault: String { "the first training image's, which every image must then have" }
     static var fallback: Dataset? { .mnist }
 }
 
@@ -43,6 +48,8 @@ enum DefaultsToCheckpoint: DatasetDefault {
         "mnist, fashion-mnist or folder, whose class names to use; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (folder when --data-dir has a train folder; mnist for a weights-only file, or without one)."
     }
     static var classesDefault: String { "the checkpoint's (all for a weights-only file)" }
+    static var channelsDefault: String { "the model's input's (without --checkpoint, the first training image's: grey 1, colour 3)" }
+    static var imageSizeDefault: String { "the model's input's (without --checkpoint, the first training image's, which every image must then have)" }
     static var fallback: Dataset? { nil }
 }
 
@@ -64,11 +71,11 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
         valueName: "list"))
     var classes: ClassSelection?
 
-    @Option(help: "An image folder's images as 1 (grey) or 3 (RGB) channels, converted as PIL's convert(\"L\") and convert(\"RGB\") do (alpha dropped). Default: the first training image's (grey: 1, colour: 3).")
+    @Option(help: "An image folder's images as 1 (grey) or 3 (RGB) channels, converted as PIL's convert(\"L\") and convert(\"RGB\") do (alpha dropped). Default: \(Default.channelsDefault).")
     var channels: Int?
 
     @Option(help: ArgumentHelp(
-        "The size every image of an image folder must have, rows x columns; an image of another size is refused (never resized). Default: the first training image's.",
+        "Resize every image of an image folder to rows x columns, by area averaging (each output pixel the mean of the source area it covers, as TensorFlow's resize method \"area\"), each channel apart, rounded to the nearest byte. Default: \(Default.imageSizeDefault).",
         valueName: "HxW"))
     var imageSize: ImageSize?
 
@@ -101,13 +108,16 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
 }
 
 /// Saved weights and the dataset to use them on: `requested` if given (refused when the
-/// checkpoint was trained on another), else the checkpoint's. Refuses a network that does not
-/// take the MNIST-style 1×28×28 images `predict` and `show` prepare, or that tells another
-/// number of classes apart than the dataset has.
+/// checkpoint was trained on another), else the checkpoint's. For IDX data, refuses a network
+/// that does not take the MNIST-style 1×28×28 images `predict` and `show` prepare, or that tells
+/// another number of classes apart than the dataset has; a model of an image folder takes
+/// images of any shape, prepared as the folder's (`ImageFolder.sample(of:shape:)`), and its
+/// classes are the checkpoint's.
 func loadModel(_ checkpoint: String, dataset requested: Dataset?) throws -> (TrainedModel, Dataset) {
     do throws(TrainingError) {
         let model = try TrainedModel.load(checkpoint)
         let dataset = try model.dataset(requested: requested)
+        guard !dataset.isImageFolder else { return (model, dataset) }
         let side = MNISTPreprocessing.side
         guard model.model.inputShape == [1, side, side], model.model.classCount == dataset.classNames.count else {
             throw .incompatibleCheckpoint(

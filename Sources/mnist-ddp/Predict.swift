@@ -14,14 +14,20 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify PNG images (or the images of IDX files) with saved model weights.",
         discussion: """
-            Each image is prepared as MNIST's were: made grey; inverted when its border is light \
+            For a model of MNIST, Fashion-MNIST or IDX files, each image is prepared as MNIST's \
+            were: made grey; inverted when its border is light \
             (dark ink on paper); cropped to the ink; scaled so that its longer side is 20 pixels, \
             keeping its shape, by area averaging; and placed in a 28×28 frame with its centre of \
             mass at the centre. A photo of a digit works, not only a 28×28 crop. PNG files of \
             any kind are read (grey, RGB, palette, with or without alpha, 8 or 16 bits); \
             transparency is shown over white.
 
-            Prints one line per image, `PATH: 7 (99.2 %)`, then the next two guesses. A file \
+            A model trained on an image folder takes each image as its folder's were: converted \
+            to the model's channels as PIL's convert("L") or convert("RGB") does (alpha dropped), \
+            and resized to the model's input size by area averaging, as train's --image-size does.
+
+            Prints one line per image, `PATH: 7 (99.2 %)`, then the next two guesses (as many as \
+            the model has classes). A file \
             that cannot be read or used gets an error line and the others are still classified; \
             the exit status is then non-zero.
             """
@@ -34,7 +40,7 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var classNames: DatasetOption<DefaultsToCheckpoint>
 
-    @Flag(help: "Take the images as they are: 28×28, bright ink on black, like MNIST's own.")
+    @Flag(help: "Take the images as they are: 28×28, bright ink on black, like MNIST's own (not for a model trained on an image folder, whose images are always prepared as the folder's).")
     var raw = false
 
     @Flag(help: "The files are IDX image files (.gz or raw); each of their images is classified, named PATH[i].")
@@ -44,7 +50,7 @@ struct Predict: ParsableCommand {
     var json = false
 
     @Option(help: ArgumentHelp(
-        "Write each 28×28 image the model saw to this directory, as N-NAME.png for the Nth image argument (from 1) named NAME.png, and N-NAME-i.png for image i of an IDX file: never two alike, even for files of one name in different directories. Files of those names already there are replaced.",
+        "Write each image the model saw (28×28, or a folder model's input size) to this directory, as N-NAME.png for the Nth image argument (from 1) named NAME.png, and N-NAME-i.png for image i of an IDX file: never two alike, even for files of one name in different directories. Files of those names already there are replaced.",
         valueName: "dir"))
     var savePreprocessed: String?
 
@@ -66,10 +72,15 @@ struct Predict: ParsableCommand {
         guard !names.isEmpty else {
             throw Failure(message: "\(model.path) records no class names, and an image folder's are its class folders': use one of our checkpoints trained on it", status: .usage)
         }
+        // A folder model's images are prepared as its folder's were, in its input's shape.
+        let folderShape = dataset.isImageFolder ? model.model.modelDescription.imageShape : nil
+        if raw && folderShape != nil {
+            throw Failure(message: "--raw takes MNIST-style images as they are; \(model.path) was trained on an image folder, whose images are always converted and resized as the folder's were", status: .usage)
+        }
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
             throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))", status: .cannotWrite)
         }
-        var inputs = images.enumerated().flatMap { read($1, argument: $0 + 1) }
+        var inputs = images.enumerated().flatMap { read($1, argument: $0 + 1, folderShape: folderShape) }
         if let savePreprocessed {
             inputs = inputs.map { input in
                 guard case .success(let image) = input.outcome else { return input }
@@ -82,7 +93,7 @@ struct Predict: ParsableCommand {
             }
         }
 
-        let prepared = inputs.compactMap { try? $0.outcome.get().samples }
+        let prepared = inputs.compactMap { try? $0.outcome.get().planes }
         var probabilities = Classifier(model).probabilities(of: prepared).makeIterator()
         var records: [JSONValue] = []
         var firstFailure: Failure?
@@ -97,7 +108,9 @@ struct Predict: ParsableCommand {
                 let ranked = classes.indices.sorted { classes[$0] > classes[$1] }
                 func guess(_ label: Int) -> String { "\(names[label]) (\(fixed(classes[label] * 100, 1)) %)" }
                 if !json {
-                    print("\(input.name): \(guess(ranked[0])), then \(guess(ranked[1])), \(guess(ranked[2]))")
+                    // The next two guesses, as many as the model has.
+                    let next = ranked.dropFirst().prefix(2).map(guess).joined(separator: ", ")
+                    print("\(input.name): \(guess(ranked[0]))" + (next.isEmpty ? "" : ", then \(next)"))
                 }
                 records.append(.object([
                     ("path", .string(input.name)), ("prediction", .integer(ranked[0])),
@@ -111,8 +124,8 @@ struct Predict: ParsableCommand {
     }
 
     /// The images of one file, the `argument`th image argument, each prepared for the model (or
-    /// the reason it cannot be).
-    func read(_ path: String, argument: Int) -> [Input] {
+    /// the reason it cannot be): as the images of a folder of `folderShape`, or as MNIST's.
+    func read(_ path: String, argument: Int, folderShape: ImageShape?) -> [Input] {
         let name = String(path.split(separator: "/").last ?? "image").split(separator: ".").first.map(String.init) ?? "image"
         // The argument's number first: names that differ in it cannot be alike, whatever NAME holds.
         let stem = "\(argument)-\(name)"
@@ -121,7 +134,7 @@ struct Predict: ParsableCommand {
         }
         guard index else {
             do {
-                return [prepare(try PNG.read(path), name: path, fileName: stem + ".png")]
+                return [prepare(try PNG.read(path), name: path, fileName: stem + ".png", folderShape: folderShape)]
             } catch {
                 return failed(error.description)
             }
@@ -132,12 +145,16 @@ struct Predict: ParsableCommand {
         return (0 ..< file.pixels.count / size).map { item in
             let image = Bitmap(width: file.columns, height: file.rows, channels: 1,
                                samples: Array(file.pixels[item * size ..< (item + 1) * size]))
-            return prepare(image, name: "\(path)[\(item)]", fileName: "\(stem)-\(item).png")
+            return prepare(image, name: "\(path)[\(item)]", fileName: "\(stem)-\(item).png", folderShape: folderShape)
         }
     }
 
-    /// `image` as the model takes it: preprocessed as MNIST was, or as it is with --raw.
-    func prepare(_ image: Bitmap, name: String, fileName: String) -> Input {
+    /// `image` as the model takes it: as a sample of a folder of `folderShape` (converted and
+    /// resized), else preprocessed as MNIST was, or as it is with --raw.
+    func prepare(_ image: Bitmap, name: String, fileName: String, folderShape: ImageShape?) -> Input {
+        if let folderShape {
+            return Input(name: name, fileName: fileName, outcome: .success(ImageFolder.sample(of: image, shape: folderShape)))
+        }
         do {
             let prepared = raw ? try MNISTPreprocessing.raw(image) : try MNISTPreprocessing.normalize(image)
             return Input(name: name, fileName: fileName, outcome: .success(prepared))

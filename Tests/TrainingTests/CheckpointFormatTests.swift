@@ -2,6 +2,7 @@ import CNN
 import Data
 import SafeTensors
 import Testing
+import TestSupport
 import Training
 
 @Suite("Checkpoint format")
@@ -60,6 +61,18 @@ struct CheckpointFormatTests {
         let file = try CheckpointFormat.open(
             bytes: CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: names), source: "test")
         #expect(try CheckpointFormat.classNames(of: file) == names)
+    }
+
+    @Test("a checkpoint naming another number of classes than its network tells apart is refused when loaded")
+    func classNamesCountMatchesTheNetwork() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = try directory.writeFile(
+            CheckpointFormat.encode(snapshot(), configuration: TrainingConfiguration(), classNames: ["a", "b", "c"]),
+            named: "three.safetensors")
+        #expect(throws: TrainingError.incompatibleCheckpoint(path: path, reason: "its network tells 10 classes apart, but it names 3")) {
+            try TrainedModel.load(path)
+        }
     }
 
     @Test("recorded class names that are not a JSON array of strings are refused", arguments: ["[1,2]", "[\"a\"", "\"a\"", ""])
