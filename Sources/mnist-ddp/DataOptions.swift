@@ -108,16 +108,17 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
 /// Saved weights and the dataset to use them on: `requested` if given (refused when the
 /// checkpoint was trained on another), else the checkpoint's. Refuses a network that tells
 /// another number of classes apart than its checkpoint's classes (a weights-only file: the
-/// dataset's), and, where the images are prepared as MNIST's (`predict`), one that does not
-/// take those 1×28×28 images.
+/// dataset's, where it names them), and, where the images are prepared as MNIST's (`predict`),
+/// one that does not take those 1×28×28 images.
 func loadModel(_ checkpoint: String, dataset requested: Dataset?, imagesPreparedAsMNIST: Bool = true) throws -> (TrainedModel, Dataset) {
     do throws(TrainingError) {
         let model = try TrainedModel.load(checkpoint)
         let dataset = try model.dataset(requested: requested)
         let side = MNISTPreprocessing.side
+        // None for a weights-only file on data whose files name the classes: told once they are read.
         let classes = (model.classNames ?? dataset.classNames).count
         let takes = "its network takes \(model.model.inputShape.map(String.init).joined(separator: "x")) images of \(model.model.classCount) classes"
-        guard model.model.classCount == classes else {
+        guard classes == 0 || model.model.classCount == classes else {
             throw .incompatibleCheckpoint(path: model.path, reason: "\(takes), not \(dataset.name)'s \(classes) classes")
         }
         guard model.model.inputShape == [1, side, side] || !imagesPreparedAsMNIST else {
