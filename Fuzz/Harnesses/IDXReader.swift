@@ -38,5 +38,8 @@ public func fuzzIDXReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = try? MNISTDataset.load(.train, from: directory, samples: all.count / 2 ..< all.count)
     }
     try? MNISTDataset.stream(.train, from: directory, batchSize: 7) { _ in }
+    if let largest = try? MNISTDataset.largestLabel(of: .train, in: directory) {
+        _ = try? MNISTDataset.labels(of: .train, in: directory, classCount: Int(largest) + 1)
+    }
     return 0
 }

@@ -4,14 +4,17 @@ import Glibc
 import Darwin
 #endif
 
-/// A named kind of data: a set of 10 classes of 28×28 images in MNIST's four IDX files, or
-/// images in class folders (`ImageFolder`), whose classes are the folders'.
+/// A named kind of data: a set of 10 classes of 28×28 images in MNIST's four IDX files, any IDX
+/// files of those names (whose labels tell their classes), or images in class folders
+/// (`ImageFolder`), whose classes are the folders'.
 public struct Dataset: Sendable, Equatable {
     /// As given to `--dataset` and recorded in checkpoints.
     public let name: String
-    /// The name of each class, by label.
+    /// The name of each class, by label; empty where the files tell the classes (an image
+    /// folder, IDX files of any labels).
     public let classNames: [String]
-    /// Where its files are when nothing says otherwise (none for an image folder).
+    /// Where its files are when nothing says otherwise (none for an image folder or IDX files of
+    /// any labels: they need `--data-dir`).
     public let defaultDirectory: String
     /// Whether it is read as an `ImageFolder` (its class names come from the folders) rather
     /// than as MNIST's IDX files.
@@ -26,7 +29,7 @@ public struct Dataset: Sendable, Equatable {
 
     /// The handwritten digits shipped with the project.
     public static let mnist = Dataset(
-        name: "mnist", classNames: (0 ... 9).map(String.init), defaultDirectory: DataDirectory.defaultPath)
+        name: "mnist", classNames: (0 ..< MNISTDataset.classCount).map(String.init), defaultDirectory: DataDirectory.defaultPath)
 
     /// Zalando's Fashion-MNIST, as Debian's `dataset-fashion-mnist` package installs it.
     public static let fashionMNIST = Dataset(
@@ -35,10 +38,15 @@ public struct Dataset: Sendable, Equatable {
                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
         defaultDirectory: "/usr/share/datasets/fashion-mnist")
 
+    /// MNIST's four file names in a directory, holding images of any size and labels 0…n−1:
+    /// 1 + the largest label of its training and test files are its classes, named by their
+    /// numbers.
+    public static let idx = Dataset(name: "idx", classNames: [], defaultDirectory: "")
+
     /// PNG images in class folders, `DIR/train/CLASS/*.png` and `DIR/test/CLASS/*.png`.
     public static let imageFolder = Dataset(name: "folder", classNames: [], defaultDirectory: "", isImageFolder: true)
 
-    public static let all = [mnist, fashionMNIST, imageFolder]
+    public static let all = [mnist, fashionMNIST, idx, imageFolder]
 
     /// The image folder when `directory` has a `train` folder (torchvision's `ImageFolder`
     /// layout, which MNIST's IDX files never have), else nil.

@@ -45,8 +45,9 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
     case trailingBytes(path: String, expectedBytes: Int, extraBytes: Int)
     /// The images file and the labels file disagree on the number of samples.
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
-    /// A label is not a digit 0–9; `index` is its position in the whole file.
-    case labelOutOfRange(path: String, index: Int, value: UInt8)
+    /// A label is not below the class count (MNIST's: a digit 0–9); `index` is its position in
+    /// the whole file.
+    case labelOutOfRange(path: String, index: Int, value: UInt8, classCount: Int = MNISTDataset.classCount)
     /// The caller asked for samples the file does not have.
     case sampleRangeOutOfBounds(path: String, requested: Range<Int>, available: Int)
 
@@ -76,8 +77,8 @@ public enum IDXError: Error, Equatable, CustomStringConvertible {
             "\(path): \(extra) unexpected bytes after the \(expected) bytes of data"
         case let .countMismatch(imagesPath, images, labelsPath, labels):
             "\(imagesPath): holds \(images) images but \(labelsPath) holds \(labels) labels"
-        case let .labelOutOfRange(path, index, value):
-            "\(path): label \(index) is \(value), expected a digit 0–9"
+        case let .labelOutOfRange(path, index, value, classCount):
+            "\(path): label \(index) is \(value), expected \(classCount == MNISTDataset.classCount ? "a digit" : "a label") 0–\(classCount - 1)"
         case let .sampleRangeOutOfBounds(path, requested, available):
             "\(path): samples \(requested.lowerBound)..<\(requested.upperBound) requested, file holds \(available)"
         }

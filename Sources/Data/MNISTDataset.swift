@@ -20,13 +20,17 @@ public enum MNISTSplit: Sendable, CaseIterable {
 
 /// Reads MNIST's IDX files from a directory. Each file is taken as `<stem>.gz` if present and as
 /// the uncompressed `<stem>` otherwise. Both files of a split are validated completely (header,
-/// length, every label a digit, the two counts equal) on every load, even when only a share of
-/// the samples is kept.
+/// length, every label below the class count, a digit for MNIST's 10, the two counts equal) on
+/// every load, even when only a share of the samples is kept.
 public enum MNISTDataset {
+    /// The classes of MNIST and Fashion-MNIST: their labels are 0–9, and a reader's labels are
+    /// checked against it unless the caller gives the class count of other IDX files.
+    public static let classCount = 10
+
     /// Loads samples `samples` (all of them when nil) of `split`; only those samples' bytes are
     /// held in memory, the rest of each file is streamed past.
     public static func load(
-        _ split: MNISTSplit, from directory: String, samples: Range<Int>? = nil
+        _ split: MNISTSplit, from directory: String, samples: Range<Int>? = nil, classCount: Int = classCount
     ) throws(IDXError) -> LabeledImages {
         let (images, labels) = try openPair(split, in: directory)
         let range = samples ?? 0 ..< images.itemCount
@@ -34,7 +38,7 @@ public enum MNISTDataset {
             throw .sampleRangeOutOfBounds(path: images.path, requested: range, available: images.itemCount)
         }
         let pixels = try images.readItems(range)
-        let labelBytes = try readLabels(labels, range)
+        let labelBytes = try readLabels(labels, range, classCount: classCount)
         return LabeledImages(
             rows: images.dimensions[1], columns: images.dimensions[2],
             firstIndex: range.lowerBound, pixels: pixels, labels: labelBytes
@@ -49,7 +53,7 @@ public enum MNISTDataset {
     /// passed.
     public static func stream(
         _ split: MNISTSplit, from directory: String, samples: Range<Int>? = nil, batchSize: Int,
-        _ body: (LabeledImages) -> Void
+        classCount: Int = classCount, _ body: (LabeledImages) -> Void
     ) throws(IDXError) {
         precondition(batchSize > 0, "batch size must be positive")
         let (images, labels) = try openPair(split, in: directory)
@@ -57,7 +61,7 @@ public enum MNISTDataset {
         guard range.lowerBound >= 0, range.upperBound <= images.itemCount else {
             throw .sampleRangeOutOfBounds(path: images.path, requested: range, available: images.itemCount)
         }
-        let labelBytes = try readLabels(labels, range)
+        let labelBytes = try readLabels(labels, range, classCount: classCount)
         let (rows, columns) = (images.dimensions[1], images.dimensions[2])
         let imageBytes = rows * columns
         let wanted = range.lowerBound * imageBytes ..< range.upperBound * imageBytes
@@ -100,16 +104,26 @@ public enum MNISTDataset {
 
     /// Every label of `split`, the labels file checked whole and its count against the images
     /// file's header: how a class selection finds its samples without reading an image.
-    public static func labels(of split: MNISTSplit, in directory: String) throws(IDXError) -> [UInt8] {
+    public static func labels(of split: MNISTSplit, in directory: String, classCount: Int = classCount) throws(IDXError) -> [UInt8] {
         let (images, labels) = try openPair(split, in: directory)
-        return try readLabels(labels, 0 ..< images.itemCount)
+        return try readLabels(labels, 0 ..< images.itemCount, classCount: classCount)
     }
 
-    /// Labels `range` of `labels`, the whole file checked to hold only digits.
-    private static func readLabels(_ labels: IDXFile, _ range: Range<Int>) throws(IDXError) -> [UInt8] {
+    /// The largest label of `split`, the labels file streamed whole (nothing of it kept) and its
+    /// count checked against the images file's header: how IDX files of any labels tell their
+    /// class count.
+    public static func largestLabel(of split: MNISTSplit, in directory: String) throws(IDXError) -> UInt8 {
+        let labels = try openPair(split, in: directory).labels
+        var largest: UInt8 = 0
+        _ = try labels.readItems(0 ..< 0) { chunk, _ in largest = max(largest, chunk.max() ?? 0) }
+        return largest
+    }
+
+    /// Labels `range` of `labels`, the whole file checked to hold only labels below `classCount`.
+    private static func readLabels(_ labels: IDXFile, _ range: Range<Int>, classCount: Int) throws(IDXError) -> [UInt8] {
         try labels.readItems(range) { chunk, offset throws(IDXError) in
-            if let bad = chunk.firstIndex(where: { $0 > 9 }) {
-                throw .labelOutOfRange(path: labels.path, index: offset + bad, value: chunk[bad])
+            if let bad = chunk.firstIndex(where: { Int($0) >= classCount }) {
+                throw .labelOutOfRange(path: labels.path, index: offset + bad, value: chunk[bad], classCount: classCount)
             }
         }
     }

@@ -34,7 +34,7 @@ protocol DatasetDefault {
 /// `train` and `search`: MNIST.
 enum DefaultsToMNIST: DatasetDefault {
     static var help: String {
-        "The data: mnist, fashion-mnist (Debian's dataset-fashion-mnist), or folder (PNG images in --data-dir's train/CLASS/ and test/CLASS/ folders; recognised without this option when --data-dir has a train folder). Default: mnist."
+        "The data: mnist, fashion-mnist (Debian's dataset-fashion-mnist), idx (IDX files of MNIST's names in --data-dir, of any image size, whose classes are 1 + their largest label), or folder (PNG images in --data-dir's train/CLASS/ and test/CLASS/ folders; recognised without this option when --data-dir has a train folder). Default: mnist."
     }
     static var classesDefault: String { "all" }
     static var channelsDefault: String { "the first training image's (grey: 1, colour: 3)" }
@@ -45,7 +45,7 @@ enum DefaultsToMNIST: DatasetDefault {
 /// `evaluate`, `predict` and `show`: the dataset the checkpoint was trained on.
 enum DefaultsToCheckpoint: DatasetDefault {
     static var help: String {
-        "mnist, fashion-mnist or folder, whose class names to use; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (folder when --data-dir has a train folder; mnist for a weights-only file, or without one)."
+        "mnist, fashion-mnist, idx or folder, whose class names to use; refused if the checkpoint was trained on another. Default: the checkpoint's dataset (folder when --data-dir has a train folder; mnist for a weights-only file, or without one)."
     }
     static var classesDefault: String { "the checkpoint's (all for a weights-only file)" }
     static var channelsDefault: String { "the model's input's (without --checkpoint, the first training image's: grey 1, colour 3)" }
@@ -63,7 +63,7 @@ struct DatasetOption<Default: DatasetDefault>: ParsableArguments {
 struct DataOptions<Default: DatasetDefault>: ParsableArguments {
     @OptionGroup var named: DatasetOption<Default>
 
-    @Option(help: "Directory of the IDX files (.gz or raw), or of an image folder's train and test folders. Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath)).")
+    @Option(help: "Directory of the IDX files (.gz or raw), or of an image folder's train and test folders. Default: the dataset's own (mnist: $\(DataDirectory.environmentVariable), else \(DataDirectory.defaultPath); idx and folder have none).")
     var dataDir: String?
 
     @Option(help: ArgumentHelp(
@@ -85,18 +85,23 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
     /// How the images are read.
     var imageOptions: ImageSetOptions { ImageSetOptions(classes: classes, channels: channels, imageSize: imageSize) }
 
-    /// What can be checked without reading a file: image-folder options on IDX data, a folder
-    /// without its directory, and classes a named dataset does not have.
+    /// What can be checked without reading a file: image-folder options on IDX data, a dataset
+    /// without a place of its own given no directory, and classes a named dataset does not have.
     func validate() throws {
         if let channels, !ImageSetOptions.channelCounts.contains(channels) {
             throw ValidationError("--channels must be 1 (grey) or 3 (RGB), got \(channels)")
         }
         guard let dataset = dataset ?? Default.fallback else { return }
-        if dataset.isImageFolder {
-            guard dataDir != nil else { throw ValidationError("--dataset \(dataset.name) needs --data-dir, the folder holding train/ and test/") }
-        } else if let option = [(channels != nil, "--channels"), (imageSize != nil, "--image-size")].first(where: \.0)?.1 {
+        if dataset.defaultDirectory.isEmpty && dataDir == nil {
+            let files = dataset.isImageFolder ? "the folder holding train/ and test/" : "the directory of its IDX files"
+            throw ValidationError("--dataset \(dataset.name) needs --data-dir, \(files)")
+        }
+        if dataset.isImageFolder { return }
+        if let option = [(channels != nil, "--channels"), (imageSize != nil, "--image-size")].first(where: \.0)?.1 {
             throw ValidationError("\(option) reads image folders; \(dataset.name)'s IDX files hold single-channel images of the size their headers state")
-        } else if let classes {
+        }
+        // IDX files of any labels have the classes their labels say, known once they are read.
+        if let classes, !dataset.classNames.isEmpty {
             do { _ = try classes.labels(among: dataset.classNames, of: dataset.name) } catch { throw ValidationError(error.description) }
         }
     }
@@ -108,21 +113,26 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
 }
 
 /// Saved weights and the dataset to use them on: `requested` if given (refused when the
-/// checkpoint was trained on another), else the checkpoint's. For IDX data, refuses a network
-/// that does not take the MNIST-style 1×28×28 images `predict` and `show` prepare, or that tells
-/// another number of classes apart than the dataset has; a model of an image folder takes
+/// checkpoint was trained on another), else the checkpoint's. A model of an image folder takes
 /// images of any shape, prepared as the folder's (`ImageFolder.sample(of:shape:)`), and its
-/// classes are the checkpoint's.
-func loadModel(_ checkpoint: String, dataset requested: Dataset?) throws -> (TrainedModel, Dataset) {
+/// classes are the checkpoint's. Otherwise refuses a network that tells another number of classes
+/// apart than its checkpoint's classes (a weights-only file: the dataset's, where it names them),
+/// and, where the images are prepared as MNIST's (`predict`), one that does not take those
+/// 1×28×28 images.
+func loadModel(_ checkpoint: String, dataset requested: Dataset?, imagesPreparedAsMNIST: Bool = true) throws -> (TrainedModel, Dataset) {
     do throws(TrainingError) {
         let model = try TrainedModel.load(checkpoint)
         let dataset = try model.dataset(requested: requested)
         guard !dataset.isImageFolder else { return (model, dataset) }
         let side = MNISTPreprocessing.side
-        guard model.model.inputShape == [1, side, side], model.model.classCount == dataset.classNames.count else {
-            throw .incompatibleCheckpoint(
-                path: model.path,
-                reason: "its network takes \(model.model.inputShape.map(String.init).joined(separator: "x")) images of \(model.model.classCount) classes, not the 1x\(side)x\(side) images of \(dataset.name)'s \(dataset.classNames.count) classes")
+        // None for a weights-only file on data whose files name the classes: told once they are read.
+        let classes = (model.classNames ?? dataset.classNames).count
+        let takes = "its network takes \(model.model.inputShape.map(String.init).joined(separator: "x")) images of \(model.model.classCount) classes"
+        guard classes == 0 || model.model.classCount == classes else {
+            throw .incompatibleCheckpoint(path: model.path, reason: "\(takes), not \(dataset.name)'s \(classes) classes")
+        }
+        guard model.model.inputShape == [1, side, side] || !imagesPreparedAsMNIST else {
+            throw .incompatibleCheckpoint(path: model.path, reason: "\(takes), not the 1x\(side)x\(side) images prepared as MNIST's")
         }
         return (model, dataset)
     } catch {

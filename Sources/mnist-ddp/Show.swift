@@ -109,7 +109,8 @@ struct Show: ParsableCommand {
     func run() throws {
         var trained: TrainedModel?
         var dataset = data.dataset ?? .mnist
-        if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset) }
+        // The set's own images are drawn, and checked against the network once opened.
+        if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset, imagesPreparedAsMNIST: false) }
         let directory = data.directory(of: dataset)
         let set: any LabeledImageSet
         do throws(TrainingError) {

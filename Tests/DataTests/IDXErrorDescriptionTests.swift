@@ -18,6 +18,11 @@ struct IDXErrorDescriptionTests {
         #expect(error.description == "labels: label 17 is 10, expected a digit 0–9")
     }
 
+    @Test func labelOutOfRangeOfOtherClassCountsNamesTheirLabels() {
+        let error = IDXError.labelOutOfRange(path: "labels", index: 3, value: 7, classCount: 5)
+        #expect(error.description == "labels: label 3 is 7, expected a label 0–4")
+    }
+
     @Test func notGzipShowsTheLeadingBytes() {
         let error = IDXError.notGzip(path: "a.gz", leadingBytes: [0, 0, 8, 3])
         #expect(error.description == "a.gz: not a gzip file: starts with 00 00 08 03, gzip starts with 1f 8b")

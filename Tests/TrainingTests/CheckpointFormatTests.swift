@@ -84,6 +84,24 @@ struct CheckpointFormatTests {
         }
     }
 
+    @Test("the dataset a run read is recorded by name and read back", arguments: Dataset.all)
+    func datasetRecorded(dataset: Dataset) throws {
+        var configuration = TrainingConfiguration()
+        configuration.dataset = dataset
+        let file = try CheckpointFormat.open(
+            bytes: CheckpointFormat.encode(snapshot(), configuration: configuration, classNames: ["0", "1", "2"]), source: "test")
+        #expect(try CheckpointFormat.dataset(of: file) == dataset)
+    }
+
+    @Test("a recorded dataset we do not know is refused in one line naming it and those we know")
+    func unknownDataset() throws {
+        let bytes = try encoded(snapshot()) { $0["dataset"] = "emnist" }
+        #expect(throws: TrainingError.incompatibleCheckpoint(
+            path: "test", reason: "trained on the unknown dataset \"emnist\" (known: mnist, fashion-mnist, idx, folder)")) {
+            try CheckpointFormat.dataset(of: CheckpointFormat.open(bytes: bytes, source: "test"))
+        }
+    }
+
     /// `original` encoded, with its metadata changed by `edit`.
     func encoded(_ original: TrainingSnapshot, editingMetadata edit: (inout [String: String]) -> Void) throws -> [UInt8] {
         try rewriting(CheckpointFormat.encode(original, configuration: TrainingConfiguration(), classNames: Dataset.mnist.classNames), editingMetadata: edit)

@@ -31,7 +31,7 @@ extension TrainingFailureTests {
     func rowsOfFourBillion() throws {
         let job = try TrainerJob()
         defer { job.remove() }
-        let images = idx(magic: 0x0803, dimensions: [10_000, 0xFFFF_FFFF, 28], body: [UInt8](repeating: 0, count: 784))
+        let images = IDXFixture.bytes(magic: 0x0803, dimensions: [10_000, 0xFFFF_FFFF, 28], body: [UInt8](repeating: 0, count: 784))
         let data = try dataDirectory(job, replacing: "t10k-images-idx3-ubyte", with: images)
         expectFailure(try job.train(ranks: 2, ["--data-dir", data, "--max-steps", "5"], timeout: Self.promptly), status: .badInput,
                       mentioning: ["t10k-images-idx3-ubyte", "10000×4294967295×28", "exceed"])

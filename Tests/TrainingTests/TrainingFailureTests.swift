@@ -146,9 +146,9 @@ struct TrainingFailureTests {
         defer { job.remove() }
         let data = job.path("tiny")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try Data(idx(magic: 0x0803, dimensions: [2, 28, 28], body: [UInt8](repeating: 0, count: 2 * 784)))
+        try Data(IDXFixture.bytes(magic: 0x0803, dimensions: [2, 28, 28], body: [UInt8](repeating: 0, count: 2 * 784)))
             .write(to: URL(fileURLWithPath: data + "/train-images-idx3-ubyte"))
-        try Data(idx(magic: 0x0801, dimensions: [2], body: [3, 7]))
+        try Data(IDXFixture.bytes(magic: 0x0801, dimensions: [2], body: [3, 7]))
             .write(to: URL(fileURLWithPath: data + "/train-labels-idx1-ubyte"))
         let result = try job.train(ranks: 3, ["--data-dir", data], timeout: Self.promptly)
         expectFailure(result, status: .usage, mentioning: ["3 ranks for 2 training samples"])
@@ -211,9 +211,9 @@ struct TrainingFailureTests {
         let data = job.path("small")
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         for (split, side) in sides {
-            try Data(idx(magic: 0x0803, dimensions: [4, UInt32(side), UInt32(side)], body: [UInt8](repeating: 9, count: 4 * side * side)))
+            try Data(IDXFixture.bytes(magic: 0x0803, dimensions: [4, UInt32(side), UInt32(side)], body: [UInt8](repeating: 9, count: 4 * side * side)))
                 .write(to: URL(fileURLWithPath: data + "/\(split)-images-idx3-ubyte"))
-            try Data(idx(magic: 0x0801, dimensions: [4], body: [1, 2, 3, 4]))
+            try Data(IDXFixture.bytes(magic: 0x0801, dimensions: [4], body: [1, 2, 3, 4]))
                 .write(to: URL(fileURLWithPath: data + "/\(split)-labels-idx1-ubyte"))
         }
         return data
@@ -224,11 +224,5 @@ struct TrainingFailureTests {
         let result = try job.train(ranks: 2, ["--max-steps", "20", "--eval-every", "10"])
         #expect(result.status == 0, "\(result.output)")
         return job.path("checkpoints/step-000000020.safetensors")
-    }
-
-    /// An IDX file: big-endian magic, dimensions, then the bytes.
-    func idx(magic: UInt32, dimensions: [UInt32], body: [UInt8]) -> [UInt8] {
-        func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
-        return bigEndian(magic) + dimensions.flatMap(bigEndian) + body
     }
 }

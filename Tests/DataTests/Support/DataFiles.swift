@@ -35,7 +35,7 @@ extension TemporaryDirectory {
 
 /// An IDX images file: the header as given, then `pixels`.
 func imagesFile(magic: UInt32 = 0x0000_0803, dimensions: [UInt32], pixels: [UInt8]) -> [UInt8] {
-    bigEndian([magic] + dimensions) + pixels
+    IDXFixture.bytes(magic: magic, dimensions: dimensions, body: pixels)
 }
 
 /// `count` distinct images of `rows` × `columns` with a valid header.
@@ -48,11 +48,7 @@ func imagesFile(count: Int, rows: Int = 2, columns: Int = 3) -> [UInt8] {
 
 /// An IDX labels file: the header as given, then `labels`.
 func labelsFile(magic: UInt32 = 0x0000_0801, count: UInt32? = nil, labels: [UInt8]) -> [UInt8] {
-    bigEndian([magic, count ?? UInt32(labels.count)]) + labels
-}
-
-private func bigEndian(_ words: [UInt32]) -> [UInt8] {
-    words.flatMap { word in [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: word >> $0) } }
+    IDXFixture.bytes(magic: magic, dimensions: [count ?? UInt32(labels.count)], body: labels)
 }
 
 /// Writes `bytes` to `path` as a single-member gzip stream, by zlib itself.

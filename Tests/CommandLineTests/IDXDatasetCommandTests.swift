@@ -1,0 +1,47 @@
+import Data
+import Foundation
+import Testing
+import TestSupport
+
+/// `--dataset idx`: IDX files whose labels tell the class count, trained on, evaluated and shown.
+@Suite("IDX files of any labels on the command line", .serialized, .startsProcesses, .tags(.processes, .mpi))
+struct IDXDatasetCommandTests {
+    func mnistDDP(_ arguments: [String], timeout: Double = 120) throws -> ProcessResult {
+        try ProcessRunner.run(try ProcessRunner.product("mnist-ddp"), arguments, timeout: timeout)
+    }
+
+    func accuracy(_ text: String) -> String? {
+        text.firstMatch(of: /test accuracy ([0-9.]+)%/).map { String($0.1) }
+    }
+
+    @Test("3 classes of 8×12 images train on 2 ranks under a small network; evaluate scores the checkpoint alike and show draws it")
+    func trainsEvaluatesAndShows() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let data = directory.file("bands")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for (split, count) in [(MNISTSplit.train, 120), (.test, 30)] {
+            try IDXFixture.writeSplit(split, labels: (0 ..< count).map { UInt8($0 % 3) }, rows: 8, columns: 12, bands: 3, in: data)
+        }
+        let checkpoints = directory.file("checkpoints")
+        let train = try ProcessRunner.mpirun(
+            ranks: 2, try ProcessRunner.product("mnist-ddp"),
+            ["train", "--quiet", "--dataset", "idx", "--data-dir", data, "--model", "conv(4,3,pad=1) relu flatten linear",
+             "--epochs", "2", "--batch-size", "10", "--checkpoint-dir", checkpoints], timeout: 300)
+        #expect(train.status == 0, "\(train.output)")
+        let trained = try #require(accuracy(train.standardOutput), "\(train.output)")
+        let evaluate = try mnistDDP(["evaluate", "--checkpoint", checkpoints, "--data-dir", data])
+        #expect(evaluate.status == 0, "\(evaluate.output)")
+        #expect(accuracy(evaluate.standardOutput) == trained, "\(evaluate.output)")
+        let show = try mnistDDP(["show", "--checkpoint", checkpoints, "--data-dir", data, "--output", directory.file("grid.png")])
+        #expect(show.status == 0, "\(show.output)")
+        #expect(FileManager.default.fileExists(atPath: directory.file("grid.png")))
+    }
+
+    @Test("--dataset idx without --data-dir is a usage error naming it")
+    func needsDataDirectory() throws {
+        let result = try mnistDDP(["train", "--dataset", "idx"])
+        #expect(result.status == 64, "\(result.output)")
+        #expect(result.standardError.contains("--dataset idx needs --data-dir"), "\(result.output)")
+    }
+}
