@@ -72,6 +72,10 @@ public final class PlannedNetwork: TrainableNetwork {
         predictionStorage = AlignedBuffer(count: maxBatch)
     }
 
+    /// The lowest layer whose parameters are trained: the backward pass stops there, since no
+    /// gradient below it is used (0 unless `freeze` says otherwise).
+    private var lowestTrainedLayer = 0
+
     /// Set by `KernelBenchmark` to time each layer's passes; nil otherwise.
     var passTimes: PassTimes?
 
@@ -99,6 +103,16 @@ public final class PlannedNetwork: TrainableNetwork {
     /// plan's tensor order, as `SeedCNN` draws the seed network's.
     public func initialize(seed: UInt64) {
         initializeLikePyTorch(modelDescription.tensors, parameters: parameterStorage.base, seed: seed)
+    }
+
+    /// With conv1 and conv2 frozen under a new head (transfer learning), the backward pass runs
+    /// the head alone, which is most of what freezing is for.
+    public func freeze(_ ranges: [Range<Int>]) {
+        func isFrozen(_ tensor: ParameterTensor) -> Bool {
+            ranges.contains { $0.lowerBound <= tensor.range.lowerBound && tensor.range.upperBound <= $0.upperBound }
+        }
+        lowestTrainedLayer = plan.layers.firstIndex { !$0.tensors.allSatisfy(isFrozen) && !$0.tensors.isEmpty }
+            ?? plan.layers.count
     }
 
     // MARK: - Passes
@@ -197,13 +211,13 @@ public final class PlannedNetwork: TrainableNetwork {
         }
     }
 
-    /// From the logits' gradient down: every parameter's gradient, and every layer's input
-    /// gradient but the first layer's.
+    /// From the logits' gradient down to the lowest trained layer: every trained parameter's
+    /// gradient, and the input gradient of every layer above that one.
     private func runBackward(images: UnsafePointer<Float>, count: Int, dropout: DropoutContext) {
-        for (index, layer) in plan.layers.enumerated().reversed() {
+        for (index, layer) in plan.layers.enumerated().reversed() where index >= lowestTrainedLayer {
             let source = input(of: index, images: images)
             let outputGradient = UnsafePointer(outputGradients[index].base)
-            let inputGradient = index == 0 ? nil : outputGradients[index - 1].base
+            let inputGradient = inputGradientTarget(of: index, throughReLU: false)
             let inputSize = layer.inputShape.reduce(1, *)
             timed(.backward(layer: index)) {
                 switch layer.kind {
@@ -214,7 +228,7 @@ public final class PlannedNetwork: TrainableNetwork {
                     let rectified = index > 0 && reluInConvolutionBackward[index - 1]
                     kernels.convolutionBackward(
                         layer.convolutionShape!, input: source, weight: weight, outputGradient: outputGradient,
-                        inputGradient: rectified ? (index > 1 ? outputGradients[index - 2].base : nil) : inputGradient,
+                        inputGradient: inputGradientTarget(of: index, throughReLU: rectified),
                         rectifiedInput: rectified, weightGradient: weightGradient, biasGradient: biasGradient,
                         count: count, scratch: convolutionScratch.base)
                 case .linear:
@@ -233,8 +247,7 @@ public final class PlannedNetwork: TrainableNetwork {
                 case .maxPool:
                     // After a ReLU whose backward pass it computes, the gradient goes to that ReLU's input.
                     let rectified = index > 0 && reluInPoolBackward[index - 1]
-                    guard let target = rectified ? (index > 1 ? outputGradients[index - 2].base : nil) : inputGradient
-                    else { break }
+                    guard let target = inputGradientTarget(of: index, throughReLU: rectified) else { break }
                     kernels.maxPoolBackward(
                         layer.inputPlanes!, input: source, output: outputs[index].base, outputGradient: outputGradient,
                         inputGradient: target, count: count, rectified: rectified)
@@ -249,6 +262,15 @@ public final class PlannedNetwork: TrainableNetwork {
                 }
             }
         }
+    }
+
+    /// Where layer `index`'s backward pass writes the gradient of its input: nowhere at the lowest
+    /// trained layer or below; past a ReLU whose backward pass it computes (`throughReLU`), to
+    /// that ReLU's input gradient (nowhere if the ReLU is the first layer).
+    private func inputGradientTarget(of index: Int, throughReLU: Bool) -> UnsafeMutablePointer<Float>? {
+        guard index > lowestTrainedLayer else { return nil }
+        guard throughReLU else { return outputGradients[index - 1].base }
+        return index > 1 ? outputGradients[index - 2].base : nil
     }
 
     /// Runs `body`, adding its CPU time to `passTimes` when a benchmark is timing the passes.

@@ -43,6 +43,11 @@ public protocol TrainableNetwork: AnyObject {
         dropout: DropoutContext
     ) -> Double
 
+    /// Declares the parameters the optimizer leaves as they are (ascending, disjoint ranges, as
+    /// `Adam.update` takes them): the backward pass may then skip what only they need, the layers
+    /// below the lowest layer still trained, leaving their gradient zero. Empty: every gradient.
+    func freeze(_ ranges: [Range<Int>])
+
     /// Inference (no dropout): fills the first `count` rows of the logits.
     func forward(images: UnsafePointer<Float>, count: Int)
 
@@ -71,6 +76,10 @@ extension TrainableNetwork {
 
 extension SeedCNN: TrainableNetwork {
     public var modelDescription: ModelDescription { Self.modelDescription }
+
+    /// The seed network's fused backward pass computes every gradient; the optimizer leaves the
+    /// frozen ones alone.
+    public func freeze(_ ranges: [Range<Int>]) {}
 
     /// The seed network has no dropout layer: the context changes nothing.
     public func computeGradients(

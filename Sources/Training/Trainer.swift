@@ -39,6 +39,7 @@ public final class Trainer {
         let watchdog = startWatchdog()
         defer { watchdog?.stop() }
         let (data, validation) = try openData()
+        try agreeOnData(data, validation: validation)
         let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         let model = try planModel(for: data, largestBatch: plan.largestBatch)
@@ -90,6 +91,26 @@ public final class Trainer {
             }
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
             return (data, heldOut)
+        }
+    }
+
+    /// Refuses a run whose ranks read different data (another `--data-dir` on some node, another
+    /// version of its files), which would plan different networks or split different samples:
+    /// every rank compares what it read with what rank 0 read, in one broadcast.
+    private func agreeOnData(_ data: any LabeledImageSet, validation: Range<Int>) throws(TrainingError) {
+        guard communicator.size > 1 else { return }
+        let testSamples = (try? data.sampleCount(of: .test)) ?? -1
+        let mine = [
+            "\(data.shape) images", "\(data.classNames.count) classes",
+            "classes named \(data.classNames.joined(separator: ","))",
+            "\(validation.upperBound) training samples", "\(validation.count) held out for validation",
+            "\(testSamples) test samples",
+        ]
+        let rootFacts = communicator.broadcast(bytes: isRoot ? Array(mine.joined(separator: "\n").utf8) : [], root: 0)
+        let theirs = String(decoding: rootFacts, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        try communicator.collectively { () throws(TrainingError) in
+            guard let (here, there) = zip(mine, theirs).first(where: { $0 != $1 }) else { return }
+            throw .dataDiffersFromRankZero(location: data.location, here: here, rankZero: String(there))
         }
     }
 

@@ -25,6 +25,9 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case datasetMismatch(path: String, trainedOn: String, requested: String)
     /// A checkpoint used with other classes (`--classes`) than it was trained on.
     case classesMismatch(path: String, trainedOn: [String], requested: [String])
+    /// A rank of a job read other data in `location` than rank 0 did: `here` and `rankZero` say
+    /// what differs (the image shape, the classes, or the samples of a split).
+    case dataDiffersFromRankZero(location: String, here: String, rankZero: String)
     case metricsFile(path: String, reason: String)
     case tensorBoard(EventFileError)
     /// Training blew up at `step`: `symptom` says how (the loss, or the parameters).
@@ -52,6 +55,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             "\(path) was trained on \(trainedOn), not \(requested); give --dataset \(trainedOn) to use it"
         case .classesMismatch(let path, let trainedOn, let requested):
             "\(path) was trained on classes \(trainedOn.joined(separator: ",")), not \(requested.joined(separator: ",")); give --classes \(trainedOn.joined(separator: ",")) to use it"
+        case .dataDiffersFromRankZero(let location, let here, let rankZero):
+            "\(location) holds \(Self.clipped(here)) here but \(Self.clipped(rankZero)) on rank 0: every rank must read the same data"
         case .metricsFile(let path, let reason): "cannot write metrics file \(path): \(reason)"
         case .tensorBoard(let error): "cannot write TensorBoard events \(error.path): \(error.reason)"
         case .diverged(let step, let epoch, let symptom):
@@ -67,7 +72,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidOption, .modelDoesNotFit: .usage
         case .data(let error): error.isUsageError ? .usage : .badInput
-        case .wrongImageSize, .wrongClassCount, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch, .classesMismatch: .badInput
+        case .wrongImageSize, .wrongClassCount, .checkpointFile, .incompatibleCheckpoint, .datasetMismatch, .classesMismatch,
+             .dataDiffersFromRankZero: .badInput
         case .checkpointDirectory(let error): error.exitStatus
         case .checkpointWrite, .metricsFile, .tensorBoard: .cannotWrite
         case .diverged: .diverged
@@ -75,6 +81,11 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case .parametersDiverged: .fault
         case .failedOnRank(_, host: _, _, status: let status): status
         }
+    }
+
+    /// `text`, or its start and an ellipsis past 100 characters (a long list of class names).
+    private static func clipped(_ text: String) -> String {
+        text.count <= 100 ? text : text.prefix(99) + "…"
     }
 
     /// Whether every rank raises this error at the same point, so all can stop cleanly; any

@@ -92,6 +92,7 @@ final class TrainingLoop {
         optimizer = Adam(parameterCount: modelPlan.parameterCount)
         schedule = configuration.learningRateSchedule(stepsPerEpoch: plan.stepsPerEpoch, worldSize: communicator.size)
         frozen = TrainingConfiguration.frozenTensors(configuration.frozen, of: modelPlan.modelDescription.tensors).map { $0.range }
+        model.freeze(frozen)
         optimizer.step = start.adamStep
         optimizer.firstMoment = start.firstMoment
         optimizer.secondMoment = start.secondMoment

@@ -105,6 +105,37 @@ import Testing
         }
     }
 
+    /// Transfer learning: with the lower layers frozen, the backward pass stops at the lowest
+    /// layer still trained; its gradients and those above are what the whole pass gives, bit for
+    /// bit, and the frozen layers' stay zero.
+    @Test(arguments: plans)
+    func freezingTheLowerLayersLeavesTheirGradientsZeroAndTheOthersAsTheyWere(plan: ModelPlan) {
+        let count = 4
+        let images = randomFloats(count * plan.modelDescription.inputSize, seed: 41)
+        let labels = randomLabels(count, classes: plan.classCount, seed: 42)
+        let dropout = DropoutContext(seed: 5, step: 2, firstSample: 8)
+        let network = PlannedNetwork(plan: plan, maxBatch: count)
+        network.initialize(seed: 43)
+        network.computeGradients(images: images, labels: labels, count: count, gradientScale: 0.25, dropout: dropout)
+        let whole = network.gradientValues
+        let trainedLayers = plan.layers.filter { !$0.tensors.isEmpty }
+        for frozenLayers in 1...trainedLayers.count {
+            let frozen = trainedLayers.prefix(frozenLayers).flatMap(\.tensors)
+            network.freeze(frozen.map(\.range))
+            network.computeGradients(images: images, labels: labels, count: count, gradientScale: 0.25, dropout: dropout)
+            let gradients = network.gradientValues
+            for tensor in plan.modelDescription.tensors {
+                let isFrozen = frozen.contains(tensor)
+                #expect(
+                    gradients[tensor.range] == (isFrozen ? ArraySlice(repeating: 0, count: tensor.range.count) : whole[tensor.range]),
+                    "\(frozenLayers) layers frozen: gradient of \(isFrozen ? "frozen" : "trained") \(tensor.name)")
+            }
+        }
+        network.freeze([])
+        network.computeGradients(images: images, labels: labels, count: count, gradientScale: 0.25, dropout: dropout)
+        #expect(network.gradientValues == whole)
+    }
+
     @Test(arguments: KernelPath.supported)
     func evaluationAndForwardNeverDrop(kernelPath: KernelPath) {
         let plan = Self.plans[1]

@@ -38,6 +38,33 @@ struct IDXDatasetCommandTests {
         #expect(FileManager.default.fileExists(atPath: directory.file("grid.png")))
     }
 
+    @Test("ranks that read different data (another --data-dir on one node) stop at the start, saying what differs")
+    func ranksReadingDifferentDataStop() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        func dataDirectory(_ name: String, rows: Int) throws -> String {
+            let data = directory.file(name)
+            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+            for (split, count) in [(MNISTSplit.train, 40), (.test, 10)] {
+                try IDXFixture.writeSplit(split, labels: (0 ..< count).map { UInt8($0 % 3) }, rows: rows, columns: 12, bands: 3, in: data)
+            }
+            return data
+        }
+        let executable = try ProcessRunner.product("mnist-ddp")
+        func rank(_ data: String) -> [String] {
+            ["-np", "1", executable, "train", "--dataset", "idx", "--data-dir", data, "--model", "flatten linear",
+             "--epochs", "1", "--batch-size", "10", "--checkpoint-dir", directory.file("checkpoints")]
+        }
+        let result = try ProcessRunner.run(
+            try ProcessRunner.mpirunPath(),
+            ProcessRunner.mpirunOptions + rank(try dataDirectory("narrow", rows: 8)) + [":"] + rank(try dataDirectory("tall", rows: 10)),
+            timeout: 120)
+        #expect(result.status == 65, "\(result.output)")
+        #expect(result.output.contains("rank 1 of 2 on "), "\(result.output)")
+        #expect(result.output.contains("holds 10×12 images here but 8×12 images on rank 0: every rank must read the same data"), "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("checkpoints/best.safetensors")), "\(result.output)")
+    }
+
     @Test("--dataset idx without --data-dir is a usage error naming it")
     func needsDataDirectory() throws {
         let result = try mnistDDP(["train", "--dataset", "idx"])
