@@ -114,25 +114,19 @@ struct DataOptions<Default: DatasetDefault>: ParsableArguments {
 
 /// Saved weights and the dataset to use them on: `requested` if given (refused when the
 /// checkpoint was trained on another), else the checkpoint's. A model of an image folder takes
-/// images of any shape, prepared as the folder's (`ImageFolder.sample(of:shape:)`), and its
-/// classes are the checkpoint's. Otherwise refuses a network that tells another number of classes
-/// apart than its checkpoint's classes (a weights-only file: the dataset's, where it names them),
-/// and, where the images are prepared as MNIST's (`predict`), one that does not take those
-/// 1×28×28 images.
-func loadModel(_ checkpoint: String, dataset requested: Dataset?, imagesPreparedAsMNIST: Bool = true) throws -> (TrainedModel, Dataset) {
+/// its classes from the checkpoint; any other is refused where its network tells another number
+/// of classes apart than its checkpoint's classes (a weights-only file: the dataset's, where it
+/// names them).
+func loadModel(_ checkpoint: String, dataset requested: Dataset?) throws -> (TrainedModel, Dataset) {
     do throws(TrainingError) {
         let model = try TrainedModel.load(checkpoint)
         let dataset = try model.dataset(requested: requested)
         guard !dataset.isImageFolder else { return (model, dataset) }
-        let side = MNISTPreprocessing.side
         // None for a weights-only file on data whose files name the classes: told once they are read.
         let classes = (model.classNames ?? dataset.classNames).count
-        let takes = "its network takes \(model.model.inputShape.map(String.init).joined(separator: "x")) images of \(model.model.classCount) classes"
         guard classes == 0 || model.model.classCount == classes else {
+            let takes = "its network takes \(model.model.inputShape.map(String.init).joined(separator: "x")) images of \(model.model.classCount) classes"
             throw .incompatibleCheckpoint(path: model.path, reason: "\(takes), not \(dataset.name)'s \(classes) classes")
-        }
-        guard model.model.inputShape == [1, side, side] || !imagesPreparedAsMNIST else {
-            throw .incompatibleCheckpoint(path: model.path, reason: "\(takes), not the 1x\(side)x\(side) images prepared as MNIST's")
         }
         return (model, dataset)
     } catch {

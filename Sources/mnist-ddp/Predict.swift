@@ -14,17 +14,18 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify PNG images (or the images of IDX files) with saved model weights.",
         discussion: """
-            For a model of MNIST, Fashion-MNIST or IDX files, each image is prepared as MNIST's \
-            were: made grey; inverted when its border is light \
+            For a model of MNIST, Fashion-MNIST or IDX files of 28×28 images, each image is \
+            prepared as MNIST's were: made grey; inverted when its border is light \
             (dark ink on paper); cropped to the ink; scaled so that its longer side is 20 pixels, \
             keeping its shape, by area averaging; and placed in a 28×28 frame with its centre of \
             mass at the centre. A photo of a digit works, not only a 28×28 crop. PNG files of \
             any kind are read (grey, RGB, palette, with or without alpha, 8 or 16 bits); \
             transparency is shown over white.
 
-            A model trained on an image folder takes each image as its folder's were: converted \
-            to the model's channels as PIL's convert("L") or convert("RGB") does (alpha dropped), \
-            and resized to the model's input size by area averaging, as train's --image-size does.
+            A model trained on an image folder, or on IDX files of another size, takes each \
+            image as a folder's are: converted to the model's channels as PIL's convert("L") or \
+            convert("RGB") does (alpha dropped), and resized to the model's input size by area \
+            averaging, as train's --image-size does.
 
             Prints one line per image, `PATH: 7 (99.2 %)`, then the next two guesses (as many as \
             the model has classes). A file \
@@ -40,7 +41,7 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var classNames: DatasetOption<DefaultsToCheckpoint>
 
-    @Flag(help: "Take the images as they are: 28×28, bright ink on black, like MNIST's own (not for a model trained on an image folder, whose images are always prepared as the folder's).")
+    @Flag(help: "Take the images as they are: 28×28, bright ink on black, like MNIST's own (not for a model of an image folder or of images of another shape, whose images are always prepared as a folder's).")
     var raw = false
 
     @Flag(help: "The files are IDX image files (.gz or raw); each of their images is classified, named PATH[i].")
@@ -50,7 +51,7 @@ struct Predict: ParsableCommand {
     var json = false
 
     @Option(help: ArgumentHelp(
-        "Write each image the model saw (28×28, or a folder model's input size) to this directory, as N-NAME.png for the Nth image argument (from 1) named NAME.png, and N-NAME-i.png for image i of an IDX file: never two alike, even for files of one name in different directories. Files of those names already there are replaced.",
+        "Write each image the model saw (28×28, or the input size of a model prepared as a folder's) to this directory, as N-NAME.png for the Nth image argument (from 1) named NAME.png, and N-NAME-i.png for image i of an IDX file: never two alike, even for files of one name in different directories. Files of those names already there are replaced.",
         valueName: "dir"))
     var savePreprocessed: String?
 
@@ -72,10 +73,14 @@ struct Predict: ParsableCommand {
         guard !names.isEmpty else {
             throw Failure(message: "\(model.path) records no class names, and an image folder's are its class folders': use one of our checkpoints trained on it", status: .usage)
         }
-        // A folder model's images are prepared as its folder's were, in its input's shape.
-        let folderShape = dataset.isImageFolder ? model.model.modelDescription.imageShape : nil
-        if raw && folderShape != nil {
-            throw Failure(message: "--raw takes MNIST-style images as they are; \(model.path) was trained on an image folder, whose images are always converted and resized as the folder's were", status: .usage)
+        // A folder model's images are prepared as its folder's were, in its input's shape, and so
+        // are those of a model of images that MNIST's preparation does not give.
+        let modelShape = model.model.modelDescription.imageShape
+        let mnistShape = ImageShape(channels: 1, rows: MNISTPreprocessing.side, columns: MNISTPreprocessing.side)
+        let folderShape = dataset.isImageFolder || modelShape != mnistShape ? modelShape : nil
+        if raw, let folderShape {
+            let trainedOn = dataset.isImageFolder ? "an image folder" : "\(folderShape) images"
+            throw Failure(message: "--raw takes MNIST-style images as they are; \(model.path) was trained on \(trainedOn), whose images are always converted and resized as a folder's are", status: .usage)
         }
         if let savePreprocessed, mkdir(savePreprocessed, 0o755) != 0 && errno != EEXIST {
             throw Failure(message: "cannot create \(savePreprocessed): \(String(cString: strerror(errno)))", status: .cannotWrite)

@@ -110,7 +110,7 @@ struct Show: ParsableCommand {
         var trained: TrainedModel?
         var dataset = data.dataset ?? .mnist
         // The set's own images are drawn, and checked against the network once opened.
-        if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset, imagesPreparedAsMNIST: false) }
+        if let checkpoint { (trained, dataset) = try loadModel(checkpoint, dataset: data.dataset) }
         let directory = data.directory(of: dataset)
         let set: any LabeledImageSet
         do throws(TrainingError) {

@@ -1,5 +1,6 @@
 import Data
 import Foundation
+import Imaging
 import Testing
 import TestSupport
 
@@ -36,6 +37,14 @@ struct IDXDatasetCommandTests {
         let show = try mnistDDP(["show", "--checkpoint", checkpoints, "--data-dir", data, "--output", directory.file("grid.png")])
         #expect(show.status == 0, "\(show.output)")
         #expect(FileManager.default.fileExists(atPath: directory.file("grid.png")))
+
+        // A picture twice the images' size, bright in the last third of its columns as class 2's
+        // images are: predict area-resizes it to 8×12 (no MNIST-style centring for these).
+        let picture = Bitmap(width: 24, height: 16, channels: 1, samples: (0 ..< 16 * 24).map { $0 % 24 >= 16 ? 230 : 10 })
+        try Data(try PNG.encode(picture, for: "band.png")).write(to: URL(fileURLWithPath: directory.file("band.png")))
+        let predict = try mnistDDP(["predict", "--checkpoint", checkpoints, directory.file("band.png")])
+        #expect(predict.status == 0, "\(predict.output)")
+        #expect(predict.standardOutput.hasPrefix(directory.file("band.png") + ": 2 "), "\(predict.output)")
     }
 
     @Test("ranks that read different data (another --data-dir on one node) stop at the start, saying what differs")
