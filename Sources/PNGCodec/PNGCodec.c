@@ -19,6 +19,17 @@ static void ignore_warning(png_structp png, png_const_charp text) {
     (void)text;
 }
 
+/* libpng's own reader says only "Read Error" for a file that ends early: this one says so. */
+static void read_from_file(png_structp png, png_bytep data, size_t length) {
+    FILE *file = png_get_io_ptr(png);
+    if (fread(data, 1, length, file) == length) return;
+    if (ferror(file)) png_error(png, strerror(errno));
+    png_codec_message *message = png_get_error_ptr(png);
+    snprintf(message->text, sizeof message->text, "truncated: the file ends after %ld bytes, inside its PNG data",
+             ftell(file));
+    png_longjmp(png, 1);
+}
+
 int png_codec_read(int descriptor, uint64_t max_pixels, png_codec_image *image, png_codec_message *message) {
     memset(image, 0, sizeof *image);
     message->text[0] = 0;
@@ -55,7 +66,7 @@ int png_codec_read(int descriptor, uint64_t max_pixels, png_codec_image *image, 
         fclose(file);
         return -1;
     }
-    png_init_io(png, file);
+    png_set_read_fn(png, file, read_from_file);
     png_set_sig_bytes(png, sizeof signature);
     png_read_info(png, info);
     uint32_t width = png_get_image_width(png, info);
