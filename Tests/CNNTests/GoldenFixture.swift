@@ -17,30 +17,13 @@ struct GoldenFixture: Decodable {
         let images: Tensor
     }
 
-    struct AdamStep: Decodable {
-        let lossBeforeStep: Float
-        let params: [String: Tensor]
-
-        enum CodingKeys: String, CodingKey {
-            case lossBeforeStep = "loss_before_step"
-            case params
-        }
-    }
-
-    struct AdamRun: Decodable {
-        let lr: Float
-        let betas: [Float]
-        let eps: Float
-        let steps: [AdamStep]
-    }
-
     let batch: Batch
     let initialParams: [String: Tensor]
     let logits: Tensor
     let loss: Float
     let activations: [String: Tensor]
     let grads: [String: Tensor]
-    let adam: AdamRun
+    let adam: GoldenAdamRun<Tensor>
 
     enum CodingKeys: String, CodingKey {
         case batch
@@ -69,6 +52,25 @@ struct GoldenFixture: Decodable {
         network.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: Self.flatten(initialParams)) }
         return network
     }
+}
+
+/// The Adam steps PyTorch took in a golden fixture, from its initial parameters on the fixture's
+/// batch: the loss before each step and the parameters after it, as `Tensor`s of the fixture's kind.
+struct GoldenAdamRun<Tensor: Decodable>: Decodable {
+    struct Step: Decodable {
+        let lossBeforeStep: Float
+        let params: [String: Tensor]
+
+        enum CodingKeys: String, CodingKey {
+            case lossBeforeStep = "loss_before_step"
+            case params
+        }
+    }
+
+    let lr: Float
+    let betas: [Float]
+    let eps: Float
+    let steps: [Step]
 }
 
 /// ‖actual − expected‖ / ‖expected‖, accumulated in Double.

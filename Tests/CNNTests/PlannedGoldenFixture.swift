@@ -26,23 +26,6 @@ struct PlannedGoldenFixture: Decodable {
         let pixels: [UInt8]
     }
 
-    struct AdamStep: Decodable {
-        let lossBeforeStep: Float
-        let params: [String: SampledTensor]
-
-        enum CodingKeys: String, CodingKey {
-            case lossBeforeStep = "loss_before_step"
-            case params
-        }
-    }
-
-    struct AdamRun: Decodable {
-        let lr: Float
-        let betas: [Float]
-        let eps: Float
-        let steps: [AdamStep]
-    }
-
     /// The masks of one step: per dropout layer (its 0-based place, as text), per sample, the
     /// kept elements as bits (element e is bit e % 8 of byte e / 8), in hexadecimal.
     struct StepMasks: Decodable {
@@ -60,7 +43,7 @@ struct PlannedGoldenFixture: Decodable {
     let logits: GoldenFixture.Tensor
     let loss: Float
     let grads: [String: SampledTensor]
-    let adam: AdamRun
+    let adam: GoldenAdamRun<SampledTensor>
     let dropoutMasks: [StepMasks]
 
     enum CodingKeys: String, CodingKey {
