@@ -1,7 +1,14 @@
 import CNNKernelInterface
 
-// MaxPool2d(2): 2×2 windows, stride 2, an odd last row or column dropped (PyTorch's floor). Cheap
-// next to the convolutions around it, so plain loops.
+// MaxPool2d(2): 2×2 windows, stride 2, an odd last row or column dropped (PyTorch's floor).
+//
+// A pair of input rows is pooled a run of windows at a time, as many as a vector V holds (the
+// widest of `Lanes`, SIMD8 and SIMD4 that the row's windows fill), read as two vectors of each
+// row's columns. The forward pass takes each row's even and odd columns apart; the backward pass
+// compares every input with its window's maximum, repeated for both of the window's columns, and
+// so writes each input gradient once, in place. A row's last run overlaps the one before and
+// computes its windows again, to the same values: no row needs a vector tail, and only rows of
+// fewer than four windows go a window at a time.
 
 extension BatchLayerKernels {
     /// out[n][c][y][x] = max(in[n][c][2y+dy][2x+dx]), dy, dx ∈ {0, 1}    in: [count][shape], out: [count][shape.pooled]
@@ -14,8 +21,15 @@ extension BatchLayerKernels {
             let target = output + plane * pooled.height * pooled.width
             for y in 0..<pooled.height {
                 let (top, bottom) = (source + 2 * y * shape.width, source + (2 * y + 1) * shape.width)
-                for x in 0..<pooled.width {
-                    target[y * pooled.width + x] = max(max(top[2 * x], top[2 * x + 1]), max(bottom[2 * x], bottom[2 * x + 1]))
+                let row = target + y * pooled.width
+                switch pooled.width {
+                case laneCount...: poolRow(Lanes.self, top: top, bottom: bottom, output: row, windows: pooled.width)
+                case 8...: poolRow(SIMD8<Float>.self, top: top, bottom: bottom, output: row, windows: pooled.width)
+                case 4...: poolRow(SIMD4<Float>.self, top: top, bottom: bottom, output: row, windows: pooled.width)
+                default:
+                    for x in 0..<pooled.width {
+                        row[x] = max(max(top[2 * x], top[2 * x + 1]), max(bottom[2 * x], bottom[2 * x + 1]))
+                    }
                 }
             }
         }
@@ -24,7 +38,6 @@ extension BatchLayerKernels {
     /// din[window of (y, x)] = dout[y][x] at the window's first maximum in row-major order
     /// (PyTorch's rule on ties, which ReLU makes common), 0 elsewhere, dropped rows and columns included;
     /// with `rectified` (a ReLU's output pooled), also 0 where the maximum is not positive.
-    /// Each pair of rows is zeroed, then each of its windows stores once, where its maximum is (in L1).
     public static func maxPoolBackward(
         _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafePointer<Float>,
         outputGradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, count: Int, rectified: Bool
@@ -38,14 +51,36 @@ extension BatchLayerKernels {
             let gradient = outputGradient + plane * pooled.height * pooled.width
             for y in 0..<pooled.height {
                 let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
-                (target + top).update(repeating: 0, count: 2 * width)
-                for x in 0..<pooled.width {
-                    let (value, at) = (largest[y * pooled.width + x], 2 * x)
-                    // Selects, not branches: where a window's maximum lies is data, and random.
-                    let lower = source[bottom + at] == value ? bottom + at : bottom + at + 1
-                    let upper = source[top + at + 1] == value ? top + at + 1 : lower
-                    let routed = gradient[y * pooled.width + x]
-                    target[source[top + at] == value ? top + at : upper] = !rectified || value > 0 ? routed : 0
+                let (values, routed) = (largest + y * pooled.width, gradient + y * pooled.width)
+                switch pooled.width {
+                case laneCount...:
+                    routeRow(
+                        Lanes.self, top: source + top, bottom: source + bottom, values: values, gradient: routed,
+                        topGradient: target + top, bottomGradient: target + bottom, windows: pooled.width,
+                        rectified: rectified)
+                case 8...:
+                    routeRow(
+                        SIMD8<Float>.self, top: source + top, bottom: source + bottom, values: values, gradient: routed,
+                        topGradient: target + top, bottomGradient: target + bottom, windows: pooled.width,
+                        rectified: rectified)
+                case 4...:
+                    routeRow(
+                        SIMD4<Float>.self, top: source + top, bottom: source + bottom, values: values, gradient: routed,
+                        topGradient: target + top, bottomGradient: target + bottom, windows: pooled.width,
+                        rectified: rectified)
+                default:
+                    (target + top).update(repeating: 0, count: 2 * pooled.width)
+                    (target + bottom).update(repeating: 0, count: 2 * pooled.width)
+                    for x in 0..<pooled.width {
+                        let (value, at) = (values[x], 2 * x)
+                        // Selects, not branches: where a window's maximum lies is data, and random.
+                        let lower = source[bottom + at] == value ? bottom + at : bottom + at + 1
+                        let upper = source[top + at + 1] == value ? top + at + 1 : lower
+                        target[source[top + at] == value ? top + at : upper] = !rectified || value > 0 ? routed[x] : 0
+                    }
+                }
+                if width % 2 == 1 {
+                    (target[top + width - 1], target[bottom + width - 1]) = (0, 0)
                 }
             }
             if shape.height % 2 == 1 {
@@ -53,4 +88,105 @@ extension BatchLayerKernels {
             }
         }
     }
+}
+
+/// output[x] = the maximum of window x of the rows `top` and `bottom`, x < windows ≥ V.scalarCount.
+@inline(__always)
+private func poolRow<V: PoolingVector>(
+    _: V.Type, top: UnsafePointer<Float>, bottom: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, windows: Int
+) {
+    for start in stride(from: 0, to: windows, by: V.scalarCount) {
+        let window = min(start, windows - V.scalarCount)
+        let (topLeft, topRight) = columns(V.self, top + 2 * window)
+        let (bottomLeft, bottomRight) = columns(V.self, bottom + 2 * window)
+        storeVector(larger(larger(topLeft, topRight), larger(bottomLeft, bottomRight)), output + window)
+    }
+}
+
+/// The input gradient of the rows `top` and `bottom`, from their windows' maxima `values` and
+/// `gradient`, x < windows ≥ V.scalarCount: each window's gradient goes to the first of its
+/// columns equal to its maximum (top left, top right, bottom left), else to the bottom right one.
+@inline(__always)
+private func routeRow<V: PoolingVector>(
+    _: V.Type, top: UnsafePointer<Float>, bottom: UnsafePointer<Float>, values: UnsafePointer<Float>,
+    gradient: UnsafePointer<Float>, topGradient: UnsafeMutablePointer<Float>,
+    bottomGradient: UnsafeMutablePointer<Float>, windows: Int, rectified: Bool
+) {
+    for start in stride(from: 0, to: windows, by: V.scalarCount) {
+        let window = min(start, windows - V.scalarCount)
+        let largest = loadVector(V.self, values + window)
+        var routed = loadVector(V.self, gradient + window)
+        if rectified { routed = V.zero.replacing(with: routed, where: largest .> V.zero) }
+        let (topLeft, topRight) = columns(V.self, top + 2 * window)
+        let bottomLeft = columns(V.self, bottom + 2 * window).even
+        // What each column takes, and what is left for the columns after it.
+        let (takenTopLeft, afterTopLeft) = split(routed, where: topLeft .== largest)
+        let (takenTopRight, afterTopRight) = split(afterTopLeft, where: topRight .== largest)
+        let (takenBottomLeft, takenBottomRight) = split(afterTopRight, where: bottomLeft .== largest)
+        let (topLow, topHigh) = interleaved(takenTopLeft, takenTopRight)
+        let (bottomLow, bottomHigh) = interleaved(takenBottomLeft, takenBottomRight)
+        storeVector(topLow, topGradient + 2 * window)
+        storeVector(topHigh, topGradient + 2 * window + V.scalarCount)
+        storeVector(bottomLow, bottomGradient + 2 * window)
+        storeVector(bottomHigh, bottomGradient + 2 * window + V.scalarCount)
+    }
+}
+
+/// (`values` where `mask`, else 0; 0 where `mask`, else `values`).
+@inline(__always)
+private func split<V: PoolingVector>(_ values: V, where mask: SIMDMask<V.MaskStorage>) -> (taken: V, left: V) {
+    (V.zero.replacing(with: values, where: mask), values.replacing(with: V.zero, where: mask))
+}
+
+/// A vector a row is pooled in. Its comparisons are requirements so that generic code calls the
+/// concrete types' own (one instruction each); the SIMD protocol's generic ones compare lane by lane.
+private protocol PoolingVector: SIMD where Scalar == Float {
+    static func .== (a: Self, b: Self) -> SIMDMask<MaskStorage>
+    static func .> (a: Self, b: Self) -> SIMDMask<MaskStorage>
+    static func .>= (a: Self, b: Self) -> SIMDMask<MaskStorage>
+}
+
+extension SIMD16<Float>: PoolingVector {}
+extension SIMD8<Float>: PoolingVector {}
+extension SIMD4<Float>: PoolingVector {}
+
+/// max(x, y) lanewise as `Swift.max` picks, y on ties: the scalar loops' results to the bit.
+@inline(__always)
+private func larger<V: PoolingVector>(_ x: V, _ y: V) -> V {
+    x.replacing(with: y, where: y .>= x)
+}
+
+/// The even and the odd columns of the 2·V.scalarCount floats at `row`.
+@inline(__always)
+private func columns<V: PoolingVector>(_: V.Type, _ row: UnsafePointer<Float>) -> (even: V, odd: V) {
+    let half = V.scalarCount / 2
+    let (low, high) = (loadVector(V.self, row), loadVector(V.self, row + V.scalarCount))
+    var (even, odd) = (V(), V())
+    for lane in 0..<half {
+        (even[lane], odd[lane]) = (low[2 * lane], low[2 * lane + 1])
+        (even[half + lane], odd[half + lane]) = (high[2 * lane], high[2 * lane + 1])
+    }
+    return (even, odd)
+}
+
+/// `even` and `odd` as alternate lanes, (even[0], odd[0], even[1], …), in two vectors: the inverse of `columns`.
+@inline(__always)
+private func interleaved<V: PoolingVector>(_ even: V, _ odd: V) -> (low: V, high: V) {
+    let half = V.scalarCount / 2
+    var (low, high) = (V(), V())
+    for lane in 0..<half {
+        (low[2 * lane], low[2 * lane + 1]) = (even[lane], odd[lane])
+        (high[2 * lane], high[2 * lane + 1]) = (even[half + lane], odd[half + lane])
+    }
+    return (low, high)
+}
+
+@inline(__always)
+private func loadVector<V: PoolingVector>(_: V.Type, _ source: UnsafePointer<Float>) -> V {
+    UnsafeRawPointer(source).loadUnaligned(as: V.self)
+}
+
+@inline(__always)
+private func storeVector<V: PoolingVector>(_ value: V, _ target: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(target).storeBytes(of: value, as: V.self)
 }
