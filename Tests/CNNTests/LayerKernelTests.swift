@@ -195,4 +195,24 @@ import Testing
         #expect(predictions == reference.predictions)
         #expect(predictions[0] == 0)
     }
+
+    /// Parameter counts with a tail shorter than every path's vector, and none.
+    @Test(arguments: KernelPath.supported, [1, 3, 16, 37, 100])
+    func adamMatchesTheReferenceToTheBit(kernelPath: KernelPath, count: Int) {
+        let coefficients = AdamCoefficients(stepSize: 1.2e-3, secondCorrectionRoot: 0.0547, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        let gradients = randomFloats(count, seed: 17)
+        var parameters = randomFloats(count, seed: 18)
+        var firstMoment = randomFloats(count, seed: 19).map { $0 * 0.1 }
+        // Some second moments zero, where the update is m / ε.
+        var secondMoment = randomFloats(count, seed: 20).map { $0 < -0.5 ? 0 : abs($0) * 0.01 }
+        var expected = (parameters, firstMoment, secondMoment)
+        ScalarReferenceLayers.adamUpdate(
+            coefficients, parameters: &expected.0, gradients: gradients, firstMoment: &expected.1, secondMoment: &expected.2)
+        kernelPath.layerKernels.adamUpdate(
+            coefficients, parameters: &parameters, gradients: gradients, firstMoment: &firstMoment,
+            secondMoment: &secondMoment, count: count)
+        #expect(parameters.map(\.bitPattern) == expected.0.map(\.bitPattern))
+        #expect(firstMoment.map(\.bitPattern) == expected.1.map(\.bitPattern))
+        #expect(secondMoment.map(\.bitPattern) == expected.2.map(\.bitPattern))
+    }
 }
