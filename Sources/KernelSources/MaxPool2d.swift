@@ -132,15 +132,18 @@ private func routeRow<V: PoolingVector>(
     }
 }
 
-/// (`values` where `mask`, else 0; 0 where `mask`, else `values`).
+/// (`values` where `mask`, else 0; 0 where `mask`, else `values`), as bitwise ands of the float
+/// bits: exact, and opaque to LLVM, which otherwise moves selects through the shuffles around them.
 @inline(__always)
 private func split<V: PoolingVector>(_ values: V, where mask: SIMDMask<V.MaskStorage>) -> (taken: V, left: V) {
-    (V.zero.replacing(with: values, where: mask), values.replacing(with: V.zero, where: mask))
+    let bits = unsafeBitCast(values, to: V.MaskStorage.self)
+    let ones = V.MaskStorage.zero.replacing(with: -1, where: mask)
+    return (unsafeBitCast(bits & ones, to: V.self), unsafeBitCast(bits & ~ones, to: V.self))
 }
 
 /// A vector a row is pooled in. Its comparisons are requirements so that generic code calls the
 /// concrete types' own (one instruction each); the SIMD protocol's generic ones compare lane by lane.
-private protocol PoolingVector: SIMD where Scalar == Float {
+private protocol PoolingVector: SIMD where Scalar == Float, MaskStorage.MaskStorage == MaskStorage {
     static func .== (a: Self, b: Self) -> SIMDMask<MaskStorage>
     static func .> (a: Self, b: Self) -> SIMDMask<MaskStorage>
     static func .>= (a: Self, b: Self) -> SIMDMask<MaskStorage>
