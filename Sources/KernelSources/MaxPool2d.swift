@@ -4,11 +4,11 @@ import CNNKernelInterface
 //
 // A pair of input rows is pooled a run of windows at a time, as many as a vector V holds (the
 // widest of `Lanes`, SIMD8 and SIMD4 that the row's windows fill), read as two vectors of each
-// row's columns. The forward pass takes each row's even and odd columns apart; the backward pass
-// compares every input with its window's maximum, repeated for both of the window's columns, and
-// so writes each input gradient once, in place. A row's last run overlaps the one before and
-// computes its windows again, to the same values: no row needs a vector tail, and only rows of
-// fewer than four windows go a window at a time.
+// row's columns and taken apart into even and odd columns, one lane per window. The backward pass
+// compares the four columns with the windows' maxima in row-major order, splits each window's
+// gradient between them and interleaves them back, so it writes each input gradient once, in
+// place. A row's last run overlaps the one before and computes its windows again, to the same
+// values: no row needs a vector tail, and only rows of fewer than four windows go a window at a time.
 
 extension BatchLayerKernels {
     /// out[n][c][y][x] = max(in[n][c][2y+dy][2x+dx]), dy, dx ∈ {0, 1}    in: [count][shape], out: [count][shape.pooled]
