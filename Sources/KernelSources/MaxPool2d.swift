@@ -19,16 +19,15 @@ extension BatchLayerKernels {
         for plane in 0..<count * shape.channels {
             let source = input + plane * shape.height * shape.width
             let target = output + plane * pooled.height * pooled.width
-            for y in 0..<pooled.height {
-                let (top, bottom) = (source + 2 * y * shape.width, source + (2 * y + 1) * shape.width)
-                let row = target + y * pooled.width
-                switch pooled.width {
-                case laneCount...: poolRow(Lanes.self, top: top, bottom: bottom, output: row, windows: pooled.width)
-                case 8...: poolRow(SIMD8<Float>.self, top: top, bottom: bottom, output: row, windows: pooled.width)
-                case 4...: poolRow(SIMD4<Float>.self, top: top, bottom: bottom, output: row, windows: pooled.width)
-                default:
+            switch pooled.width {
+            case laneCount...: poolPlane(Lanes.self, shape, input: source, output: target)
+            case 8...: poolPlane(SIMD8<Float>.self, shape, input: source, output: target)
+            case 4...: poolPlane(SIMD4<Float>.self, shape, input: source, output: target)
+            default:
+                for y in 0..<pooled.height {
+                    let (top, bottom) = (source + 2 * y * shape.width, source + (2 * y + 1) * shape.width)
                     for x in 0..<pooled.width {
-                        row[x] = max(max(top[2 * x], top[2 * x + 1]), max(bottom[2 * x], bottom[2 * x + 1]))
+                        target[y * pooled.width + x] = max(max(top[2 * x], top[2 * x + 1]), max(bottom[2 * x], bottom[2 * x + 1]))
                     }
                 }
             }
@@ -49,38 +48,31 @@ extension BatchLayerKernels {
             let target = inputGradient + plane * shape.height * width
             let largest = output + plane * pooled.height * pooled.width
             let gradient = outputGradient + plane * pooled.height * pooled.width
-            for y in 0..<pooled.height {
-                let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
-                let (values, routed) = (largest + y * pooled.width, gradient + y * pooled.width)
-                switch pooled.width {
-                case laneCount...:
-                    routeRow(
-                        Lanes.self, top: source + top, bottom: source + bottom, values: values, gradient: routed,
-                        topGradient: target + top, bottomGradient: target + bottom, windows: pooled.width,
-                        rectified: rectified)
-                case 8...:
-                    routeRow(
-                        SIMD8<Float>.self, top: source + top, bottom: source + bottom, values: values, gradient: routed,
-                        topGradient: target + top, bottomGradient: target + bottom, windows: pooled.width,
-                        rectified: rectified)
-                case 4...:
-                    routeRow(
-                        SIMD4<Float>.self, top: source + top, bottom: source + bottom, values: values, gradient: routed,
-                        topGradient: target + top, bottomGradient: target + bottom, windows: pooled.width,
-                        rectified: rectified)
-                default:
-                    (target + top).update(repeating: 0, count: 2 * pooled.width)
-                    (target + bottom).update(repeating: 0, count: 2 * pooled.width)
+            switch pooled.width {
+            case laneCount...:
+                routePlane(
+                    Lanes.self, shape, input: source, values: largest, gradient: gradient, inputGradient: target,
+                    rectified: rectified)
+            case 8...:
+                routePlane(
+                    SIMD8<Float>.self, shape, input: source, values: largest, gradient: gradient, inputGradient: target,
+                    rectified: rectified)
+            case 4...:
+                routePlane(
+                    SIMD4<Float>.self, shape, input: source, values: largest, gradient: gradient, inputGradient: target,
+                    rectified: rectified)
+            default:
+                target.update(repeating: 0, count: 2 * pooled.height * width)
+                for y in 0..<pooled.height {
+                    let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
                     for x in 0..<pooled.width {
-                        let (value, at) = (values[x], 2 * x)
+                        let (value, at) = (largest[y * pooled.width + x], 2 * x)
                         // Selects, not branches: where a window's maximum lies is data, and random.
                         let lower = source[bottom + at] == value ? bottom + at : bottom + at + 1
                         let upper = source[top + at + 1] == value ? top + at + 1 : lower
-                        target[source[top + at] == value ? top + at : upper] = !rectified || value > 0 ? routed[x] : 0
+                        let routed = !rectified || value > 0 ? gradient[y * pooled.width + x] : 0
+                        target[source[top + at] == value ? top + at : upper] = routed
                     }
-                }
-                if width % 2 == 1 {
-                    (target[top + width - 1], target[bottom + width - 1]) = (0, 0)
                 }
             }
             if shape.height % 2 == 1 {
@@ -90,45 +82,56 @@ extension BatchLayerKernels {
     }
 }
 
-/// output[x] = the maximum of window x of the rows `top` and `bottom`, x < windows ≥ V.scalarCount.
+/// One plane of `shape` pooled, a row pair at a time, each a run of V.scalarCount ≤ its windows at a time.
 @inline(__always)
-private func poolRow<V: PoolingVector>(
-    _: V.Type, top: UnsafePointer<Float>, bottom: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, windows: Int
+private func poolPlane<V: PoolingVector>(
+    _: V.Type, _ shape: PlanesShape, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
 ) {
-    for start in stride(from: 0, to: windows, by: V.scalarCount) {
-        let window = min(start, windows - V.scalarCount)
-        let (topLeft, topRight) = columns(V.self, top + 2 * window)
-        let (bottomLeft, bottomRight) = columns(V.self, bottom + 2 * window)
-        storeVector(larger(larger(topLeft, topRight), larger(bottomLeft, bottomRight)), output + window)
+    let (windows, width) = (shape.pooled.width, shape.width)
+    for y in 0..<shape.pooled.height {
+        let (top, bottom, row) = (input + 2 * y * width, input + (2 * y + 1) * width, output + y * windows)
+        for start in stride(from: 0, to: windows, by: V.scalarCount) {
+            let window = min(start, windows - V.scalarCount)
+            let (topLeft, topRight) = columns(V.self, top + 2 * window)
+            let (bottomLeft, bottomRight) = columns(V.self, bottom + 2 * window)
+            storeVector(larger(larger(topLeft, topRight), larger(bottomLeft, bottomRight)), row + window)
+        }
     }
 }
 
-/// The input gradient of the rows `top` and `bottom`, from their windows' maxima `values` and
-/// `gradient`, x < windows ≥ V.scalarCount: each window's gradient goes to the first of its
-/// columns equal to its maximum (top left, top right, bottom left), else to the bottom right one.
+/// The input gradient of one plane of `shape` but for a dropped last row, from its windows' maxima
+/// `values` and `gradient`, a row pair at a time, each a run of V.scalarCount ≤ its windows at a
+/// time: each window's gradient goes to the first of its columns equal to its maximum (top left,
+/// top right, bottom left), else to the bottom right one.
 @inline(__always)
-private func routeRow<V: PoolingVector>(
-    _: V.Type, top: UnsafePointer<Float>, bottom: UnsafePointer<Float>, values: UnsafePointer<Float>,
-    gradient: UnsafePointer<Float>, topGradient: UnsafeMutablePointer<Float>,
-    bottomGradient: UnsafeMutablePointer<Float>, windows: Int, rectified: Bool
+private func routePlane<V: PoolingVector>(
+    _: V.Type, _ shape: PlanesShape, input: UnsafePointer<Float>, values: UnsafePointer<Float>,
+    gradient: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>, rectified: Bool
 ) {
-    for start in stride(from: 0, to: windows, by: V.scalarCount) {
-        let window = min(start, windows - V.scalarCount)
-        let largest = loadVector(V.self, values + window)
-        var routed = loadVector(V.self, gradient + window)
-        if rectified { routed = V.zero.replacing(with: routed, where: largest .> V.zero) }
-        let (topLeft, topRight) = columns(V.self, top + 2 * window)
-        let bottomLeft = columns(V.self, bottom + 2 * window).even
-        // What each column takes, and what is left for the columns after it.
-        let (takenTopLeft, afterTopLeft) = split(routed, where: topLeft .== largest)
-        let (takenTopRight, afterTopRight) = split(afterTopLeft, where: topRight .== largest)
-        let (takenBottomLeft, takenBottomRight) = split(afterTopRight, where: bottomLeft .== largest)
-        let (topLow, topHigh) = interleaved(takenTopLeft, takenTopRight)
-        let (bottomLow, bottomHigh) = interleaved(takenBottomLeft, takenBottomRight)
-        storeVector(topLow, topGradient + 2 * window)
-        storeVector(topHigh, topGradient + 2 * window + V.scalarCount)
-        storeVector(bottomLow, bottomGradient + 2 * window)
-        storeVector(bottomHigh, bottomGradient + 2 * window + V.scalarCount)
+    let (windows, width) = (shape.pooled.width, shape.width)
+    for y in 0..<shape.pooled.height {
+        let (top, bottom) = (2 * y * width, (2 * y + 1) * width)
+        for start in stride(from: 0, to: windows, by: V.scalarCount) {
+            let window = min(start, windows - V.scalarCount)
+            let largest = loadVector(V.self, values + y * windows + window)
+            var routed = loadVector(V.self, gradient + y * windows + window)
+            if rectified { routed = V.zero.replacing(with: routed, where: largest .> V.zero) }
+            let (topLeft, topRight) = columns(V.self, input + top + 2 * window)
+            let bottomLeft = columns(V.self, input + bottom + 2 * window).even
+            // What each column takes, and what is left for the columns after it.
+            let (takenTopLeft, afterTopLeft) = split(routed, where: topLeft .== largest)
+            let (takenTopRight, afterTopRight) = split(afterTopLeft, where: topRight .== largest)
+            let (takenBottomLeft, takenBottomRight) = split(afterTopRight, where: bottomLeft .== largest)
+            let (topLow, topHigh) = interleaved(takenTopLeft, takenTopRight)
+            let (bottomLow, bottomHigh) = interleaved(takenBottomLeft, takenBottomRight)
+            storeVector(topLow, inputGradient + top + 2 * window)
+            storeVector(topHigh, inputGradient + top + 2 * window + V.scalarCount)
+            storeVector(bottomLow, inputGradient + bottom + 2 * window)
+            storeVector(bottomHigh, inputGradient + bottom + 2 * window + V.scalarCount)
+        }
+        if width % 2 == 1 {
+            (inputGradient[top + width - 1], inputGradient[bottom + width - 1]) = (0, 0)
+        }
     }
 }
 
