@@ -49,6 +49,8 @@ let instructionSetPaths = [InstructionSetPath(suffix: "Baseline", targetCPU: bui
 struct DispatchedFamily {
     let prefix: String
     let dependencies: [Target.Dependency]
+    /// The family's own compiler flags, on every path.
+    var flags: [String] = []
 
     var targetNames: [String] { instructionSetPaths.map { prefix + $0.suffix } }
     var asDependencies: [Target.Dependency] { targetNames.map { .target(name: $0) } }
@@ -58,13 +60,16 @@ struct DispatchedFamily {
             .target(
                 name: prefix + path.suffix, dependencies: dependencies,
                 swiftSettings: path.defines.map { .define($0) }
-                    + [.unsafeFlags(hotLoopFlags + (path.targetCPU.map { ["-target-cpu", $0] } ?? []))])
+                    + [.unsafeFlags(hotLoopFlags + flags + (path.targetCPU.map { ["-target-cpu", $0] } ?? []))])
         }
     }
 }
 
 /// The network's kernels (Sources/KernelSources).
-let networkKernels = DispatchedFamily(prefix: "Kernels", dependencies: ["CNNKernelInterface"])
+/// Glibc's sqrtf may set errno, so by default clang keeps `Float.squareRoot` a call behind a
+/// branch, lane by lane; without errno it is one vector instruction (Adam's update), as exact.
+let networkKernels = DispatchedFamily(
+    prefix: "Kernels", dependencies: ["CNNKernelInterface"], flags: ["-Xcc", "-fno-math-errno"])
 /// The augmentation's bilinear sampler (Sources/AffineSamplerSources).
 let affineSamplers = DispatchedFamily(prefix: "AffineSampler", dependencies: [])
 

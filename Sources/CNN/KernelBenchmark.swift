@@ -72,7 +72,7 @@ public enum KernelBenchmark {
         // Both networks `makeNetwork` chooses from time their own parts.
         let network = plan.makeNetwork(maxBatch: batchSize, kernelPath: kernelPath) as! any BenchmarkedNetwork
         network.initialize(seed: 0)
-        var adam = Adam(parameterCount: plan.parameterCount)
+        var adam = Adam(parameterCount: plan.parameterCount, kernelPath: kernelPath)
         var step = 0
         func computeGradients() {
             network.computeGradients(

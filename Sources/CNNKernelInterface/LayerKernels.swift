@@ -1,7 +1,8 @@
 /// The layers of any sequential network (`ModelPlan`) as one instruction set computes them, over a
 /// batch of samples in plain contiguous buffers: [count][channels][height][width] (NCHW) or
 /// [count][features]. Each layer's backward pass overwrites the input gradient and adds to the
-/// parameter gradients, so a network zeroes those once per step.
+/// parameter gradients, so a network zeroes those once per step. Adam's update, which every
+/// network (the seed's too) takes, is here as well.
 ///
 /// The same kernel sources (Sources/KernelSources) are compiled once per instruction set, each
 /// into its own module; `PlannedNetwork` picks one of them at run time by `KernelPath`.
@@ -79,6 +80,28 @@ public protocol LayerKernels {
         classes: Int, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count: Int,
         logitGradient: UnsafeMutablePointer<Float>?, gradientScale: Float, predictions: UnsafeMutablePointer<Int32>?
     ) -> Double
+
+    /// One Adam update of `count` parameters in place, lanewise and to the bit as `Adam` in CNN
+    /// describes: m ← m + (1−β₁)(g − m); v ← β₂v + (1−β₂)g²; p ← p − stepSize · m / (√v / correctionRoot + ε).
+    static func adamUpdate(
+        _ coefficients: AdamCoefficients, parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+        firstMoment: UnsafeMutablePointer<Float>, secondMoment: UnsafeMutablePointer<Float>, count: Int)
+}
+
+/// What one Adam update multiplies and adds, the same for every parameter.
+public struct AdamCoefficients: Sendable, Equatable {
+    /// lr / (1 − β₁ᵗ), the bias correction of the first moment folded into the learning rate.
+    public let stepSize: Float
+    /// √(1 − β₂ᵗ), the bias correction of the second moment's root.
+    public let secondCorrectionRoot: Float
+    public let beta1: Float
+    public let beta2: Float
+    public let epsilon: Float
+
+    public init(stepSize: Float, secondCorrectionRoot: Float, beta1: Float, beta2: Float, epsilon: Float) {
+        (self.stepSize, self.secondCorrectionRoot) = (stepSize, secondCorrectionRoot)
+        (self.beta1, self.beta2, self.epsilon) = (beta1, beta2, epsilon)
+    }
 }
 
 /// The sizes of one sample of a square, stride-1 convolution.

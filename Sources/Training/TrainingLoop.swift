@@ -89,7 +89,7 @@ final class TrainingLoop {
         let model = modelPlan.makeNetwork(maxBatch: max(plan.largestBatch, 1))
         model.withUnsafeMutableParameters { _ = $0.update(fromContentsOf: start.parameters) }
         self.model = model
-        optimizer = Adam(parameterCount: modelPlan.parameterCount)
+        optimizer = Adam(parameterCount: modelPlan.parameterCount, kernelPath: model.kernelPath)
         schedule = configuration.learningRateSchedule(stepsPerEpoch: plan.stepsPerEpoch, worldSize: communicator.size)
         frozen = TrainingConfiguration.frozenTensors(configuration.frozen, of: modelPlan.modelDescription.tensors).map { $0.range }
         model.freeze(frozen)

@@ -1,4 +1,5 @@
 import CNN
+import KernelPaths
 import Testing
 
 @Suite struct AdamTests {
@@ -79,5 +80,25 @@ import Testing
         }
         let trained = (0..<37).filter { index in !frozen.contains(index) && gradientSteps.contains { $0[index] != 0 } }
         #expect(trained.allSatisfy { parameters[$0] != 0.25 })
+    }
+
+    @Test func everyKernelPathTakesTheSameStepsToTheBit() {
+        func trained(on kernelPath: KernelPath) -> (parameters: [UInt32], moments: [UInt32]) {
+            var adam = Adam(parameterCount: 37, kernelPath: kernelPath)
+            var parameters = [Float](repeating: 0.25, count: 37)
+            for step in 0..<3 {
+                parameters.withUnsafeMutableBufferPointer { parameters in
+                    gradientSteps[step].withUnsafeBufferPointer {
+                        adam.update(parameters: parameters, gradients: $0, learningRate: 0.01, frozen: [3..<9, 20..<22])
+                    }
+                }
+            }
+            return (parameters.map(\.bitPattern), (adam.firstMoment + adam.secondMoment).map(\.bitPattern))
+        }
+        let baseline = trained(on: .baseline)
+        for kernelPath in KernelPath.supported {
+            let result = trained(on: kernelPath)
+            #expect(result.parameters == baseline.parameters && result.moments == baseline.moments, "\(kernelPath)")
+        }
     }
 }

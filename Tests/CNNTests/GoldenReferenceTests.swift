@@ -63,7 +63,8 @@ import Testing
         let network = golden.network(kernelPath: kernelPath)
         var adam = Adam(
             parameterCount: ParameterLayout.count,
-            beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps)
+            beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps,
+            kernelPath: kernelPath)
         for (index, step) in golden.adam.steps.enumerated() {
             let lossSum = network.computeGradients(
                 images: golden.batch.images.data, labels: golden.batch.labels, count: 8, gradientScale: 1.0 / 8)

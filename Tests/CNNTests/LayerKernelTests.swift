@@ -66,34 +66,57 @@ import Testing
         #expect(rectifiedGradient == ScalarReferenceLayers.reluBackward(output: input, outputGradient: inputGradient))
     }
 
-    @Test(arguments: KernelPath.supported, [PlanesShape(channels: 3, height: 5, width: 7), PlanesShape(channels: 2, height: 2, width: 3)])
+    /// Widths from a single window to more than a vector of 16 windows, with a run after the last
+    /// whole vector (13, 17) or none (16), odd sides, a plane too short or too narrow for a window.
+    static let poolings = [
+        PlanesShape(channels: 3, height: 5, width: 7), PlanesShape(channels: 2, height: 2, width: 3),
+        PlanesShape(channels: 2, height: 28, width: 28), PlanesShape(channels: 2, height: 7, width: 26),
+        PlanesShape(channels: 3, height: 24, width: 24), PlanesShape(channels: 3, height: 14, width: 14),
+        PlanesShape(channels: 2, height: 13, width: 13), PlanesShape(channels: 3, height: 10, width: 10),
+        PlanesShape(channels: 2, height: 5, width: 5), PlanesShape(channels: 2, height: 3, width: 2),
+        PlanesShape(channels: 1, height: 3, width: 33), PlanesShape(channels: 1, height: 4, width: 34),
+        PlanesShape(channels: 2, height: 6, width: 9), PlanesShape(channels: 1, height: 1, width: 6),
+        PlanesShape(channels: 1, height: 4, width: 1),
+    ]
+
+    @Test(arguments: KernelPath.supported, poolings)
     func maxPoolMatchesTheReferenceWithTiesGoingToTheFirstMaximum(kernelPath: KernelPath, shape: PlanesShape) {
         let kernels = kernelPath.layerKernels
-        // Values from {−1, 0, 1}: most windows hold ties.
-        let input = randomFloats(count * shape.size, seed: 5).map { ($0 * 1.5).rounded() }
         let outputGradient = randomFloats(count * shape.pooled.size, seed: 6)
-        var output = [Float](repeating: .nan, count: count * shape.pooled.size)
-        kernels.maxPoolForward(shape, input: input, output: &output, count: count)
-        #expect(output == ScalarReferenceLayers.maxPoolForward(shape, input: input, count: count).output)
+        // Values from {−1, 0, 1}, where most windows hold ties, and values without ties.
+        let random = randomFloats(count * shape.size, seed: 5)
+        for input in [random.map { ($0 * 1.5).rounded() }, random] {
+            var output = [Float](repeating: .nan, count: count * shape.pooled.size)
+            kernels.maxPoolForward(shape, input: input, output: &output, count: count)
+            #expect(output == ScalarReferenceLayers.maxPoolForward(shape, input: input, count: count).output)
 
-        var inputGradient = [Float](repeating: .nan, count: input.count)
-        kernels.maxPoolBackward(
-            shape, input: input, output: output, outputGradient: outputGradient, inputGradient: &inputGradient, count: count,
-            rectified: false)
-        let expected = ScalarReferenceLayers.maxPoolBackward(shape, input: input, outputGradient: outputGradient, count: count)
-        #expect(inputGradient == expected)
+            var inputGradient = [Float](repeating: .nan, count: input.count)
+            kernels.maxPoolBackward(
+                shape, input: input, output: output, outputGradient: outputGradient, inputGradient: &inputGradient,
+                count: count, rectified: false)
+            let expected = ScalarReferenceLayers.maxPoolBackward(shape, input: input, outputGradient: outputGradient, count: count)
+            #expect(inputGradient == expected)
 
-        // Pooling a ReLU's output, the ReLU's backward pass too.
-        let rectifiedInput = ScalarReferenceLayers.reluForward(input)
-        var rectifiedOutput = [Float](repeating: .nan, count: output.count)
-        kernels.maxPoolForward(shape, input: rectifiedInput, output: &rectifiedOutput, count: count)
-        inputGradient = [Float](repeating: .nan, count: input.count)
-        kernels.maxPoolBackward(
-            shape, input: rectifiedInput, output: rectifiedOutput, outputGradient: outputGradient,
-            inputGradient: &inputGradient, count: count, rectified: true)
-        #expect(inputGradient == ScalarReferenceLayers.reluBackward(
-            output: rectifiedInput,
-            outputGradient: ScalarReferenceLayers.maxPoolBackward(shape, input: rectifiedInput, outputGradient: outputGradient, count: count)))
+            // With `rectified`, also zero where the maximum is not positive, on negative inputs as well.
+            inputGradient = [Float](repeating: .nan, count: input.count)
+            kernels.maxPoolBackward(
+                shape, input: input, output: output, outputGradient: outputGradient, inputGradient: &inputGradient,
+                count: count, rectified: true)
+            #expect(inputGradient == ScalarReferenceLayers.reluBackward(output: input, outputGradient: expected))
+
+            // Pooling a ReLU's output, the ReLU's backward pass too.
+            let rectifiedInput = ScalarReferenceLayers.reluForward(input)
+            var rectifiedOutput = [Float](repeating: .nan, count: output.count)
+            kernels.maxPoolForward(shape, input: rectifiedInput, output: &rectifiedOutput, count: count)
+            inputGradient = [Float](repeating: .nan, count: input.count)
+            kernels.maxPoolBackward(
+                shape, input: rectifiedInput, output: rectifiedOutput, outputGradient: outputGradient,
+                inputGradient: &inputGradient, count: count, rectified: true)
+            #expect(inputGradient == ScalarReferenceLayers.reluBackward(
+                output: rectifiedInput,
+                outputGradient: ScalarReferenceLayers.maxPoolBackward(
+                    shape, input: rectifiedInput, outputGradient: outputGradient, count: count)))
+        }
     }
 
     @Test(arguments: KernelPath.supported)
@@ -171,5 +194,25 @@ import Testing
         #expect(relativeError(gradient, reference.logitGradient) <= tolerance)
         #expect(predictions == reference.predictions)
         #expect(predictions[0] == 0)
+    }
+
+    /// Parameter counts with a tail shorter than every path's vector, and none.
+    @Test(arguments: KernelPath.supported, [1, 3, 16, 37, 100])
+    func adamMatchesTheReferenceToTheBit(kernelPath: KernelPath, count: Int) {
+        let coefficients = AdamCoefficients(stepSize: 1.2e-3, secondCorrectionRoot: 0.0547, beta1: 0.9, beta2: 0.999, epsilon: 1e-8)
+        let gradients = randomFloats(count, seed: 17)
+        var parameters = randomFloats(count, seed: 18)
+        var firstMoment = randomFloats(count, seed: 19).map { $0 * 0.1 }
+        // Some second moments zero, where the update is m / ε.
+        var secondMoment = randomFloats(count, seed: 20).map { $0 < -0.5 ? 0 : abs($0) * 0.01 }
+        var expected = (parameters, firstMoment, secondMoment)
+        ScalarReferenceLayers.adamUpdate(
+            coefficients, parameters: &expected.0, gradients: gradients, firstMoment: &expected.1, secondMoment: &expected.2)
+        kernelPath.layerKernels.adamUpdate(
+            coefficients, parameters: &parameters, gradients: gradients, firstMoment: &firstMoment,
+            secondMoment: &secondMoment, count: count)
+        #expect(parameters.map(\.bitPattern) == expected.0.map(\.bitPattern))
+        #expect(firstMoment.map(\.bitPattern) == expected.1.map(\.bitPattern))
+        #expect(secondMoment.map(\.bitPattern) == expected.2.map(\.bitPattern))
     }
 }

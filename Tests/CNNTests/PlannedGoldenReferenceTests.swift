@@ -95,7 +95,8 @@ import Testing
         let count = golden.batch.count
         var adam = Adam(
             parameterCount: network.modelDescription.parameterCount,
-            beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps)
+            beta1: golden.adam.betas[0], beta2: golden.adam.betas[1], epsilon: golden.adam.eps,
+            kernelPath: kernelPath)
         for (index, step) in golden.adam.steps.enumerated() {
             let lossSum = network.computeGradients(
                 images: golden.images, labels: golden.batch.labels, count: count, gradientScale: 1 / Float(count),

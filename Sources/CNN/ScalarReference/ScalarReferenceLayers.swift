@@ -178,4 +178,19 @@ public enum ScalarReferenceLayers {
         }
         return (lossSum, logitGradient, predictions)
     }
+
+    /// One Adam update, a parameter at a time, in PyTorch's order of operations:
+    /// m ← m + (1−β₁)(g − m); v ← β₂v + (1−β₂)g²; p ← p − stepSize · m / (√v / correctionRoot + ε).
+    public static func adamUpdate(
+        _ coefficients: AdamCoefficients, parameters: inout [Float], gradients: [Float], firstMoment: inout [Float],
+        secondMoment: inout [Float]
+    ) {
+        let c = coefficients
+        for i in parameters.indices {
+            firstMoment[i] += (1 - c.beta1) * (gradients[i] - firstMoment[i])
+            secondMoment[i] = secondMoment[i] * c.beta2 + (1 - c.beta2) * gradients[i] * gradients[i]
+            let denominator = secondMoment[i].squareRoot() / c.secondCorrectionRoot + c.epsilon
+            parameters[i] = parameters[i] - c.stepSize * firstMoment[i] / denominator
+        }
+    }
 }

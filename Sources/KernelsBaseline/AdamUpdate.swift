@@ -1,0 +1,1 @@
+../KernelSources/AdamUpdate.swift
