@@ -2,13 +2,17 @@ import CNNKernelInterface
 
 // Conv2d: square kernel, stride 1, zero padding, any channels and sides; one sample at a time.
 //
-// Every pass runs through `convolvePlanes` on planes with padded rows. A sample's input is copied
-// into zero-padded planes of Hp×Wp (Hp = H+2·pad, Wp = W+2·pad), and output pixel (y, x) is
-// computed at position q = y·Wp + x of a "wide" output plane whose rows are Wp long too. Input
-// pixel (y+ky, x+kx) then lies at q + ky·Wp + kx: each tap reads one contiguous run, vectorized
-// over q with no edge case; the kernel−1 extra columns of each wide row are computed and dropped.
-// The input gradient is the same convolution, of the output gradient padded by kernel−1−pad,
-// with the kernel transposed and rotated by 180° (read through negative strides, not copied).
+// Every pass runs on planes with padded rows. A sample's input is copied into zero-padded planes
+// of Hp×Wp (Hp = H+2·pad rows, Wp = W+pad columns: the padding on the left only), and output pixel
+// (y, x) is computed at position q = y·Wp + x of a "wide" output plane whose rows are Wp long too.
+// Input pixel (y+ky, x+kx) then lies at q + ky·Wp + kx: each tap reads one contiguous run,
+// vectorized over q with no edge case. A window that reaches past the right edge of a row reads
+// the next row's left padding, zeros too, so that no row needs its own right padding, and only
+// kernel−1−pad extra columns of each wide row are computed and dropped. The input gradient is the
+// same convolution (`convolvePlanes`), of the output gradient padded by kernel−1−pad, with the
+// kernel transposed and rotated by 180°; its wide rows are Wo+kernel−1−pad = W+pad long, so it
+// drops pad columns. The weight gradient (`addWeightGradient`) sums the products of the wide
+// output gradient, zero in the extra columns, with the same runs of the padded input.
 
 /// Where weight (output o, input i, row ky, column kx) lies relative to a base pointer.
 struct WeightStrides {
@@ -31,8 +35,8 @@ struct WeightStrides {
     }
 }
 
-/// Planes with padded rows: `planes` planes of `height`×`width`, the sides including the padding,
-/// which a `kernel`×`kernel` convolution reads.
+/// Planes with padded rows: `planes` planes of `height`×`width`, the sides including the padding
+/// (on the left of each row only), which a `kernel`×`kernel` convolution reads.
 struct PaddedPlanes {
     let planes: Int
     let height: Int
@@ -61,10 +65,10 @@ struct ConvolutionLayout {
         self.shape = shape
         let (pad, gradientPad) = (shape.padding, shape.kernel - 1 - shape.padding)
         paddedInput = PaddedPlanes(
-            planes: shape.inputChannels, height: shape.height + 2 * pad, width: shape.width + 2 * pad, kernel: shape.kernel)
+            planes: shape.inputChannels, height: shape.height + 2 * pad, width: shape.width + pad, kernel: shape.kernel)
         paddedGradient = PaddedPlanes(
             planes: shape.outputChannels, height: shape.outputHeight + 2 * gradientPad,
-            width: shape.outputWidth + 2 * gradientPad, kernel: shape.kernel)
+            width: shape.outputWidth + gradientPad, kernel: shape.kernel)
     }
 
     var outputWideStride: Int { paddedInput.wideStride }
@@ -216,11 +220,13 @@ private func narrow(
     _ wide: UnsafePointer<Float>, wideStride: Int, rowStride: Int, into target: UnsafeMutablePointer<Float>,
     _ shape: PlanesShape
 ) {
+    // Rows without extra columns (the input gradient without padding) make one run per plane.
+    let (rows, rowLength) = rowStride == shape.width ? (1, shape.height * shape.width) : (shape.height, shape.width)
     for channel in 0..<shape.channels {
-        for y in 0..<shape.height {
+        for y in 0..<rows {
             copyFloats(
-                from: wide + channel * wideStride + y * rowStride, to: target + (channel * shape.height + y) * shape.width,
-                count: shape.width)
+                from: wide + channel * wideStride + y * rowStride, to: target + (channel * rows + y) * rowLength,
+                count: rowLength)
         }
     }
 }
