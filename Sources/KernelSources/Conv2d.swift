@@ -36,11 +36,13 @@ struct WeightStrides {
 }
 
 /// Planes with padded rows: `planes` planes of `height`×`width`, the sides including the padding
-/// (on the left of each row only), which a `kernel`×`kernel` convolution reads.
+/// (`padding` rows of zeros above and below, `padding` columns on the left of each row), which a
+/// `kernel`×`kernel` convolution reads.
 struct PaddedPlanes {
     let planes: Int
     let height: Int
     let width: Int
+    let padding: Int
     let kernel: Int
 
     var planeStride: Int { height * width }
@@ -65,10 +67,11 @@ struct ConvolutionLayout {
         self.shape = shape
         let (pad, gradientPad) = (shape.padding, shape.kernel - 1 - shape.padding)
         paddedInput = PaddedPlanes(
-            planes: shape.inputChannels, height: shape.height + 2 * pad, width: shape.width + pad, kernel: shape.kernel)
+            planes: shape.inputChannels, height: shape.height + 2 * pad, width: shape.width + pad, padding: pad,
+            kernel: shape.kernel)
         paddedGradient = PaddedPlanes(
             planes: shape.outputChannels, height: shape.outputHeight + 2 * gradientPad,
-            width: shape.outputWidth + gradientPad, kernel: shape.kernel)
+            width: shape.outputWidth + gradientPad, padding: gradientPad, kernel: shape.kernel)
     }
 
     var outputWideStride: Int { paddedInput.wideStride }
@@ -273,7 +276,8 @@ private func packWeights(
 
 /// wide[o][q] = bias[o] + Σ_{i,ky,kx} weight(o, i, ky, kx) · padded[i][q + ky·Wp + kx], q < wideStride,
 /// with the weights packed by `packWeights`. A tile of outputs × three vectors of positions in
-/// registers: each input vector feeds one FMA per output, each broadcast weight three.
+/// registers: each input vector feeds one FMA per output, each broadcast weight three. A run near
+/// the top or bottom skips the kernel rows that read only rows of padding.
 private func convolvePlanes(
     _ padded: UnsafePointer<Float>, _ layout: PaddedPlanes, packedWeights: UnsafePointer<Float>,
     bias: UnsafePointer<Float>?, into wide: UnsafeMutablePointer<Float>, outputs: Int
@@ -287,10 +291,14 @@ private func convolvePlanes(
         let weights = packedWeights + first / tileOutputs * tileWeights
         for q in stride(from: 0, to: wideStride, by: 3 * laneCount) {
             var sums = OutputTile { slot in ThreeSums(bias.map { Lanes(repeating: $0[first + min(slot, last)]) } ?? .zero) }
-            var tap = weights
+            // The run's rows y0…y1 meet the planes' rows of data, padding…height−padding−1, in kernel rows from…<to.
+            let (y0, y1) = (q / layout.width, (q + 3 * laneCount - 1) / layout.width)
+            let from = max(0, layout.padding - y1)
+            let rows = from ..< max(from, min(kernel, layout.height - layout.padding - y0))
             for i in 0..<layout.planes {
-                for ky in 0..<kernel {
+                for ky in rows {
                     let row = padded + i * layout.planeStride + ky * layout.width + q
+                    var tap = weights + (i * kernel + ky) * kernel * tileOutputs
                     for kx in 0..<kernel {
                         let values = (loadLanes(row + kx), loadLanes(row + kx + laneCount), loadLanes(row + kx + 2 * laneCount))
                         sums.addProducts({ Lanes(repeating: tap[$0]) }, values)
