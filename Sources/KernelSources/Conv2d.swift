@@ -414,9 +414,29 @@ struct OutputTile {
         body(4, o4); body(5, o5); body(6, o6); body(7, o7)
     }
 }
+#elseif UNFUSED_MULTIPLY_ADD
+/// The register tile on 16 registers without an FMA (SSE2): three outputs' `ThreeSums`, 9
+/// accumulators, which leaves the three shared vectors, a factor and each product's temporary.
+struct OutputTile {
+    static let outputs = 3
+    var o0, o1, o2: ThreeSums
+
+    @inline(__always)
+    init(_ start: (Int) -> ThreeSums) { (o0, o1, o2) = (start(0), start(1), start(2)) }
+
+    @inline(__always)
+    mutating func addProducts(_ factor: (Int) -> Lanes, _ values: (Lanes, Lanes, Lanes)) {
+        o0.addProducts(factor(0), values)
+        o1.addProducts(factor(1), values)
+        o2.addProducts(factor(2), values)
+    }
+
+    @inline(__always)
+    func forEach(_ body: (Int, ThreeSums) -> Void) { body(0, o0); body(1, o1); body(2, o2) }
+}
 #else
-/// The register tile of `convolvePlanes` and `addWeightGradient` on 16 registers (AVX2, SSE2,
-/// NEON): four outputs' `ThreeSums`, 12 accumulators, which leaves the three shared vectors and a factor.
+/// The register tile on 16 registers with an FMA (AVX2; NEON): four outputs' `ThreeSums`, 12
+/// accumulators, which leaves the three shared vectors and a factor.
 struct OutputTile {
     static let outputs = 4
     var o0, o1, o2, o3: ThreeSums
