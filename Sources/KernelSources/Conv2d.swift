@@ -86,11 +86,18 @@ struct ConvolutionLayout {
                    roundedUp(shape.inputChannels, toMultipleOf: tile) * shape.outputChannels) * taps
     }
 
+    /// The samples whose products one pass of `addWeightGradient` sums: it loads and stores each
+    /// weight's lane sums once for them all.
+    static let weightGradientSamples = 2
+    /// One sample's padded input and wide output (or output gradient) in the scratch.
+    var paddedInputStride: Int { cacheLines(paddedInput.count) }
+    var wideOutputStride: Int { shape.outputChannels * outputWideStride }
+
     // The scratch, in order, each part from a cache line on (the scratch starts on one): padded
-    // input, wide output (or output gradient), padded output gradient, wide input gradient, the
-    // weight gradient's lane sums, the packed weights.
-    var wideOutputOffset: Int { cacheLines(paddedInput.count) }
-    var paddedGradientOffset: Int { wideOutputOffset + shape.outputChannels * outputWideStride }
+    // input and wide output (or output gradient) of `weightGradientSamples` samples, padded output
+    // gradient, wide input gradient, the weight gradient's lane sums, the packed weights.
+    var wideOutputOffset: Int { Self.weightGradientSamples * paddedInputStride }
+    var paddedGradientOffset: Int { wideOutputOffset + Self.weightGradientSamples * wideOutputStride }
     var wideInputGradientOffset: Int { paddedGradientOffset + cacheLines(paddedGradient.count) }
     var laneSumsOffset: Int { wideInputGradientOffset + shape.inputChannels * inputGradientWideStride }
     var packedWeightsOffset: Int { laneSumsOffset + shape.outputChannels * laneSumsTapStride * laneCount }
@@ -149,8 +156,9 @@ extension BatchLayerKernels {
         let laneSums = scratch + layout.laneSumsOffset
         let packedWeights = scratch + layout.packedWeightsOffset
         laneSums.update(repeating: 0, count: shape.outputChannels * layout.laneSumsTapStride * laneCount)
-        paddedInput.update(repeating: 0, count: layout.paddedInput.count)
-        wideGradient.update(repeating: 0, count: shape.outputChannels * layout.outputWideStride)
+        let samplesPerPass = ConvolutionLayout.weightGradientSamples
+        paddedInput.update(repeating: 0, count: samplesPerPass * layout.paddedInputStride)
+        wideGradient.update(repeating: 0, count: samplesPerPass * layout.wideOutputStride)
         paddedGradient.update(repeating: 0, count: layout.paddedGradient.count)
         if inputGradient != nil {
             // The input gradient's convolution: its outputs are the layer's inputs and its kernel is
@@ -160,34 +168,43 @@ extension BatchLayerKernels {
                 weight + lastTap, strides: .transposedAndRotated(shape), outputs: shape.inputChannels,
                 inputs: shape.outputChannels, kernel: kernel, into: packedWeights)
         }
-        for sample in 0..<count {
-            let gradient = outputGradient + sample * shape.output.size
-            pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: paddedInput, layout.paddedInput)
-            widen(gradient, shape.output, rowStride: rowStride, wideStride: layout.outputWideStride, into: wideGradient)
-            // The wide gradient is zero outside the output: whole vectors sum to the bias gradient.
-            for o in 0..<shape.outputChannels {
-                var sum = Lanes.zero
-                for q in stride(from: 0, to: layout.outputWideStride, by: laneCount) {
-                    sum += loadLanes(wideGradient + o * layout.outputWideStride + q)
+        for first in stride(from: 0, to: count, by: samplesPerPass) {
+            let samples = first ..< min(first + samplesPerPass, count)
+            for sample in samples {
+                let (planes, gradient) = (paddedInput + (sample - first) * layout.paddedInputStride,
+                                          wideGradient + (sample - first) * layout.wideOutputStride)
+                pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: planes, layout.paddedInput)
+                widen(outputGradient + sample * shape.output.size, shape.output, rowStride: rowStride,
+                      wideStride: layout.outputWideStride, into: gradient)
+                // The wide gradient is zero outside the output: whole vectors sum to the bias gradient.
+                for o in 0..<shape.outputChannels {
+                    var sum = Lanes.zero
+                    for q in stride(from: 0, to: layout.outputWideStride, by: laneCount) {
+                        sum += loadLanes(gradient + o * layout.outputWideStride + q)
+                    }
+                    biasGradient[o] += laneSum(sum)
                 }
-                biasGradient[o] += laneSum(sum)
             }
             addWeightGradient(
                 wideGradient, outputs: shape.outputChannels, paddedInput: paddedInput, layout.paddedInput,
+                samples: samples.count, gradientStride: layout.wideOutputStride, inputStride: layout.paddedInputStride,
                 into: laneSums, tapStride: layout.laneSumsTapStride)
 
             guard let inputGradient else { continue }
-            pad(gradient, shape.output, by: kernel - 1 - shape.padding, into: paddedGradient, layout.paddedGradient)
-            convolvePlanes(
-                paddedGradient, layout.paddedGradient, packedWeights: packedWeights, bias: nil, into: wideInputGradient,
-                outputs: shape.inputChannels)
-            let sampleGradient = inputGradient + sample * shape.input.size
-            narrow(wideInputGradient, wideStride: layout.inputGradientWideStride, rowStride: layout.paddedGradient.width,
-                   into: sampleGradient, shape.input)
-            if rectifiedInput {
-                reluBackward(
-                    output: input + sample * shape.input.size, outputGradient: sampleGradient, inputGradient: sampleGradient,
-                    elements: shape.input.size)
+            for sample in samples {
+                pad(outputGradient + sample * shape.output.size, shape.output, by: kernel - 1 - shape.padding,
+                    into: paddedGradient, layout.paddedGradient)
+                convolvePlanes(
+                    paddedGradient, layout.paddedGradient, packedWeights: packedWeights, bias: nil,
+                    into: wideInputGradient, outputs: shape.inputChannels)
+                let sampleGradient = inputGradient + sample * shape.input.size
+                narrow(wideInputGradient, wideStride: layout.inputGradientWideStride,
+                       rowStride: layout.paddedGradient.width, into: sampleGradient, shape.input)
+                if rectifiedInput {
+                    reluBackward(
+                        output: input + sample * shape.input.size, outputGradient: sampleGradient,
+                        inputGradient: sampleGradient, elements: shape.input.size)
+                }
             }
         }
         let taps = shape.weightCount / shape.outputChannels
@@ -311,8 +328,9 @@ private func convolvePlanes(
     }
 }
 
-/// laneSums[o][t] += Σ_q wideGradient[o][q] · paddedInput[i][q + ky·Wp + kx] for each tap t = (i·k + ky)·k + kx,
-/// rows of `tapStride` (the taps rounded up to threes): a vector of lane sums per weight, whose
+/// laneSums[o][t] += Σ_{s,q} wideGradient[s][o][q] · paddedInput[s][i][q + ky·Wp + kx] for each tap
+/// t = (i·k + ky)·k + kx, over `samples` samples (`gradientStride` and `inputStride` apart), in rows
+/// of `tapStride` (the taps rounded up to threes): a vector of lane sums per weight, whose
 /// lanes add up to its gradient. The wide gradient is zero in the extra columns and past the last
 /// row, so whole vectors are summed. A tile of outputs × three taps in registers: each input vector
 /// feeds one FMA per output, each gradient vector three. The taps run as one list over (i, ky, kx),
@@ -320,7 +338,7 @@ private func convolvePlanes(
 /// add into the row's padding.
 private func addWeightGradient(
     _ wideGradient: UnsafePointer<Float>, outputs: Int, paddedInput: UnsafePointer<Float>, _ layout: PaddedPlanes,
-    into laneSums: UnsafeMutablePointer<Float>, tapStride: Int
+    samples: Int, gradientStride: Int, inputStride: Int, into laneSums: UnsafeMutablePointer<Float>, tapStride: Int
 ) {
     let (kernel, wideStride) = (layout.kernel, layout.wideStride)
     let taps = layout.planes * kernel * kernel
@@ -340,9 +358,13 @@ private func addWeightGradient(
                 laneSums + ((first + min(slot, last)) * tapStride + tap) * laneCount
             }
             var tile = OutputTile { ThreeSums(loading: sums($0)) }
-            for q in stride(from: 0, to: wideStride, by: laneCount) {
-                let values = (loadLanes(x0 + q), loadLanes(x1 + q), loadLanes(x2 + q))
-                tile.addProducts({ loadLanes(wideGradient + (first + min($0, last)) * wideStride + q) }, values)
+            for sample in 0..<samples {
+                let (input, gradient) = (sample * inputStride, wideGradient + sample * gradientStride)
+                let (x0, x1, x2) = (x0 + input, x1 + input, x2 + input)
+                for q in stride(from: 0, to: wideStride, by: laneCount) {
+                    let values = (loadLanes(x0 + q), loadLanes(x1 + q), loadLanes(x2 + q))
+                    tile.addProducts({ loadLanes(gradient + (first + min($0, last)) * wideStride + q) }, values)
+                }
             }
             tile.forEach { slot, run in run.store(to: sums(slot)) }
         }
