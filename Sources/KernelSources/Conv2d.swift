@@ -48,7 +48,7 @@ struct PaddedPlanes {
     var planeStride: Int { height * width }
 
     /// The wide output of the convolution of these planes: positions per plane, whole runs of
-    /// `OutputTile`'s three vectors (so whole cache lines too).
+    /// `OutputTile`'s three vectors.
     var wideStride: Int { roundedUp((height - kernel + 1) * width, toMultipleOf: 3 * laneCount) }
 
     /// The planes, then the floats that the last run of the last tap reads past them, kept zero.
@@ -91,7 +91,7 @@ struct ConvolutionLayout {
     static let weightGradientSamples = 2
     /// One sample's padded input and wide output (or output gradient) in the scratch.
     var paddedInputStride: Int { cacheLines(paddedInput.count) }
-    var wideOutputStride: Int { shape.outputChannels * outputWideStride }
+    var wideOutputStride: Int { cacheLines(shape.outputChannels * outputWideStride) }
 
     // The scratch, in order, each part from a cache line on (the scratch starts on one): padded
     // input and wide output (or output gradient) of `weightGradientSamples` samples, padded output
@@ -99,10 +99,11 @@ struct ConvolutionLayout {
     var wideOutputOffset: Int { Self.weightGradientSamples * paddedInputStride }
     var paddedGradientOffset: Int { wideOutputOffset + Self.weightGradientSamples * wideOutputStride }
     var wideInputGradientOffset: Int { paddedGradientOffset + cacheLines(paddedGradient.count) }
-    var laneSumsOffset: Int { wideInputGradientOffset + shape.inputChannels * inputGradientWideStride }
-    var packedWeightsOffset: Int { laneSumsOffset + shape.outputChannels * laneSumsTapStride * laneCount }
+    var laneSumsOffset: Int { wideInputGradientOffset + cacheLines(shape.inputChannels * inputGradientWideStride) }
+    var packedWeightsOffset: Int { laneSumsOffset + cacheLines(shape.outputChannels * laneSumsTapStride * laneCount) }
     var scratchCount: Int { packedWeightsOffset + packedWeightsCount }
 
+    /// `floats` rounded up to whole cache lines of 16.
     private func cacheLines(_ floats: Int) -> Int { roundedUp(floats, toMultipleOf: 16) }
 }
 
@@ -308,7 +309,8 @@ private func convolvePlanes(
         let weights = packedWeights + first / tileOutputs * tileWeights
         for q in stride(from: 0, to: wideStride, by: 3 * laneCount) {
             var sums = OutputTile { slot in ThreeSums(bias.map { Lanes(repeating: $0[first + min(slot, last)]) } ?? .zero) }
-            // The run's rows y0…y1 meet the planes' rows of data, padding…height−padding−1, in kernel rows from…<to.
+            // The run covers rows y0…y1; kernel rows outside `rows` read only the rows of padding
+            // above and below the data, padding…height−padding−1.
             let (y0, y1) = (q / layout.width, (q + 3 * laneCount - 1) / layout.width)
             let from = max(0, layout.padding - y1)
             let rows = from ..< max(from, min(kernel, layout.height - layout.padding - y0))
