@@ -2,13 +2,17 @@ import CNNKernelInterface
 
 // Conv2d: square kernel, stride 1, zero padding, any channels and sides; one sample at a time.
 //
-// Every pass runs through `convolvePlanes` on planes with padded rows. A sample's input is copied
-// into zero-padded planes of Hp×Wp (Hp = H+2·pad, Wp = W+2·pad), and output pixel (y, x) is
-// computed at position q = y·Wp + x of a "wide" output plane whose rows are Wp long too. Input
-// pixel (y+ky, x+kx) then lies at q + ky·Wp + kx: each tap reads one contiguous run, vectorized
-// over q with no edge case; the kernel−1 extra columns of each wide row are computed and dropped.
-// The input gradient is the same convolution, of the output gradient padded by kernel−1−pad,
-// with the kernel transposed and rotated by 180° (read through negative strides, not copied).
+// Every pass runs on planes with padded rows. A sample's input is copied into zero-padded planes
+// of Hp×Wp (Hp = H+2·pad rows, Wp = W+pad columns: the padding on the left only), and output pixel
+// (y, x) is computed at position q = y·Wp + x of a "wide" output plane whose rows are Wp long too.
+// Input pixel (y+ky, x+kx) then lies at q + ky·Wp + kx: each tap reads one contiguous run,
+// vectorized over q with no edge case. A window that reaches past the right edge of a row reads
+// the next row's left padding, zeros too, so that no row needs its own right padding, and only
+// kernel−1−pad extra columns of each wide row are computed and dropped. The input gradient is the
+// same convolution (`convolvePlanes`), of the output gradient padded by kernel−1−pad, with the
+// kernel transposed and rotated by 180°; its wide rows are Wo+kernel−1−pad = W+pad long, so it
+// drops pad columns. The weight gradient (`addWeightGradient`) sums the products of the wide
+// output gradient, zero in the extra columns, with the same runs of the padded input.
 
 /// Where weight (output o, input i, row ky, column kx) lies relative to a base pointer.
 struct WeightStrides {
@@ -31,22 +35,24 @@ struct WeightStrides {
     }
 }
 
-/// Planes with padded rows: `planes` planes of `height`×`width`, the sides including the padding.
+/// Planes with padded rows: `planes` planes of `height`×`width`, the sides including the padding
+/// (`padding` rows of zeros above and below, `padding` columns on the left of each row), which a
+/// `kernel`×`kernel` convolution reads.
 struct PaddedPlanes {
     let planes: Int
     let height: Int
     let width: Int
+    let padding: Int
+    let kernel: Int
 
     var planeStride: Int { height * width }
-    /// Floats read past the last plane by the widest vector run of `convolvePlanes`; kept zero.
-    static let slack = 2 * laneCount + 8
-    var count: Int { planes * planeStride + Self.slack }
 
-    /// The wide output of a `kernel`×`kernel` convolution of these planes: positions per plane,
-    /// whole register tiles of `convolvePlanes`.
-    func wideStride(kernel: Int) -> Int {
-        roundedUp((height - kernel + 1) * width, toMultipleOf: 2 * laneCount)
-    }
+    /// The wide output of the convolution of these planes: positions per plane, whole runs of
+    /// `OutputTile`'s three vectors.
+    var wideStride: Int { roundedUp((height - kernel + 1) * width, toMultipleOf: 3 * laneCount) }
+
+    /// The planes, then the floats that the last run of the last tap reads past them, kept zero.
+    var count: Int { (planes - 1) * planeStride + wideStride + (kernel - 1) * (width + 1) }
 }
 
 /// The convolution's geometry as the passes lay it out, and its scratch memory.
@@ -60,22 +66,45 @@ struct ConvolutionLayout {
     init(_ shape: ConvolutionShape) {
         self.shape = shape
         let (pad, gradientPad) = (shape.padding, shape.kernel - 1 - shape.padding)
-        paddedInput = PaddedPlanes(planes: shape.inputChannels, height: shape.height + 2 * pad, width: shape.width + 2 * pad)
+        paddedInput = PaddedPlanes(
+            planes: shape.inputChannels, height: shape.height + 2 * pad, width: shape.width + pad, padding: pad,
+            kernel: shape.kernel)
         paddedGradient = PaddedPlanes(
             planes: shape.outputChannels, height: shape.outputHeight + 2 * gradientPad,
-            width: shape.outputWidth + 2 * gradientPad)
+            width: shape.outputWidth + gradientPad, padding: gradientPad, kernel: shape.kernel)
     }
 
-    var outputWideStride: Int { paddedInput.wideStride(kernel: shape.kernel) }
-    var inputGradientWideStride: Int { paddedGradient.wideStride(kernel: shape.kernel) }
+    var outputWideStride: Int { paddedInput.wideStride }
+    var inputGradientWideStride: Int { paddedGradient.wideStride }
+    /// Each output's row of the weight gradient's lane sums: its taps, rounded up to whole groups of three.
+    var laneSumsTapStride: Int { roundedUp(shape.weightCount / shape.outputChannels, toMultipleOf: 3) }
+    /// The weights packed for either pass (`packWeights`): its outputs rounded up to whole tiles.
+    var packedWeightsCount: Int {
+        let taps = shape.kernel * shape.kernel
+        let tile = OutputTile.outputs
+        return max(roundedUp(shape.outputChannels, toMultipleOf: tile) * shape.inputChannels,
+                   roundedUp(shape.inputChannels, toMultipleOf: tile) * shape.outputChannels) * taps
+    }
 
-    // The scratch, in order: padded input, wide output (or output gradient), padded output
-    // gradient, wide input gradient, the weight gradient's lane sums.
-    var wideOutputOffset: Int { paddedInput.count }
-    var paddedGradientOffset: Int { wideOutputOffset + shape.outputChannels * outputWideStride }
-    var wideInputGradientOffset: Int { paddedGradientOffset + paddedGradient.count }
-    var laneSumsOffset: Int { wideInputGradientOffset + shape.inputChannels * inputGradientWideStride }
-    var scratchCount: Int { laneSumsOffset + shape.weightCount * laneCount }
+    /// The samples whose products one pass of `addWeightGradient` sums: it loads and stores each
+    /// weight's lane sums once for them all.
+    static let weightGradientSamples = 2
+    /// One sample's padded input and wide output (or output gradient) in the scratch.
+    var paddedInputStride: Int { cacheLines(paddedInput.count) }
+    var wideOutputStride: Int { cacheLines(shape.outputChannels * outputWideStride) }
+
+    // The scratch, in order, each part from a cache line on (the scratch starts on one): padded
+    // input and wide output (or output gradient) of `weightGradientSamples` samples, padded output
+    // gradient, wide input gradient, the weight gradient's lane sums, the packed weights.
+    var wideOutputOffset: Int { Self.weightGradientSamples * paddedInputStride }
+    var paddedGradientOffset: Int { wideOutputOffset + Self.weightGradientSamples * wideOutputStride }
+    var wideInputGradientOffset: Int { paddedGradientOffset + cacheLines(paddedGradient.count) }
+    var laneSumsOffset: Int { wideInputGradientOffset + cacheLines(shape.inputChannels * inputGradientWideStride) }
+    var packedWeightsOffset: Int { laneSumsOffset + cacheLines(shape.outputChannels * laneSumsTapStride * laneCount) }
+    var scratchCount: Int { packedWeightsOffset + packedWeightsCount }
+
+    /// `floats` rounded up to whole cache lines of 16.
+    private func cacheLines(_ floats: Int) -> Int { roundedUp(floats, toMultipleOf: 16) }
 }
 
 extension BatchLayerKernels {
@@ -92,12 +121,16 @@ extension BatchLayerKernels {
     ) {
         let layout = ConvolutionLayout(shape)
         let (padded, wide) = (scratch, scratch + layout.wideOutputOffset)
+        let packedWeights = scratch + layout.packedWeightsOffset
+        packWeights(
+            weight, strides: .stored(shape), outputs: shape.outputChannels, inputs: shape.inputChannels,
+            kernel: shape.kernel, into: packedWeights)
         padded.update(repeating: 0, count: layout.paddedInput.count)
         for sample in 0..<count {
             pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: padded, layout.paddedInput)
             convolvePlanes(
-                padded, layout.paddedInput, kernel: shape.kernel, weights: weight, strides: .stored(shape), bias: bias,
-                into: wide, outputs: shape.outputChannels, wideStride: layout.outputWideStride)
+                padded, layout.paddedInput, packedWeights: packedWeights, bias: bias, into: wide,
+                outputs: shape.outputChannels)
             let sampleOutput = output + sample * shape.output.size
             narrow(wide, wideStride: layout.outputWideStride, rowStride: layout.paddedInput.width,
                    into: sampleOutput, shape.output)
@@ -122,44 +155,64 @@ extension BatchLayerKernels {
         let wideInputGradient = scratch + layout.wideInputGradientOffset
         // Each weight's gradient as a vector of lane sums over the whole batch, reduced once at the end.
         let laneSums = scratch + layout.laneSumsOffset
-        laneSums.update(repeating: 0, count: shape.weightCount * laneCount)
-        paddedInput.update(repeating: 0, count: layout.paddedInput.count)
-        wideGradient.update(repeating: 0, count: shape.outputChannels * layout.outputWideStride)
+        let packedWeights = scratch + layout.packedWeightsOffset
+        laneSums.update(repeating: 0, count: shape.outputChannels * layout.laneSumsTapStride * laneCount)
+        let samplesPerPass = ConvolutionLayout.weightGradientSamples
+        paddedInput.update(repeating: 0, count: samplesPerPass * layout.paddedInputStride)
+        wideGradient.update(repeating: 0, count: samplesPerPass * layout.wideOutputStride)
         paddedGradient.update(repeating: 0, count: layout.paddedGradient.count)
-        for sample in 0..<count {
-            let gradient = outputGradient + sample * shape.output.size
-            pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: paddedInput, layout.paddedInput)
-            widen(gradient, shape.output, rowStride: rowStride, wideStride: layout.outputWideStride, into: wideGradient)
-            // The wide gradient is zero outside the output: whole vectors sum to the bias gradient.
-            for o in 0..<shape.outputChannels {
-                var sum = Lanes.zero
-                for q in stride(from: 0, to: layout.outputWideStride, by: laneCount) {
-                    sum += loadLanes(wideGradient + o * layout.outputWideStride + q)
+        if inputGradient != nil {
+            // The input gradient's convolution: its outputs are the layer's inputs and its kernel is
+            // rotated by 180°, read from the last tap on.
+            let lastTap = (kernel - 1) * kernel + kernel - 1
+            packWeights(
+                weight + lastTap, strides: .transposedAndRotated(shape), outputs: shape.inputChannels,
+                inputs: shape.outputChannels, kernel: kernel, into: packedWeights)
+        }
+        for first in stride(from: 0, to: count, by: samplesPerPass) {
+            let samples = first ..< min(first + samplesPerPass, count)
+            for sample in samples {
+                let (planes, gradient) = (paddedInput + (sample - first) * layout.paddedInputStride,
+                                          wideGradient + (sample - first) * layout.wideOutputStride)
+                pad(input + sample * shape.input.size, shape.input, by: shape.padding, into: planes, layout.paddedInput)
+                widen(outputGradient + sample * shape.output.size, shape.output, rowStride: rowStride,
+                      wideStride: layout.outputWideStride, into: gradient)
+                // The wide gradient is zero outside the output: whole vectors sum to the bias gradient.
+                for o in 0..<shape.outputChannels {
+                    var sum = Lanes.zero
+                    for q in stride(from: 0, to: layout.outputWideStride, by: laneCount) {
+                        sum += loadLanes(gradient + o * layout.outputWideStride + q)
+                    }
+                    biasGradient[o] += laneSum(sum)
                 }
-                biasGradient[o] += laneSum(sum)
             }
             addWeightGradient(
-                wideGradient, outputs: shape.outputChannels, wideStride: layout.outputWideStride,
-                paddedInput: paddedInput, layout.paddedInput, kernel: kernel, into: laneSums)
+                wideGradient, outputs: shape.outputChannels, paddedInput: paddedInput, layout.paddedInput,
+                samples: samples.count, gradientStride: layout.wideOutputStride, inputStride: layout.paddedInputStride,
+                into: laneSums, tapStride: layout.laneSumsTapStride)
 
             guard let inputGradient else { continue }
-            pad(gradient, shape.output, by: kernel - 1 - shape.padding, into: paddedGradient, layout.paddedGradient)
-            let lastTap = (kernel - 1) * kernel + kernel - 1
-            convolvePlanes(
-                paddedGradient, layout.paddedGradient, kernel: kernel, weights: weight + lastTap,
-                strides: .transposedAndRotated(shape), bias: nil, into: wideInputGradient,
-                outputs: shape.inputChannels, wideStride: layout.inputGradientWideStride)
-            let sampleGradient = inputGradient + sample * shape.input.size
-            narrow(wideInputGradient, wideStride: layout.inputGradientWideStride, rowStride: layout.paddedGradient.width,
-                   into: sampleGradient, shape.input)
-            if rectifiedInput {
-                reluBackward(
-                    output: input + sample * shape.input.size, outputGradient: sampleGradient, inputGradient: sampleGradient,
-                    elements: shape.input.size)
+            for sample in samples {
+                pad(outputGradient + sample * shape.output.size, shape.output, by: kernel - 1 - shape.padding,
+                    into: paddedGradient, layout.paddedGradient)
+                convolvePlanes(
+                    paddedGradient, layout.paddedGradient, packedWeights: packedWeights, bias: nil,
+                    into: wideInputGradient, outputs: shape.inputChannels)
+                let sampleGradient = inputGradient + sample * shape.input.size
+                narrow(wideInputGradient, wideStride: layout.inputGradientWideStride,
+                       rowStride: layout.paddedGradient.width, into: sampleGradient, shape.input)
+                if rectifiedInput {
+                    reluBackward(
+                        output: input + sample * shape.input.size, outputGradient: sampleGradient,
+                        inputGradient: sampleGradient, elements: shape.input.size)
+                }
             }
         }
-        for w in 0..<shape.weightCount {
-            weightGradient[w] += laneSum(loadLanes(laneSums + w * laneCount))
+        let taps = shape.weightCount / shape.outputChannels
+        for o in 0..<shape.outputChannels {
+            for tap in 0..<taps {
+                weightGradient[o * taps + tap] += laneSum(loadLanes(laneSums + (o * layout.laneSumsTapStride + tap) * laneCount))
+            }
         }
     }
 }
@@ -188,11 +241,13 @@ private func narrow(
     _ wide: UnsafePointer<Float>, wideStride: Int, rowStride: Int, into target: UnsafeMutablePointer<Float>,
     _ shape: PlanesShape
 ) {
+    // Rows without extra columns (the input gradient without padding) make one run per plane.
+    let (rows, rowLength) = rowStride == shape.width ? (1, shape.height * shape.width) : (shape.height, shape.width)
     for channel in 0..<shape.channels {
-        for y in 0..<shape.height {
+        for y in 0..<rows {
             copyFloats(
-                from: wide + channel * wideStride + y * rowStride, to: target + (channel * shape.height + y) * shape.width,
-                count: shape.width)
+                from: wide + channel * wideStride + y * rowStride, to: target + (channel * rows + y) * rowLength,
+                count: rowLength)
         }
     }
 }
@@ -212,151 +267,216 @@ private func widen(
     }
 }
 
-/// wide[o][q] = bias[o] + Σ_{i,ky,kx} weight(o, i, ky, kx) · padded[i][q + ky·Wp + kx], q < wideStride,
-/// where weight(o, i, ky, kx) = weights[o·strides.output + i·strides.input + ky·strides.row + kx·strides.column].
-/// Four outputs × two vectors of positions in registers (8 FMA chains).
-private func convolvePlanes(
-    _ padded: UnsafePointer<Float>, _ layout: PaddedPlanes, kernel: Int, weights: UnsafePointer<Float>,
-    strides: WeightStrides, bias: UnsafePointer<Float>?, into wide: UnsafeMutablePointer<Float>, outputs: Int,
-    wideStride: Int
+/// packed[tile][i][ky][kx][slot] = weight(tile·T + slot, i, ky, kx) for tiles of T = `OutputTile.outputs`,
+/// where weight(o, i, ky, kx) = weights[o·strides.output + i·strides.input + ky·strides.row + kx·strides.column]:
+/// the weights of one tap for a tile's outputs lie side by side, at fixed offsets from one pointer.
+/// The slots of a last tile past the last output repeat it.
+private func packWeights(
+    _ weights: UnsafePointer<Float>, strides: WeightStrides, outputs: Int, inputs: Int, kernel: Int,
+    into packed: UnsafeMutablePointer<Float>
 ) {
-    for first in stride(from: 0, to: outputs, by: 4) {
-        // A last block of fewer than four outputs repeats its last one in the slots past it (a
-        // repeated slot at full speed beats a lone output's two FMA chains); only its own are stored.
-        let block = min(4, outputs - first)
-        let slots = (first, first + min(1, block - 1), first + min(2, block - 1), first + min(3, block - 1))
-        let offsets = ((slots.1 - first) * strides.output, (slots.2 - first) * strides.output, (slots.3 - first) * strides.output)
-        let w = weights + first * strides.output
-        for q in stride(from: 0, to: wideStride, by: 2 * laneCount) {
-            let start = bias.map { (Lanes(repeating: $0[slots.0]), Lanes(repeating: $0[slots.1]),
-                                    Lanes(repeating: $0[slots.2]), Lanes(repeating: $0[slots.3])) }
-                ?? (.zero, .zero, .zero, .zero)
-            var (a0, a1, b0, b1) = (start.0, start.0, start.1, start.1)
-            var (c0, c1, d0, d1) = (start.2, start.2, start.3, start.3)
-            for i in 0..<layout.planes {
-                for ky in 0..<kernel {
-                    let row = padded + i * layout.planeStride + ky * layout.width + q
-                    let weightRow = w + i * strides.input + ky * strides.row
-                    for kx in 0..<kernel {
-                        let (left, right) = (loadLanes(row + kx), loadLanes(row + kx + laneCount))
-                        let tap = weightRow + kx * strides.column
-                        let a = Lanes(repeating: tap[0])
-                        a0 = multiplyAdd(a0, a, left)
-                        a1 = multiplyAdd(a1, a, right)
-                        let b = Lanes(repeating: tap[offsets.0])
-                        b0 = multiplyAdd(b0, b, left)
-                        b1 = multiplyAdd(b1, b, right)
-                        let c = Lanes(repeating: tap[offsets.1])
-                        c0 = multiplyAdd(c0, c, left)
-                        c1 = multiplyAdd(c1, c, right)
-                        let d = Lanes(repeating: tap[offsets.2])
-                        d0 = multiplyAdd(d0, d, left)
-                        d1 = multiplyAdd(d1, d, right)
-                    }
-                }
-            }
-            let target = wide + first * wideStride + q
-            storeLanes(a0, target)
-            storeLanes(a1, target + laneCount)
-            if block > 1 {
-                storeLanes(b0, target + wideStride)
-                storeLanes(b1, target + wideStride + laneCount)
-            }
-            if block > 2 {
-                storeLanes(c0, target + 2 * wideStride)
-                storeLanes(c1, target + 2 * wideStride + laneCount)
-            }
-            if block > 3 {
-                storeLanes(d0, target + 3 * wideStride)
-                storeLanes(d1, target + 3 * wideStride + laneCount)
-            }
-        }
-    }
-}
-
-/// laneSums[o][i][ky][kx] += Σ_q wideGradient[o][q] · paddedInput[i][q + ky·Wp + kx], a vector of
-/// lane sums per weight (whose lanes add up to its gradient): the wide gradient is zero in the extra
-/// columns and past the last row, so whole vectors are summed. Four outputs × three neighbouring
-/// taps in registers (12 FMA chains sharing 4 gradient and 3 input loads); the taps left of a
-/// kernel row one at a time.
-private func addWeightGradient(
-    _ wideGradient: UnsafePointer<Float>, outputs: Int, wideStride: Int, paddedInput: UnsafePointer<Float>,
-    _ layout: PaddedPlanes, kernel: Int, into laneSums: UnsafeMutablePointer<Float>
-) {
-    let taps = kernel * kernel
-    let inputs = layout.planes
-    for first in stride(from: 0, to: outputs, by: 4) {
-        let block = min(4, outputs - first)
-        let gradients = FourRows(wideGradient, first: first, count: block, rowLength: wideStride)
-        // The block's lane sums of weight (i, ky, 0) and the next outputs', each a vector; a block
-        // of fewer than four repeats its last output's (read, but only its own are stored).
-        let outputStride = inputs * taps * laneCount
+    let tileOutputs = OutputTile.outputs
+    var target = packed
+    for first in stride(from: 0, to: outputs, by: tileOutputs) {
         for i in 0..<inputs {
             for ky in 0..<kernel {
-                let source = paddedInput + i * layout.planeStride + ky * layout.width
-                let sums = FourRows(
-                    laneSums + ((first * inputs + i) * taps + ky * kernel) * laneCount, first: 0, count: block,
-                    rowLength: outputStride)
-                var kx = 0
-                while kx + 3 <= kernel {
-                    let at = kx * laneCount
-                    var (a, b, c, d) = (TapSums(sums.row0 + at), TapSums(sums.row1 + at), TapSums(sums.row2 + at), TapSums(sums.row3 + at))
-                    for q in stride(from: 0, to: wideStride, by: laneCount) {
-                        let values = (loadLanes(source + kx + q), loadLanes(source + kx + 1 + q), loadLanes(source + kx + 2 + q))
-                        a.addProducts(loadLanes(gradients.row0 + q), values)
-                        b.addProducts(loadLanes(gradients.row1 + q), values)
-                        c.addProducts(loadLanes(gradients.row2 + q), values)
-                        d.addProducts(loadLanes(gradients.row3 + q), values)
+                for kx in 0..<kernel {
+                    for slot in 0..<tileOutputs {
+                        let o = min(first + slot, outputs - 1)
+                        target[slot] = weights[o * strides.output + i * strides.input + ky * strides.row + kx * strides.column]
                     }
-                    a.store(to: sums.row0 + at)
-                    if block > 1 { b.store(to: sums.row1 + at) }
-                    if block > 2 { c.store(to: sums.row2 + at) }
-                    if block > 3 { d.store(to: sums.row3 + at) }
-                    kx += 3
-                }
-                for kx in kx..<kernel {
-                    let at = kx * laneCount
-                    var (s0, s1, s2, s3) = (loadLanes(sums.row0 + at), loadLanes(sums.row1 + at), loadLanes(sums.row2 + at), loadLanes(sums.row3 + at))
-                    for q in stride(from: 0, to: wideStride, by: laneCount) {
-                        let x = loadLanes(source + kx + q)
-                        s0 = multiplyAdd(s0, loadLanes(gradients.row0 + q), x)
-                        s1 = multiplyAdd(s1, loadLanes(gradients.row1 + q), x)
-                        s2 = multiplyAdd(s2, loadLanes(gradients.row2 + q), x)
-                        s3 = multiplyAdd(s3, loadLanes(gradients.row3 + q), x)
-                    }
-                    storeLanes(s0, sums.row0 + at)
-                    if block > 1 { storeLanes(s1, sums.row1 + at) }
-                    if block > 2 { storeLanes(s2, sums.row2 + at) }
-                    if block > 3 { storeLanes(s3, sums.row3 + at) }
+                    target += tileOutputs
                 }
             }
         }
     }
 }
 
-/// One output's lane sums of three neighbouring taps of a kernel row, in registers.
-struct TapSums {
-    var tap0, tap1, tap2: Lanes
-
-    /// The three vectors from `sums` on.
-    @inline(__always)
-    init(_ sums: UnsafePointer<Float>) {
-        (tap0, tap1, tap2) = (loadLanes(sums), loadLanes(sums + laneCount), loadLanes(sums + 2 * laneCount))
-    }
-
-    /// tap[t] += gradient · inputs[t]
-    @inline(__always)
-    mutating func addProducts(_ gradient: Lanes, _ inputs: (Lanes, Lanes, Lanes)) {
-        tap0 = multiplyAdd(tap0, gradient, inputs.0)
-        tap1 = multiplyAdd(tap1, gradient, inputs.1)
-        tap2 = multiplyAdd(tap2, gradient, inputs.2)
-    }
-
-    /// The three vectors back at `sums`.
-    @inline(__always)
-    func store(to sums: UnsafeMutablePointer<Float>) {
-        storeLanes(tap0, sums)
-        storeLanes(tap1, sums + laneCount)
-        storeLanes(tap2, sums + 2 * laneCount)
+/// wide[o][q] = bias[o] + Σ_{i,ky,kx} weight(o, i, ky, kx) · padded[i][q + ky·Wp + kx], q < wideStride,
+/// with the weights packed by `packWeights`. A tile of outputs × three vectors of positions in
+/// registers: each input vector feeds one FMA per output, each broadcast weight three. A run near
+/// the top or bottom skips the kernel rows that read only rows of padding.
+private func convolvePlanes(
+    _ padded: UnsafePointer<Float>, _ layout: PaddedPlanes, packedWeights: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>?, into wide: UnsafeMutablePointer<Float>, outputs: Int
+) {
+    let (kernel, wideStride) = (layout.kernel, layout.wideStride)
+    let tileOutputs = OutputTile.outputs
+    let tileWeights = layout.planes * kernel * kernel * tileOutputs
+    for first in stride(from: 0, to: outputs, by: tileOutputs) {
+        // A last tile's slots past its last output compute that output again and store it again.
+        let last = min(tileOutputs, outputs - first) - 1
+        let weights = packedWeights + first / tileOutputs * tileWeights
+        for q in stride(from: 0, to: wideStride, by: 3 * laneCount) {
+            var sums = OutputTile { slot in ThreeSums(bias.map { Lanes(repeating: $0[first + min(slot, last)]) } ?? .zero) }
+            // The run covers rows y0…y1; kernel rows outside `rows` read only the rows of padding
+            // above and below the data, padding…height−padding−1.
+            let (y0, y1) = (q / layout.width, (q + 3 * laneCount - 1) / layout.width)
+            let from = max(0, layout.padding - y1)
+            let rows = from ..< max(from, min(kernel, layout.height - layout.padding - y0))
+            for i in 0..<layout.planes {
+                for ky in rows {
+                    let row = padded + i * layout.planeStride + ky * layout.width + q
+                    var tap = weights + (i * kernel + ky) * kernel * tileOutputs
+                    for kx in 0..<kernel {
+                        let values = (loadLanes(row + kx), loadLanes(row + kx + laneCount), loadLanes(row + kx + 2 * laneCount))
+                        sums.addProducts({ Lanes(repeating: tap[$0]) }, values)
+                        tap += tileOutputs
+                    }
+                }
+            }
+            sums.forEach { slot, run in run.store(to: wide + (first + min(slot, last)) * wideStride + q) }
+        }
     }
 }
+
+/// laneSums[o][t] += Σ_{s,q} wideGradient[s][o][q] · paddedInput[s][i][q + ky·Wp + kx] for each tap
+/// t = (i·k + ky)·k + kx, over `samples` samples (`gradientStride` and `inputStride` apart), in rows
+/// of `tapStride` (the taps rounded up to threes): a vector of lane sums per weight, whose
+/// lanes add up to its gradient. The wide gradient is zero in the extra columns and past the last
+/// row, so whole vectors are summed. A tile of outputs × three taps in registers: each input vector
+/// feeds one FMA per output, each gradient vector three. The taps run as one list over (i, ky, kx),
+/// three at a time whatever the kernel; a last group's taps past the last read that one again and
+/// add into the row's padding.
+private func addWeightGradient(
+    _ wideGradient: UnsafePointer<Float>, outputs: Int, paddedInput: UnsafePointer<Float>, _ layout: PaddedPlanes,
+    samples: Int, gradientStride: Int, inputStride: Int, into laneSums: UnsafeMutablePointer<Float>, tapStride: Int
+) {
+    let (kernel, wideStride) = (layout.kernel, layout.wideStride)
+    let taps = layout.planes * kernel * kernel
+    /// Where tap t's input run starts.
+    func source(_ tap: Int) -> UnsafePointer<Float> {
+        let (i, planeTap) = min(tap, taps - 1).quotientAndRemainder(dividingBy: kernel * kernel)
+        let (ky, kx) = planeTap.quotientAndRemainder(dividingBy: kernel)
+        return paddedInput + i * layout.planeStride + ky * layout.width + kx
+    }
+    let tileOutputs = OutputTile.outputs
+    for first in stride(from: 0, to: outputs, by: tileOutputs) {
+        // A last tile's slots past its last output repeat it, adding and storing the same sums.
+        let last = min(tileOutputs, outputs - first) - 1
+        for tap in stride(from: 0, to: taps, by: 3) {
+            let (x0, x1, x2) = (source(tap), source(tap + 1), source(tap + 2))
+            func sums(_ slot: Int) -> UnsafeMutablePointer<Float> {
+                laneSums + ((first + min(slot, last)) * tapStride + tap) * laneCount
+            }
+            var tile = OutputTile { ThreeSums(loading: sums($0)) }
+            for sample in 0..<samples {
+                let (input, gradient) = (sample * inputStride, wideGradient + sample * gradientStride)
+                let (x0, x1, x2) = (x0 + input, x1 + input, x2 + input)
+                for q in stride(from: 0, to: wideStride, by: laneCount) {
+                    let values = (loadLanes(x0 + q), loadLanes(x1 + q), loadLanes(x2 + q))
+                    tile.addProducts({ loadLanes(gradient + (first + min($0, last)) * wideStride + q) }, values)
+                }
+            }
+            tile.forEach { slot, run in run.store(to: sums(slot)) }
+        }
+    }
+}
+
+/// Three vectors of sums in registers: a run of three vectors of positions of one output, or one
+/// output's lane sums of three taps.
+struct ThreeSums {
+    var s0, s1, s2: Lanes
+
+    @inline(__always)
+    init(_ start: Lanes) { (s0, s1, s2) = (start, start, start) }
+
+    /// The three vectors from `source` on.
+    @inline(__always)
+    init(loading source: UnsafePointer<Float>) {
+        (s0, s1, s2) = (loadLanes(source), loadLanes(source + laneCount), loadLanes(source + 2 * laneCount))
+    }
+
+    /// self[j] += factor · values[j]
+    @inline(__always)
+    mutating func addProducts(_ factor: Lanes, _ values: (Lanes, Lanes, Lanes)) {
+        s0 = multiplyAdd(s0, factor, values.0)
+        s1 = multiplyAdd(s1, factor, values.1)
+        s2 = multiplyAdd(s2, factor, values.2)
+    }
+
+    /// The three vectors at `target` on.
+    @inline(__always)
+    func store(to target: UnsafeMutablePointer<Float>) {
+        storeLanes(s0, target)
+        storeLanes(s1, target + laneCount)
+        storeLanes(s2, target + 2 * laneCount)
+    }
+}
+
+#if LANES16
+/// The register tile of `convolvePlanes` and `addWeightGradient` on 32 registers (AVX-512): eight
+/// outputs' `ThreeSums`, 24 accumulators, which leaves the three shared vectors and a factor.
+/// Named fields, so that the compiler never leaves them in memory.
+struct OutputTile {
+    static let outputs = 8
+    var o0, o1, o2, o3, o4, o5, o6, o7: ThreeSums
+
+    /// Slot s starts at start(s).
+    @inline(__always)
+    init(_ start: (Int) -> ThreeSums) {
+        (o0, o1, o2, o3) = (start(0), start(1), start(2), start(3))
+        (o4, o5, o6, o7) = (start(4), start(5), start(6), start(7))
+    }
+
+    /// Slot s += factor(s) · values.
+    @inline(__always)
+    mutating func addProducts(_ factor: (Int) -> Lanes, _ values: (Lanes, Lanes, Lanes)) {
+        o0.addProducts(factor(0), values)
+        o1.addProducts(factor(1), values)
+        o2.addProducts(factor(2), values)
+        o3.addProducts(factor(3), values)
+        o4.addProducts(factor(4), values)
+        o5.addProducts(factor(5), values)
+        o6.addProducts(factor(6), values)
+        o7.addProducts(factor(7), values)
+    }
+
+    @inline(__always)
+    func forEach(_ body: (Int, ThreeSums) -> Void) {
+        body(0, o0); body(1, o1); body(2, o2); body(3, o3)
+        body(4, o4); body(5, o5); body(6, o6); body(7, o7)
+    }
+}
+#elseif UNFUSED_MULTIPLY_ADD
+/// The register tile on 16 registers without an FMA (SSE2): three outputs' `ThreeSums`, 9
+/// accumulators, which leaves the three shared vectors, a factor and each product's temporary.
+struct OutputTile {
+    static let outputs = 3
+    var o0, o1, o2: ThreeSums
+
+    @inline(__always)
+    init(_ start: (Int) -> ThreeSums) { (o0, o1, o2) = (start(0), start(1), start(2)) }
+
+    @inline(__always)
+    mutating func addProducts(_ factor: (Int) -> Lanes, _ values: (Lanes, Lanes, Lanes)) {
+        o0.addProducts(factor(0), values)
+        o1.addProducts(factor(1), values)
+        o2.addProducts(factor(2), values)
+    }
+
+    @inline(__always)
+    func forEach(_ body: (Int, ThreeSums) -> Void) { body(0, o0); body(1, o1); body(2, o2) }
+}
+#else
+/// The register tile on 16 registers with an FMA (AVX2; NEON): four outputs' `ThreeSums`, 12
+/// accumulators, which leaves the three shared vectors and a factor.
+struct OutputTile {
+    static let outputs = 4
+    var o0, o1, o2, o3: ThreeSums
+
+    @inline(__always)
+    init(_ start: (Int) -> ThreeSums) { (o0, o1, o2, o3) = (start(0), start(1), start(2), start(3)) }
+
+    @inline(__always)
+    mutating func addProducts(_ factor: (Int) -> Lanes, _ values: (Lanes, Lanes, Lanes)) {
+        o0.addProducts(factor(0), values)
+        o1.addProducts(factor(1), values)
+        o2.addProducts(factor(2), values)
+        o3.addProducts(factor(3), values)
+    }
+
+    @inline(__always)
+    func forEach(_ body: (Int, ThreeSums) -> Void) { body(0, o0); body(1, o1); body(2, o2); body(3, o3) }
+}
+#endif

@@ -18,6 +18,16 @@ import Testing
         ConvolutionShape(inputChannels: 2, height: 13, width: 6, outputChannels: 9, kernel: 3, padding: 0),
         ConvolutionShape(inputChannels: 5, height: 8, width: 17, outputChannels: 4, kernel: 5, padding: 4),
         ConvolutionShape(inputChannels: 3, height: 28, width: 28, outputChannels: 32, kernel: 3, padding: 1),
+        // The register tile's edges: output counts of 1, 10 and 33 (a tile and a partial one on
+        // every path), taps that are not a multiple of three (2, 125), a 1×1 plane, pads 1 to
+        // kernel−1 with rows that do not fill a vector, and the presets' second convolutions.
+        ConvolutionShape(inputChannels: 7, height: 5, width: 3, outputChannels: 1, kernel: 3, padding: 2),
+        ConvolutionShape(inputChannels: 2, height: 3, width: 4, outputChannels: 10, kernel: 1, padding: 0),
+        ConvolutionShape(inputChannels: 3, height: 1, width: 1, outputChannels: 9, kernel: 1, padding: 0),
+        ConvolutionShape(inputChannels: 5, height: 6, width: 5, outputChannels: 9, kernel: 5, padding: 1),
+        ConvolutionShape(inputChannels: 5, height: 7, width: 9, outputChannels: 33, kernel: 7, padding: 3),
+        ConvolutionShape(inputChannels: 6, height: 14, width: 14, outputChannels: 16, kernel: 5, padding: 0),
+        ConvolutionShape(inputChannels: 32, height: 26, width: 26, outputChannels: 32, kernel: 3, padding: 0),
     ]
 
     @Test(arguments: KernelPath.supported, convolutions)
