@@ -1,0 +1,348 @@
+import CNNKernelInterface
+
+// Conv2d with one input channel (a network's first layer on grey images). With only k² taps per
+// output, the general path's per-sample copies and dropped wide columns cost more than its FMAs.
+// Here each sample's plane is unrolled once into its k² shifted views, laid out as an output
+// plane is: taps[t][q] = in[y+ky−pad][x+kx−pad] for tap t = ky·k + kx and output position
+// q = y·Wo + x, zero outside the input. The forward pass is then out = W·taps ([O][k²] × [k²][Q])
+// and the weight gradient dW = dout·tapsᵀ ([O][Q] × [Q][k²]), both over contiguous vectors of
+// positions that go straight to the output (or come straight from the output gradient).
+//
+// The kernels need Q ≥ `singleInputBlockWidth` positions (a register tile's width) and no input
+// gradient (a first layer has none); the general path takes every other single-input shape.
+
+/// Output channels per register tile: 6 × 4 vectors (24 accumulators) for 32 vector registers,
+/// 2 × 4 for 16. A last block of fewer repeats its last channel in the slots past it (a repeated
+/// slot at full speed beats a short tile); only its own channels are stored.
+#if LANES16
+let singleInputTileOutputs = 6
+#else
+let singleInputTileOutputs = 2
+#endif
+
+/// The positions of one forward register tile: four vectors.
+let singleInputBlockWidth = 4 * laneCount
+
+/// The scratch of the single-input kernels, in order: the padded plane, the taps, the packed
+/// weights and biases of the forward pass, the lane sums of the weight and bias gradients.
+struct SingleInputLayout {
+    let shape: ConvolutionShape
+    var paddedWidth: Int { shape.width + 2 * shape.padding }
+    var paddedCount: Int { (shape.height + 2 * shape.padding) * paddedWidth }
+    var taps: Int { shape.kernel * shape.kernel }
+    var positions: Int { shape.outputHeight * shape.outputWidth }
+    var tiles: Int { (shape.outputChannels + singleInputTileOutputs - 1) / singleInputTileOutputs }
+
+    /// Whole vectors of positions: the rows of the backward pass's taps.
+    var vectorPositions: Int { roundedUp(positions, toMultipleOf: laneCount) }
+
+    var tapsOffset: Int { paddedCount }
+    /// [tiles][taps + 1][singleInputTileOutputs]: each tap's weights of a tile's channels side by
+    /// side, then their biases.
+    var packedOffset: Int { tapsOffset + taps * vectorPositions }
+    /// [outputs][taps + 1][laneCount]: each weight's gradient, then the bias's, as a vector of lane sums.
+    var laneSumsOffset: Int { packedOffset + tiles * (taps + 1) * singleInputTileOutputs }
+    var scratchCount: Int { laneSumsOffset + shape.outputChannels * (taps + 1) * laneCount }
+
+    /// Whether these kernels compute `shape` (see the file's comment).
+    static func handles(_ shape: ConvolutionShape) -> Bool {
+        shape.inputChannels == 1 && shape.outputHeight * shape.outputWidth >= singleInputBlockWidth
+    }
+
+    /// taps[ky·k + kx][y·Wo + x] = in[y+ky−pad][x+kx−pad] for one sample's plane `input`, rows
+    /// `rowStride` apart, through the padded plane at `padded` (whose border the caller has zeroed
+    /// once for all samples). With `realigningTail`, the positions past the last whole vector are
+    /// moved to the end of the vector that holds them, after zeros: lane j of that vector holds
+    /// position Q − laneCount + j, the lanes of positions before the vector zero, so that the
+    /// output gradient's last vector (ending at the plane's end) meets each of its positions once.
+    func unroll(
+        _ input: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, into taps: UnsafeMutablePointer<Float>,
+        rowStride: Int, realigningTail: Bool
+    ) {
+        let (k, pad, outputWidth) = (shape.kernel, shape.padding, shape.outputWidth)
+        var source = input
+        if pad > 0 {
+            for y in 0..<shape.height {
+                copyFloats(from: input + y * shape.width, to: padded + (y + pad) * paddedWidth + pad, count: shape.width)
+            }
+            source = UnsafePointer(padded)
+        }
+        for ky in 0..<k {
+            for kx in 0..<k {
+                let tap = taps + (ky * k + kx) * rowStride
+                for y in 0..<shape.outputHeight {
+                    copyFloats(from: source + (y + ky) * paddedWidth + kx, to: tap + y * outputWidth, count: outputWidth)
+                }
+                let vectorEnd = positions / laneCount * laneCount
+                if realigningTail && vectorEnd < positions {
+                    storeLanes(
+                        loadLanes(tap + positions - laneCount).replacing(with: 0, where: .!Self.tailLanes(positions)),
+                        tap + vectorEnd)
+                }
+            }
+        }
+    }
+
+    /// The lanes of a vector ending at position `end` that lie past its last whole vector.
+    static func tailLanes(_ end: Int) -> SIMDMask<Lanes.MaskStorage> {
+        var lane = Lanes.MaskStorage()
+        for k in 0..<laneCount { lane[k] = Int32(k) }
+        return lane .>= Lanes.MaskStorage(repeating: Int32(laneCount - end % laneCount))
+    }
+}
+
+extension BatchLayerKernels {
+    /// out[n][o][q] = b[o] + Σ_t w[o][t] · taps_n[t][q], max(·, 0) if `rectified`
+    /// in: [count][1][H][W], w: [O][1][k][k], b: [O], out: [count][O][Ho][Wo]
+    static func singleInputConvolutionForward(
+        _ shape: ConvolutionShape, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, rectified: Bool,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let layout = SingleInputLayout(shape: shape)
+        let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
+        let tapPlanes = scratch + layout.tapsOffset
+        // The tile's broadcast weights of one tap adjacent, so that one pointer reaches them all.
+        let packed = scratch + layout.packedOffset
+        let tileStride = (taps + 1) * singleInputTileOutputs
+        for tile in 0..<layout.tiles {
+            for slot in 0..<singleInputTileOutputs {
+                let o = min(tile * singleInputTileOutputs + slot, outputs - 1)
+                for t in 0..<taps { packed[tile * tileStride + t * singleInputTileOutputs + slot] = weight[o * taps + t] }
+                packed[tile * tileStride + taps * singleInputTileOutputs + slot] = bias[o]
+            }
+        }
+        scratch.update(repeating: 0, count: layout.paddedCount)
+        for sample in 0..<count {
+            layout.unroll(input + sample * shape.input.size, padded: scratch, into: tapPlanes, rowStride: positions, realigningTail: false)
+            let sampleOutput = output + sample * shape.output.size
+            for start in stride(from: 0, to: positions, by: singleInputBlockWidth) {
+                // The last block ends at the plane's end, overlapping the one before: its positions
+                // there are computed again, alike, and stored again.
+                let q = min(start, positions - singleInputBlockWidth)
+                for tile in 0..<layout.tiles {
+                    let first = tile * singleInputTileOutputs
+                    var weights = UnsafePointer(packed + tile * tileStride)
+                    let biases = weights + taps * singleInputTileOutputs
+                    var sums = PositionTile(biases)
+                    for t in 0..<taps {
+                        sums.addProducts(weights, tapPlanes + t * positions + q)
+                        weights += singleInputTileOutputs
+                    }
+                    sums.store(
+                        to: sampleOutput + q, first: first, block: min(singleInputTileOutputs, outputs - first),
+                        planeStride: positions, applyReLU: rectified)
+                }
+            }
+        }
+    }
+
+    /// dw[o][t] += Σ_{n,q} dout[n][o][q] · taps_n[t][q];  db[o] += Σ_{n,q} dout[n][o][q]
+    /// in: [count][1][H][W], dout: [count][O][Ho][Wo], dw: [O][1][k][k], db: [O]
+    static func singleInputConvolutionBackward(
+        _ shape: ConvolutionShape, input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>, count: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let layout = SingleInputLayout(shape: shape)
+        let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
+        let (tapPlanes, tapStride) = (scratch + layout.tapsOffset, layout.vectorPositions)
+        // Each gradient as a vector of lane sums over the whole batch, reduced once at the end.
+        let laneSums = scratch + layout.laneSumsOffset
+        let outputStride = (taps + 1) * laneCount
+        laneSums.update(repeating: 0, count: outputs * outputStride)
+        scratch.update(repeating: 0, count: layout.paddedCount)
+        // The output gradient's positions past the last whole vector are read as a vector ending
+        // at the plane's end (a full one would run past the buffer), its lanes of positions
+        // summed already meeting zero taps (see `unroll`).
+        let lastVector = positions - laneCount
+        let tailLanes = SingleInputLayout.tailLanes(positions)
+        for sample in 0..<count {
+            layout.unroll(
+                input + sample * shape.input.size, padded: scratch, into: tapPlanes, rowStride: tapStride, realigningTail: true)
+            let sampleGradient = outputGradient + sample * shape.output.size
+            for first in stride(from: 0, to: outputs, by: singleInputTileOutputs) {
+                let block = min(singleInputTileOutputs, outputs - first)
+                let gradients = SixRows(sampleGradient, first: first, count: block, rowLength: positions)
+                // Three taps at a time; a last group of fewer repeats its last tap.
+                for t in stride(from: 0, to: taps, by: 3) {
+                    let group = min(3, taps - t)
+                    let rows = (tapPlanes + t * tapStride, tapPlanes + (t + min(1, group - 1)) * tapStride,
+                                tapPlanes + (t + group - 1) * tapStride)
+                    let sums = laneSums + first * outputStride + t * laneCount
+                    var tile = TapTile(sums, outputStride: outputStride, block: block, taps: group)
+                    for q in stride(from: 0, to: tapStride, by: laneCount) {
+                        tile.addProducts(
+                            gradients, at: min(q, lastVector), (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)))
+                    }
+                    tile.store(to: sums, outputStride: outputStride, block: block, taps: group)
+                }
+            }
+            for o in 0..<outputs {
+                let row = sampleGradient + o * positions
+                let vectorEnd = positions / laneCount * laneCount
+                var sum = loadLanes(laneSums + o * outputStride + taps * laneCount)
+                for q in stride(from: 0, to: vectorEnd, by: laneCount) { sum += loadLanes(row + q) }
+                if vectorEnd < positions {
+                    sum += loadLanes(row + lastVector).replacing(with: 0, where: .!tailLanes)
+                }
+                storeLanes(sum, laneSums + o * outputStride + taps * laneCount)
+            }
+        }
+        for o in 0..<outputs {
+            for t in 0..<taps {
+                weightGradient[o * taps + t] += laneSum(loadLanes(laneSums + o * outputStride + t * laneCount))
+            }
+            biasGradient[o] += laneSum(loadLanes(laneSums + o * outputStride + taps * laneCount))
+        }
+    }
+}
+
+/// Four neighbouring vectors of positions of one output channel, accumulated in registers (named
+/// fields, so that the compiler never leaves them in memory).
+struct PositionRun {
+    var v0, v1, v2, v3: Lanes
+
+    init(_ start: Float) {
+        let start = Lanes(repeating: start)
+        (v0, v1, v2, v3) = (start, start, start, start)
+    }
+
+    /// self[j] += weight · source[j·laneCount…]
+    @inline(__always)
+    mutating func addProducts(_ weight: Float, _ source: UnsafePointer<Float>) {
+        let weight = Lanes(repeating: weight)
+        v0 = multiplyAdd(v0, weight, loadLanes(source))
+        v1 = multiplyAdd(v1, weight, loadLanes(source + laneCount))
+        v2 = multiplyAdd(v2, weight, loadLanes(source + 2 * laneCount))
+        v3 = multiplyAdd(v3, weight, loadLanes(source + 3 * laneCount))
+    }
+
+    /// self[j] at target[j·laneCount…], through the ReLU if `applyReLU`.
+    @_transparent
+    func store(to target: UnsafeMutablePointer<Float>, applyReLU: Bool) {
+        storeLanes(rectified(v0, applyReLU), target)
+        storeLanes(rectified(v1, applyReLU), target + laneCount)
+        storeLanes(rectified(v2, applyReLU), target + 2 * laneCount)
+        storeLanes(rectified(v3, applyReLU), target + 3 * laneCount)
+    }
+}
+
+/// The forward register tile: `singleInputTileOutputs` channels × four vectors of positions. The
+/// slots past the path's tile width are never touched, and the compiler drops them.
+struct PositionTile {
+    var c0, c1, c2, c3, c4, c5: PositionRun
+
+    /// Each channel's run starting at its bias, `biases[slot]`.
+    @inline(__always)
+    init(_ biases: UnsafePointer<Float>) {
+        (c0, c1) = (PositionRun(biases[0]), PositionRun(biases[1]))
+        if singleInputTileOutputs > 2 {
+            (c2, c3, c4, c5) = (PositionRun(biases[2]), PositionRun(biases[3]), PositionRun(biases[4]), PositionRun(biases[5]))
+        } else {
+            (c2, c3, c4, c5) = (c0, c0, c0, c0)
+        }
+    }
+
+    /// channel[slot] += weights[slot] · the four vectors at `source`; each load feeds every channel.
+    @inline(__always)
+    mutating func addProducts(_ weights: UnsafePointer<Float>, _ source: UnsafePointer<Float>) {
+        c0.addProducts(weights[0], source)
+        c1.addProducts(weights[1], source)
+        if singleInputTileOutputs > 2 {
+            c2.addProducts(weights[2], source)
+            c3.addProducts(weights[3], source)
+            c4.addProducts(weights[4], source)
+            c5.addProducts(weights[5], source)
+        }
+    }
+
+    /// Channel first + slot at `target`'s plane of it, planes `planeStride` apart. The slots past
+    /// a block of fewer store their copy of its last channel over it, alike: no branch.
+    @inline(__always)
+    func store(to target: UnsafeMutablePointer<Float>, first: Int, block: Int, planeStride: Int, applyReLU: Bool) {
+        let planes = SixRows(target, first: first, count: block, rowLength: planeStride)
+        c0.store(to: planes.row0, applyReLU: applyReLU)
+        c1.store(to: planes.row1, applyReLU: applyReLU)
+        if singleInputTileOutputs > 2 {
+            c2.store(to: planes.row2, applyReLU: applyReLU)
+            c3.store(to: planes.row3, applyReLU: applyReLU)
+            c4.store(to: planes.row4, applyReLU: applyReLU)
+            c5.store(to: planes.row5, applyReLU: applyReLU)
+        }
+    }
+}
+
+/// One output channel's lane sums of three taps, in registers.
+struct TapRun {
+    var t0, t1, t2: Lanes
+
+    /// The sums of taps 0, 1 and 2 at `sums`; a group of fewer repeats its last tap in the slots
+    /// past it (summed alike, so that storing them all is storing the last again).
+    @inline(__always)
+    init(_ sums: UnsafePointer<Float>, taps: Int) {
+        (t0, t1, t2) = (loadLanes(sums), loadLanes(sums + min(1, taps - 1) * laneCount), loadLanes(sums + (taps - 1) * laneCount))
+    }
+
+    /// self[j] += gradient · taps[j]
+    @inline(__always)
+    mutating func addProducts(_ gradient: Lanes, _ taps: (Lanes, Lanes, Lanes)) {
+        t0 = multiplyAdd(t0, gradient, taps.0)
+        t1 = multiplyAdd(t1, gradient, taps.1)
+        t2 = multiplyAdd(t2, gradient, taps.2)
+    }
+
+    /// Back where `init` found them; the last slot last, so that it is what a repeated tap keeps.
+    @inline(__always)
+    func store(to sums: UnsafeMutablePointer<Float>, taps: Int) {
+        storeLanes(t0, sums)
+        storeLanes(t1, sums + min(1, taps - 1) * laneCount)
+        storeLanes(t2, sums + (taps - 1) * laneCount)
+    }
+}
+
+/// The weight-gradient register tile: `singleInputTileOutputs` channels × three taps (18
+/// accumulators for 32 registers, 6 for 16); each tap vector feeds every channel, each gradient
+/// vector three taps. A block of fewer channels repeats its last in the slots past it.
+struct TapTile {
+    var c0, c1, c2, c3, c4, c5: TapRun
+
+    @inline(__always)
+    init(_ sums: UnsafePointer<Float>, outputStride: Int, block: Int, taps: Int) {
+        let runs = SixRows(sums, first: 0, count: block, rowLength: outputStride)
+        (c0, c1) = (TapRun(runs.row0, taps: taps), TapRun(runs.row1, taps: taps))
+        if singleInputTileOutputs > 2 {
+            (c2, c3) = (TapRun(runs.row2, taps: taps), TapRun(runs.row3, taps: taps))
+            (c4, c5) = (TapRun(runs.row4, taps: taps), TapRun(runs.row5, taps: taps))
+        } else {
+            (c2, c3, c4, c5) = (c0, c0, c0, c0)
+        }
+    }
+
+    /// channel[slot] += gradient[slot][q…] · taps
+    @inline(__always)
+    mutating func addProducts(_ gradients: SixRows, at q: Int, _ taps: (Lanes, Lanes, Lanes)) {
+        c0.addProducts(loadLanes(gradients.row0 + q), taps)
+        c1.addProducts(loadLanes(gradients.row1 + q), taps)
+        if singleInputTileOutputs > 2 {
+            c2.addProducts(loadLanes(gradients.row2 + q), taps)
+            c3.addProducts(loadLanes(gradients.row3 + q), taps)
+            c4.addProducts(loadLanes(gradients.row4 + q), taps)
+            c5.addProducts(loadLanes(gradients.row5 + q), taps)
+        }
+    }
+
+    /// Back where `init` found them (the slots of a repeated channel alike, last).
+    @inline(__always)
+    func store(to sums: UnsafeMutablePointer<Float>, outputStride: Int, block: Int, taps: Int) {
+        let runs = SixRows(sums, first: 0, count: block, rowLength: outputStride)
+        c0.store(to: runs.row0, taps: taps)
+        c1.store(to: runs.row1, taps: taps)
+        if singleInputTileOutputs > 2 {
+            c2.store(to: runs.row2, taps: taps)
+            c3.store(to: runs.row3, taps: taps)
+            c4.store(to: runs.row4, taps: taps)
+            c5.store(to: runs.row5, taps: taps)
+        }
+    }
+}
