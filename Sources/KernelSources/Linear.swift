@@ -4,70 +4,58 @@ import CNNKernelInterface
 // contiguous dimension, then the remaining floats (the backward products: a last vector ending at
 // the row's end); four rows (`FourRows`) share each vector load.
 
+/// Samples per register tile of the forward pass: 4 weight rows × 6 samples (24 accumulators)
+/// for 32 vector registers, 4 × 2 for 16.
+#if LANES16
+let linearTileSamples = 6
+#else
+let linearTileSamples = 2
+#endif
+
+/// Inputs per chunk of the forward pass: four weight rows of a chunk (16 KiB) stay in L1 while
+/// every sample's chunk streams past them from L2.
+let linearChunk = 1024
+
 extension BatchLayerKernels {
     /// out[n][o] = b[o] + Σ_i w[o][i] · in[n][i]          in: [count][I], w: [O][I], b: [O], out: [count][O]
-    /// Four weight rows at a time, for every sample while they are in cache, two samples at a time
-    /// (8 FMA chains; each weight load feeds two of them).
+    /// Chunk by chunk of the inputs (the outputs accumulating), four weight rows at a time, for
+    /// every sample while they are in cache, `linearTileSamples` samples at a time: each weight load
+    /// feeds that many FMA chains, each sample load four.
     public static func linearForward(
         inputs: Int, outputs: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int
     ) {
-        for first in stride(from: 0, to: outputs, by: 4) {
-            let block = min(4, outputs - first)
-            let rows = FourRows(weight, first: first, count: block, rowLength: inputs)
-            func store(_ sums: (Float, Float, Float, Float), sample: Int) {
-                let target = output + sample * outputs + first
-                target[0] = bias[first] + sums.0
-                if block > 1 { target[1] = bias[first + 1] + sums.1 }
-                if block > 2 { target[2] = bias[first + 2] + sums.2 }
-                if block > 3 { target[3] = bias[first + 3] + sums.3 }
+        for chunk in stride(from: 0, to: inputs, by: linearChunk) {
+            let length = min(linearChunk, inputs - chunk)
+            let vectorEnd = length / laneCount * laneCount
+            for first in stride(from: 0, to: outputs, by: 4) {
+                let block = min(4, outputs - first)
+                let rows = FourRows(weight + chunk, first: first, count: block, rowLength: inputs)
+                for sample in stride(from: 0, to: count, by: linearTileSamples) {
+                    // A last tile of fewer samples repeats its last one (computed again, stored once).
+                    let tileCount = min(linearTileSamples, count - sample)
+                    let samples = SixRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
+                    let tile = SampleTile(rows, samples, vectorEnd: vectorEnd)
+                    for slot in 0..<tileCount {
+                        let x = input + (sample + slot) * inputs + chunk
+                        var dot = tile[slot]
+                        // The floats past the last whole vector (of the last chunk), one at a time.
+                        for i in vectorEnd..<length {
+                            dot.0 += rows.row0[i] * x[i]
+                            dot.1 += rows.row1[i] * x[i]
+                            dot.2 += rows.row2[i] * x[i]
+                            dot.3 += rows.row3[i] * x[i]
+                        }
+                        let target = output + (sample + slot) * outputs + first
+                        let start = chunk == 0 ? bias + first : UnsafePointer(target)
+                        target[0] = start[0] + dot.0
+                        if block > 1 { target[1] = start[1] + dot.1 }
+                        if block > 2 { target[2] = start[2] + dot.2 }
+                        if block > 3 { target[3] = start[3] + dot.3 }
+                    }
+                }
             }
-            for sample in stride(from: 0, to: count, by: 2) {
-                // An odd last sample is computed twice and stored once.
-                let second = min(sample + 1, count - 1)
-                let sums = dotProducts(rows, input + sample * inputs, input + second * inputs, length: inputs)
-                store(sums.first, sample: sample)
-                store(sums.second, sample: second)
-            }
         }
-    }
-
-    /// Σ_i row_k[i] · x[i] for the four rows and both vectors x, y of `length` floats.
-    @inline(__always)
-    private static func dotProducts(
-        _ rows: FourRows, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, length: Int
-    ) -> (first: (Float, Float, Float, Float), second: (Float, Float, Float, Float)) {
-        let vectorEnd = length / laneCount * laneCount
-        var (x0, x1, x2, x3) = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-        var (y0, y1, y2, y3) = (Lanes.zero, Lanes.zero, Lanes.zero, Lanes.zero)
-        for i in stride(from: 0, to: vectorEnd, by: laneCount) {
-            let (u, v) = (loadLanes(x + i), loadLanes(y + i))
-            let w0 = loadLanes(rows.row0 + i)
-            x0 = multiplyAdd(x0, w0, u)
-            y0 = multiplyAdd(y0, w0, v)
-            let w1 = loadLanes(rows.row1 + i)
-            x1 = multiplyAdd(x1, w1, u)
-            y1 = multiplyAdd(y1, w1, v)
-            let w2 = loadLanes(rows.row2 + i)
-            x2 = multiplyAdd(x2, w2, u)
-            y2 = multiplyAdd(y2, w2, v)
-            let w3 = loadLanes(rows.row3 + i)
-            x3 = multiplyAdd(x3, w3, u)
-            y3 = multiplyAdd(y3, w3, v)
-        }
-        var first = (laneSum(x0), laneSum(x1), laneSum(x2), laneSum(x3))
-        var second = (laneSum(y0), laneSum(y1), laneSum(y2), laneSum(y3))
-        for i in vectorEnd..<length {
-            first.0 += rows.row0[i] * x[i]
-            first.1 += rows.row1[i] * x[i]
-            first.2 += rows.row2[i] * x[i]
-            first.3 += rows.row3[i] * x[i]
-            second.0 += rows.row0[i] * y[i]
-            second.1 += rows.row1[i] * y[i]
-            second.2 += rows.row2[i] * y[i]
-            second.3 += rows.row3[i] * y[i]
-        }
-        return (first, second)
     }
 
     /// din[n][i] = Σ_o dout[n][o] · w[o][i];  dw[o][i] += Σ_n dout[n][o] · in[n][i];  db[o] += Σ_n dout[n][o]
@@ -156,6 +144,57 @@ extension BatchLayerKernels {
                 for t in 0..<terms { sum += coefficients[r * rowStride + t * termStride] * source[t * columns + c] }
                 target[r * columns + c] = sum
             }
+        }
+    }
+}
+
+/// One sample's four dot products with four weight rows, as vectors of lane sums in registers.
+struct FourDots {
+    var d0 = Lanes.zero, d1 = Lanes.zero, d2 = Lanes.zero, d3 = Lanes.zero
+
+    /// self[r] += weights[r] · x
+    @inline(__always)
+    mutating func addProducts(_ weights: (Lanes, Lanes, Lanes, Lanes), _ x: Lanes) {
+        d0 = multiplyAdd(d0, weights.0, x)
+        d1 = multiplyAdd(d1, weights.1, x)
+        d2 = multiplyAdd(d2, weights.2, x)
+        d3 = multiplyAdd(d3, weights.3, x)
+    }
+
+    var sums: (Float, Float, Float, Float) { (laneSum(d0), laneSum(d1), laneSum(d2), laneSum(d3)) }
+}
+
+/// The forward register tile: Σ_i row_r[i] · sample_s[i] for four weight rows and
+/// `linearTileSamples` samples, over the whole vectors of the rows. The sample slots past the
+/// path's tile width are never touched, and the compiler drops them.
+struct SampleTile {
+    var s0 = FourDots(), s1 = FourDots(), s2 = FourDots(), s3 = FourDots(), s4 = FourDots(), s5 = FourDots()
+
+    @inline(__always)
+    init(_ rows: FourRows, _ samples: SixRows, vectorEnd: Int) {
+        for i in stride(from: 0, to: vectorEnd, by: laneCount) {
+            let w = (loadLanes(rows.row0 + i), loadLanes(rows.row1 + i), loadLanes(rows.row2 + i), loadLanes(rows.row3 + i))
+            s0.addProducts(w, loadLanes(samples.row0 + i))
+            s1.addProducts(w, loadLanes(samples.row1 + i))
+            if linearTileSamples > 2 {
+                s2.addProducts(w, loadLanes(samples.row2 + i))
+                s3.addProducts(w, loadLanes(samples.row3 + i))
+                s4.addProducts(w, loadLanes(samples.row4 + i))
+                s5.addProducts(w, loadLanes(samples.row5 + i))
+            }
+        }
+    }
+
+    /// Slot `slot`'s lane sums: the dot products of its sample with the four rows.
+    @inline(__always)
+    subscript(slot: Int) -> (Float, Float, Float, Float) {
+        switch slot {
+        case 0: s0.sums
+        case 1: s1.sums
+        case 2: s2.sums
+        case 3: s3.sums
+        case 4: s4.sums
+        default: s5.sums
         }
     }
 }

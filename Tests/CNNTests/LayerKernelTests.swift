@@ -176,11 +176,12 @@ import Testing
         #expect(inputGradient == expected)
     }
 
-    @Test(arguments: KernelPath.supported, [(37, 7), (3, 1), (64, 10), (4608, 5)])
-    func linearMatchesTheReference(kernelPath: KernelPath, sizes: (inputs: Int, outputs: Int)) {
+    /// Sizes below a vector, between vectors and past one chunk of the forward pass (1024 inputs),
+    /// each with sample counts that fill a register tile and that leave a short last one.
+    @Test(arguments: KernelPath.supported, [(37, 7, 6), (3, 1, 6), (64, 10, 6), (4608, 5, 6), (2100, 9, 13), (120, 84, 7), (400, 6, 1)])
+    func linearMatchesTheReference(kernelPath: KernelPath, sizes: (inputs: Int, outputs: Int, count: Int)) {
         let kernels = kernelPath.layerKernels
-        let (inputs, outputs) = sizes
-        let count = 6
+        let (inputs, outputs, count) = sizes
         let input = randomFloats(count * inputs, seed: 11)
         let weight = randomFloats(outputs * inputs, seed: 12)
         let bias = randomFloats(outputs, seed: 13)
