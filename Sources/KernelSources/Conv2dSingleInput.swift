@@ -157,6 +157,7 @@ extension BatchLayerKernels {
         // summed already meeting zero taps (see `unroll`).
         let lastVector = positions - laneCount
         let tailLanes = SingleInputLayout.tailLanes(positions)
+        let vectorEnd = positions / laneCount * laneCount
         for sample in 0..<count {
             layout.unroll(
                 input + sample * shape.input.size, padded: scratch, into: tapPlanes, rowStride: tapStride, realigningTail: true)
@@ -177,16 +178,12 @@ extension BatchLayerKernels {
                     }
                     tile.store(to: sums, outputStride: outputStride, block: block, taps: group)
                 }
-            }
-            for o in 0..<outputs {
-                let row = sampleGradient + o * positions
-                let vectorEnd = positions / laneCount * laneCount
-                var sum = loadLanes(laneSums + o * outputStride + taps * laneCount)
-                for q in stride(from: 0, to: vectorEnd, by: laneCount) { sum += loadLanes(row + q) }
-                if vectorEnd < positions {
-                    sum += loadLanes(row + lastVector).replacing(with: 0, where: .!tailLanes)
-                }
-                storeLanes(sum, laneSums + o * outputStride + taps * laneCount)
+                // The bias gradients, from the block's gradient rows while they are in L1.
+                let biasSums = SixRows(laneSums + first * outputStride + taps * laneCount, first: 0, count: block, rowLength: outputStride)
+                var bias = RowSums(biasSums)
+                for q in stride(from: 0, to: vectorEnd, by: laneCount) { bias.add(gradients, at: q) }
+                if vectorEnd < positions { bias.add(gradients, at: lastVector, keeping: tailLanes) }
+                bias.store(to: biasSums)
             }
         }
         for o in 0..<outputs {
@@ -195,6 +192,39 @@ extension BatchLayerKernels {
             }
             biasGradient[o] += laneSum(loadLanes(laneSums + o * outputStride + taps * laneCount))
         }
+    }
+}
+
+/// Six rows' sums of vectors: six independent chains of adds.
+struct RowSums {
+    var s0, s1, s2, s3, s4, s5: Lanes
+
+    @inline(__always)
+    init(_ sums: SixRows) {
+        (s0, s1, s2) = (loadLanes(sums.row0), loadLanes(sums.row1), loadLanes(sums.row2))
+        (s3, s4, s5) = (loadLanes(sums.row3), loadLanes(sums.row4), loadLanes(sums.row5))
+    }
+
+    /// self[r] += row_r[q…], its lanes outside `keeping` zeroed.
+    @inline(__always)
+    mutating func add(_ rows: SixRows, at q: Int, keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)) {
+        s0 += loadLanes(rows.row0 + q).replacing(with: 0, where: .!keeping)
+        s1 += loadLanes(rows.row1 + q).replacing(with: 0, where: .!keeping)
+        s2 += loadLanes(rows.row2 + q).replacing(with: 0, where: .!keeping)
+        s3 += loadLanes(rows.row3 + q).replacing(with: 0, where: .!keeping)
+        s4 += loadLanes(rows.row4 + q).replacing(with: 0, where: .!keeping)
+        s5 += loadLanes(rows.row5 + q).replacing(with: 0, where: .!keeping)
+    }
+
+    /// Back at `sums`; the slots of a repeated row store what it stored, again.
+    @inline(__always)
+    func store(to sums: SixRows) {
+        storeLanes(s0, sums.row0)
+        storeLanes(s1, sums.row1)
+        storeLanes(s2, sums.row2)
+        storeLanes(s3, sums.row3)
+        storeLanes(s4, sums.row4)
+        storeLanes(s5, sums.row5)
     }
 }
 
