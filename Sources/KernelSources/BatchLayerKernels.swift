@@ -39,10 +39,11 @@ struct FourRows {
     }
 }
 
-/// Six rows of a row-major matrix from row `first` on; a block of `count` < 6 repeats its last
-/// row in the slots past it, like `FourRows`.
-struct SixRows {
-    let row0, row1, row2, row3, row4, row5: UnsafeMutablePointer<Float>
+/// Eight rows of a row-major matrix from row `first` on, for register blocks of up to eight rows
+/// (a block uses the first of them; the compiler drops the others). A block of `count` rows
+/// repeats its last row in the slots past it, like `FourRows`.
+struct EightRows {
+    let row0, row1, row2, row3, row4, row5, row6, row7: UnsafeMutablePointer<Float>
 
     @inline(__always)
     init(_ matrix: UnsafeMutablePointer<Float>, first: Int, count: Int, rowLength: Int) {
@@ -53,6 +54,8 @@ struct SixRows {
         row3 = matrix + min(first + 3, last) * rowLength
         row4 = matrix + min(first + 4, last) * rowLength
         row5 = matrix + min(first + 5, last) * rowLength
+        row6 = matrix + min(first + 6, last) * rowLength
+        row7 = matrix + min(first + 7, last) * rowLength
     }
 
     @inline(__always)

@@ -164,7 +164,7 @@ extension BatchLayerKernels {
             let sampleGradient = outputGradient + sample * shape.output.size
             for first in stride(from: 0, to: outputs, by: singleInputTileOutputs) {
                 let block = min(singleInputTileOutputs, outputs - first)
-                let gradients = SixRows(sampleGradient, first: first, count: block, rowLength: positions)
+                let gradients = EightRows(sampleGradient, first: first, count: block, rowLength: positions)
                 // Three taps at a time; a last group of fewer repeats its last tap.
                 for t in stride(from: 0, to: taps, by: 3) {
                     let group = min(3, taps - t)
@@ -179,7 +179,7 @@ extension BatchLayerKernels {
                     tile.store(to: sums, outputStride: outputStride, block: block, taps: group)
                 }
                 // The bias gradients, from the block's gradient rows while they are in L1.
-                let biasSums = SixRows(laneSums + first * outputStride + taps * laneCount, first: 0, count: block, rowLength: outputStride)
+                let biasSums = EightRows(laneSums + first * outputStride + taps * laneCount, first: 0, count: block, rowLength: outputStride)
                 var bias = RowSums(biasSums)
                 for q in stride(from: 0, to: vectorEnd, by: laneCount) { bias.add(gradients, at: q) }
                 if vectorEnd < positions { bias.add(gradients, at: lastVector, keeping: tailLanes) }
@@ -195,19 +195,19 @@ extension BatchLayerKernels {
     }
 }
 
-/// Six rows' sums of vectors: six independent chains of adds.
+/// The sums of vectors of six rows (the first six of an `EightRows`): six independent chains of adds.
 struct RowSums {
     var s0, s1, s2, s3, s4, s5: Lanes
 
     @inline(__always)
-    init(_ sums: SixRows) {
+    init(_ sums: EightRows) {
         (s0, s1, s2) = (loadLanes(sums.row0), loadLanes(sums.row1), loadLanes(sums.row2))
         (s3, s4, s5) = (loadLanes(sums.row3), loadLanes(sums.row4), loadLanes(sums.row5))
     }
 
     /// self[r] += row_r[q…], its lanes outside `keeping` zeroed.
     @inline(__always)
-    mutating func add(_ rows: SixRows, at q: Int, keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)) {
+    mutating func add(_ rows: EightRows, at q: Int, keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)) {
         s0 += loadLanes(rows.row0 + q).replacing(with: 0, where: .!keeping)
         s1 += loadLanes(rows.row1 + q).replacing(with: 0, where: .!keeping)
         s2 += loadLanes(rows.row2 + q).replacing(with: 0, where: .!keeping)
@@ -218,7 +218,7 @@ struct RowSums {
 
     /// Back at `sums`; the slots of a repeated row store what it stored, again.
     @inline(__always)
-    func store(to sums: SixRows) {
+    func store(to sums: EightRows) {
         storeLanes(s0, sums.row0)
         storeLanes(s1, sums.row1)
         storeLanes(s2, sums.row2)
@@ -291,7 +291,7 @@ struct PositionTile {
     /// a block of fewer store their copy of its last channel over it, alike: no branch.
     @inline(__always)
     func store(to target: UnsafeMutablePointer<Float>, first: Int, block: Int, planeStride: Int, applyReLU: Bool) {
-        let planes = SixRows(target, first: first, count: block, rowLength: planeStride)
+        let planes = EightRows(target, first: first, count: block, rowLength: planeStride)
         c0.store(to: planes.row0, applyReLU: applyReLU)
         c1.store(to: planes.row1, applyReLU: applyReLU)
         if singleInputTileOutputs > 2 {
@@ -339,7 +339,7 @@ struct TapTile {
 
     @inline(__always)
     init(_ sums: UnsafePointer<Float>, outputStride: Int, block: Int, taps: Int) {
-        let runs = SixRows(sums, first: 0, count: block, rowLength: outputStride)
+        let runs = EightRows(sums, first: 0, count: block, rowLength: outputStride)
         (c0, c1) = (TapRun(runs.row0, taps: taps), TapRun(runs.row1, taps: taps))
         if singleInputTileOutputs > 2 {
             (c2, c3) = (TapRun(runs.row2, taps: taps), TapRun(runs.row3, taps: taps))
@@ -351,7 +351,7 @@ struct TapTile {
 
     /// channel[slot] += gradient[slot][q…] · taps
     @inline(__always)
-    mutating func addProducts(_ gradients: SixRows, at q: Int, _ taps: (Lanes, Lanes, Lanes)) {
+    mutating func addProducts(_ gradients: EightRows, at q: Int, _ taps: (Lanes, Lanes, Lanes)) {
         c0.addProducts(loadLanes(gradients.row0 + q), taps)
         c1.addProducts(loadLanes(gradients.row1 + q), taps)
         if singleInputTileOutputs > 2 {
@@ -365,7 +365,7 @@ struct TapTile {
     /// Back where `init` found them (the slots of a repeated channel alike, last).
     @inline(__always)
     func store(to sums: UnsafeMutablePointer<Float>, outputStride: Int, block: Int, taps: Int) {
-        let runs = SixRows(sums, first: 0, count: block, rowLength: outputStride)
+        let runs = EightRows(sums, first: 0, count: block, rowLength: outputStride)
         c0.store(to: runs.row0, taps: taps)
         c1.store(to: runs.row1, taps: taps)
         if singleInputTileOutputs > 2 {

@@ -34,7 +34,7 @@ extension BatchLayerKernels {
                 for sample in stride(from: 0, to: count, by: linearTileSamples) {
                     // A last tile of fewer samples repeats its last one (computed again, stored once).
                     let tileCount = min(linearTileSamples, count - sample)
-                    let samples = SixRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
+                    let samples = EightRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
                     let tile = SampleTile(rows, samples, vectorEnd: vectorEnd)
                     for slot in 0..<tileCount {
                         let x = input + (sample + slot) * inputs + chunk
@@ -81,60 +81,39 @@ extension BatchLayerKernels {
 
     /// target[r][c] = (target[r][c] if `accumulating`, else 0) + Σ_t coefficients[r·rowStride + t·termStride] · source[t][c]
     /// for r < rows, c < columns; source: [terms][columns], target: [rows][columns]. Both backward
-    /// products of a linear layer have this form. Four target rows × two vectors of columns in
-    /// registers over all terms (8 FMA chains sharing 2 source loads and 4 coefficients); the
-    /// columns are the outer loop, so that a strip of the source ([terms][2·laneCount]) stays in L1
-    /// for every block of rows. Columns past the last whole vector are a vector ending at the
-    /// row's end, whose first lanes (columns done already) are stored back as they were.
+    /// products of a linear layer have this form. `combinationRows` target rows × `combinationVectors`
+    /// vectors of columns in registers over all terms (each source load feeds a FMA per row, each
+    /// broadcast coefficient one per vector); the columns are the outer loop, so that a strip of
+    /// the source ([terms][combinationVectors·laneCount]) stays in L1 for every block of rows.
+    /// Columns past the last whole vector are a vector ending at the row's end, whose first lanes
+    /// (columns done already) are stored back as they were.
     private static func addCombinationsOfRows(
         rows: Int, columns: Int, terms: Int, coefficients: UnsafePointer<Float>, rowStride: Int, termStride: Int,
         source: UnsafePointer<Float>, target: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
         let vectorEnd = columns / laneCount * laneCount
-        let pairs = (vectorEnd / laneCount + 1) / 2
+        let groups = (vectorEnd / laneCount + combinationVectors - 1) / combinationVectors
         let vectorTail = columns > vectorEnd && columns >= laneCount
         var lane = Lanes.MaskStorage()
         for k in 0..<laneCount { lane[k] = Int32(k) }
         let tailLanes = lane .>= Lanes.MaskStorage(repeating: Int32(vectorEnd - (columns - laneCount)))
-        for pair in 0..<pairs + (vectorTail ? 1 : 0) {
-            let isTail = pair == pairs
-            // An odd last vector is its own pair: computed twice from the same sums, stored twice alike.
-            let c = isTail ? columns - laneCount : 2 * laneCount * pair
-            let d = isTail ? c : min(c + laneCount, vectorEnd - laneCount)
-            let stored = isTail ? tailLanes : SIMDMask(repeating: true)
-            for first in stride(from: 0, to: rows, by: 4) {
-                let block = min(4, rows - first)
-                let targets = FourRows(target, first: first, count: block, rowLength: columns)
-                let factors = FourRows(coefficients, first: first, count: block, rowLength: rowStride)
-                func start(_ row: UnsafeMutablePointer<Float>) -> (Lanes, Lanes) {
-                    accumulating ? (loadLanes(row + c), loadLanes(row + d)) : (.zero, .zero)
-                }
-                var ((s0, t0), (s1, t1), (s2, t2), (s3, t3)) =
-                    (start(targets.row0), start(targets.row1), start(targets.row2), start(targets.row3))
+        for group in 0..<groups + (vectorTail ? 1 : 0) {
+            // A last group of fewer vectors repeats its last one (computed again from the same
+            // sums, stored again alike); the tail is a group of its own, its one vector in every slot.
+            let slots = group == groups
+                ? ColumnSlots(columns - laneCount, columns - laneCount, columns - laneCount, stored: tailLanes)
+                : ColumnSlots(group * combinationVectors * laneCount, last: vectorEnd - laneCount)
+            for first in stride(from: 0, to: rows, by: combinationRows) {
+                let block = min(combinationRows, rows - first)
+                let targets = EightRows(target, first: first, count: block, rowLength: columns)
+                let factors = EightRows(coefficients, first: first, count: block, rowLength: rowStride)
+                var tile = CombinationTile(targets, slots, accumulating: accumulating)
                 for t in 0..<terms {
-                    let (u, v) = (loadLanes(source + t * columns + c), loadLanes(source + t * columns + d))
-                    let f0 = Lanes(repeating: factors.row0[t * termStride])
-                    s0 = multiplyAdd(s0, f0, u)
-                    t0 = multiplyAdd(t0, f0, v)
-                    let f1 = Lanes(repeating: factors.row1[t * termStride])
-                    s1 = multiplyAdd(s1, f1, u)
-                    t1 = multiplyAdd(t1, f1, v)
-                    let f2 = Lanes(repeating: factors.row2[t * termStride])
-                    s2 = multiplyAdd(s2, f2, u)
-                    t2 = multiplyAdd(t2, f2, v)
-                    let f3 = Lanes(repeating: factors.row3[t * termStride])
-                    s3 = multiplyAdd(s3, f3, u)
-                    t3 = multiplyAdd(t3, f3, v)
+                    let row = source + t * columns
+                    let u = (loadLanes(row + slots.c0), loadLanes(row + slots.c1), loadLanes(row + slots.c2))
+                    tile.addProducts(factors, at: t * termStride, u)
                 }
-                // A repeated row or vector computed what its original did: storing it again changes nothing.
-                func store(_ row: UnsafeMutablePointer<Float>, _ left: Lanes, _ right: Lanes) {
-                    storeLanes(loadLanes(row + d).replacing(with: right, where: stored), row + d)
-                    storeLanes(loadLanes(row + c).replacing(with: left, where: stored), row + c)
-                }
-                store(targets.row3, s3, t3)
-                store(targets.row2, s2, t2)
-                store(targets.row1, s1, t1)
-                store(targets.row0, s0, t0)
+                tile.store(to: targets, slots)
             }
         }
         // Rows shorter than a vector, one float at a time.
@@ -145,6 +124,108 @@ extension BatchLayerKernels {
                 target[r * columns + c] = sum
             }
         }
+    }
+}
+
+/// Target rows and column vectors per register tile of the backward products: 6 × 3 (18
+/// accumulators, 3 source vectors and 6 broadcast coefficients: 8 × 3 ran out of the 32 registers
+/// and spilled) for 32 vector registers, 4 × 2 for 16.
+#if LANES16
+let combinationRows = 6
+let combinationVectors = 3
+#else
+let combinationRows = 4
+let combinationVectors = 2
+#endif
+
+/// The columns of a register tile's vectors (the slots past `combinationVectors` unused), and
+/// the lanes it stores.
+struct ColumnSlots {
+    let c0, c1, c2: Int
+    let stored: SIMDMask<Lanes.MaskStorage>
+
+    init(_ c0: Int, _ c1: Int, _ c2: Int, stored: SIMDMask<Lanes.MaskStorage>) {
+        (self.c0, self.c1, self.c2, self.stored) = (c0, c1, c2, stored)
+    }
+
+    /// Whole vectors from column `start` on, the slots past the vector at `last` repeating it.
+    init(_ start: Int, last: Int) {
+        self.init(start, min(start + laneCount, last), min(start + 2 * laneCount, last), stored: .init(repeating: true))
+    }
+}
+
+/// One target row's vectors of columns, in registers.
+struct ColumnRun {
+    var v0, v1, v2: Lanes
+
+    @inline(__always)
+    init(_ row: UnsafePointer<Float>, _ slots: ColumnSlots, accumulating: Bool) {
+        (v0, v1, v2) = accumulating
+            ? (loadLanes(row + slots.c0), loadLanes(row + slots.c1), loadLanes(row + slots.c2)) : (.zero, .zero, .zero)
+    }
+
+    /// self[j] += factor · u[j]
+    @inline(__always)
+    mutating func addProducts(_ factor: Float, _ u: (Lanes, Lanes, Lanes)) {
+        let f = Lanes(repeating: factor)
+        v0 = multiplyAdd(v0, f, u.0)
+        v1 = multiplyAdd(v1, f, u.1)
+        if combinationVectors > 2 { v2 = multiplyAdd(v2, f, u.2) }
+    }
+
+    /// The stored lanes back at `row`, the last slot first (a repeated slot holds what the one
+    /// before it holds).
+    @inline(__always)
+    func store(to row: UnsafeMutablePointer<Float>, _ slots: ColumnSlots) {
+        if combinationVectors > 2 { storeLanes(loadLanes(row + slots.c2).replacing(with: v2, where: slots.stored), row + slots.c2) }
+        storeLanes(loadLanes(row + slots.c1).replacing(with: v1, where: slots.stored), row + slots.c1)
+        storeLanes(loadLanes(row + slots.c0).replacing(with: v0, where: slots.stored), row + slots.c0)
+    }
+}
+
+/// The backward products' register tile: `combinationRows` target rows (the slots past a block
+/// of fewer repeat its last) × `combinationVectors` vectors of columns.
+struct CombinationTile {
+    var r0, r1, r2, r3, r4, r5: ColumnRun
+
+    @inline(__always)
+    init(_ targets: EightRows, _ slots: ColumnSlots, accumulating: Bool) {
+        r0 = ColumnRun(targets.row0, slots, accumulating: accumulating)
+        r1 = ColumnRun(targets.row1, slots, accumulating: accumulating)
+        r2 = ColumnRun(targets.row2, slots, accumulating: accumulating)
+        r3 = ColumnRun(targets.row3, slots, accumulating: accumulating)
+        if combinationRows > 4 {
+            r4 = ColumnRun(targets.row4, slots, accumulating: accumulating)
+            r5 = ColumnRun(targets.row5, slots, accumulating: accumulating)
+        } else {
+            (r4, r5) = (r0, r0)
+        }
+    }
+
+    /// row[r] += factors_r[at] · u
+    @inline(__always)
+    mutating func addProducts(_ factors: EightRows, at index: Int, _ u: (Lanes, Lanes, Lanes)) {
+        r0.addProducts(factors.row0[index], u)
+        r1.addProducts(factors.row1[index], u)
+        r2.addProducts(factors.row2[index], u)
+        r3.addProducts(factors.row3[index], u)
+        if combinationRows > 4 {
+            r4.addProducts(factors.row4[index], u)
+            r5.addProducts(factors.row5[index], u)
+        }
+    }
+
+    /// The last slot first, so that a repeated row's stores are its last row's, again.
+    @inline(__always)
+    func store(to targets: EightRows, _ slots: ColumnSlots) {
+        if combinationRows > 4 {
+            r5.store(to: targets.row5, slots)
+            r4.store(to: targets.row4, slots)
+        }
+        r3.store(to: targets.row3, slots)
+        r2.store(to: targets.row2, slots)
+        r1.store(to: targets.row1, slots)
+        r0.store(to: targets.row0, slots)
     }
 }
 
@@ -171,7 +252,7 @@ struct SampleTile {
     var s0 = FourDots(), s1 = FourDots(), s2 = FourDots(), s3 = FourDots(), s4 = FourDots(), s5 = FourDots()
 
     @inline(__always)
-    init(_ rows: FourRows, _ samples: SixRows, vectorEnd: Int) {
+    init(_ rows: FourRows, _ samples: EightRows, vectorEnd: Int) {
         for i in stride(from: 0, to: vectorEnd, by: laneCount) {
             let w = (loadLanes(rows.row0 + i), loadLanes(rows.row1 + i), loadLanes(rows.row2 + i), loadLanes(rows.row3 + i))
             s0.addProducts(w, loadLanes(samples.row0 + i))
