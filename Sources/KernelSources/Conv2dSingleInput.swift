@@ -6,7 +6,9 @@ import CNNKernelInterface
 // plane is: taps[t][q] = in[y+ky−pad][x+kx−pad] for tap t = ky·k + kx and output position
 // q = y·Wo + x, zero outside the input. The forward pass is then out = W·taps ([O][k²] × [k²][Q])
 // and the weight gradient dW = dout·tapsᵀ ([O][Q] × [Q][k²]), both over contiguous vectors of
-// positions that go straight to the output (or come straight from the output gradient).
+// positions that go straight to the output (or come straight from the output gradient). The
+// forward pass unrolls only the k column shifts, each over all the padded rows: tap (ky, kx) is
+// then the view of column shift kx from row ky on, a k-th of the copying.
 //
 // The kernels need Q ≥ `singleInputBlockWidth` positions (a register tile's width) and no input
 // gradient (a first layer has none); the general path takes every other single-input shape.
@@ -37,9 +39,12 @@ struct SingleInputLayout {
     var vectorPositions: Int { roundedUp(positions, toMultipleOf: laneCount) }
 
     var tapsOffset: Int { paddedCount }
+    /// The backward pass's taps, [k²][vectorPositions], or the forward pass's column shifts,
+    /// [k][Hp·Wo] (never more floats).
+    var tapsCount: Int { max(taps * vectorPositions, shape.kernel * (shape.height + 2 * shape.padding) * shape.outputWidth) }
     /// [tiles][taps + 1][singleInputTileOutputs]: each tap's weights of a tile's channels side by
     /// side, then their biases.
-    var packedOffset: Int { tapsOffset + taps * vectorPositions }
+    var packedOffset: Int { tapsOffset + tapsCount }
     /// [outputs][taps + 1][laneCount]: each weight's gradient, then the bias's, as a vector of lane sums.
     var laneSumsOffset: Int { packedOffset + tiles * (taps + 1) * singleInputTileOutputs }
     var scratchCount: Int { laneSumsOffset + shape.outputChannels * (taps + 1) * laneCount }
@@ -59,14 +64,8 @@ struct SingleInputLayout {
         _ input: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, into taps: UnsafeMutablePointer<Float>,
         rowStride: Int, realigningTail: Bool
     ) {
-        let (k, pad, outputWidth) = (shape.kernel, shape.padding, shape.outputWidth)
-        var source = input
-        if pad > 0 {
-            for y in 0..<shape.height {
-                copyFloats(from: input + y * shape.width, to: padded + (y + pad) * paddedWidth + pad, count: shape.width)
-            }
-            source = UnsafePointer(padded)
-        }
+        let (k, outputWidth) = (shape.kernel, shape.outputWidth)
+        let source = pad(input, into: padded)
         for ky in 0..<k {
             for kx in 0..<k {
                 let tap = taps + (ky * k + kx) * rowStride
@@ -81,6 +80,30 @@ struct SingleInputLayout {
                 }
             }
         }
+    }
+
+    /// columns[kx][y·Wo + x] = in[y−pad][x+kx−pad] for y < Hp (the padded rows): tap (ky, kx) of
+    /// output position q is columns[kx][q + ky·Wo]. Through `padded`, as `unroll`.
+    func unrollColumns(_ input: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
+        let (paddedHeight, outputWidth) = (shape.height + 2 * shape.padding, shape.outputWidth)
+        let source = pad(input, into: padded)
+        for kx in 0..<shape.kernel {
+            for y in 0..<paddedHeight {
+                copyFloats(
+                    from: source + y * paddedWidth + kx, to: columns + (kx * paddedHeight + y) * outputWidth, count: outputWidth)
+            }
+        }
+    }
+
+    /// The plane `input` padded: itself without padding, else copied into the interior of `padded`.
+    private func pad(_ input: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard shape.padding > 0 else { return input }
+        for y in 0..<shape.height {
+            copyFloats(
+                from: input + y * shape.width, to: padded + (y + shape.padding) * paddedWidth + shape.padding,
+                count: shape.width)
+        }
+        return UnsafePointer(padded)
     }
 
     /// The lanes of a vector ending at position `end` that lie past its last whole vector.
@@ -101,7 +124,8 @@ extension BatchLayerKernels {
     ) {
         let layout = SingleInputLayout(shape: shape)
         let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
-        let tapPlanes = scratch + layout.tapsOffset
+        let (columns, kernel, outputWidth) = (scratch + layout.tapsOffset, shape.kernel, shape.outputWidth)
+        let columnStride = (shape.height + 2 * shape.padding) * outputWidth
         // The tile's broadcast weights of one tap adjacent, so that one pointer reaches them all.
         let packed = scratch + layout.packedOffset
         let tileStride = (taps + 1) * singleInputTileOutputs
@@ -114,7 +138,7 @@ extension BatchLayerKernels {
         }
         scratch.update(repeating: 0, count: layout.paddedCount)
         for sample in 0..<count {
-            layout.unroll(input + sample * shape.input.size, padded: scratch, into: tapPlanes, rowStride: positions, realigningTail: false)
+            layout.unrollColumns(input + sample * shape.input.size, padded: scratch, into: columns)
             let sampleOutput = output + sample * shape.output.size
             for start in stride(from: 0, to: positions, by: singleInputBlockWidth) {
                 // The last block ends at the plane's end, overlapping the one before: its positions
@@ -125,9 +149,11 @@ extension BatchLayerKernels {
                     var weights = UnsafePointer(packed + tile * tileStride)
                     let biases = weights + taps * singleInputTileOutputs
                     var sums = PositionTile(biases)
-                    for t in 0..<taps {
-                        sums.addProducts(weights, tapPlanes + t * positions + q)
-                        weights += singleInputTileOutputs
+                    for ky in 0..<kernel {
+                        for kx in 0..<kernel {
+                            sums.addProducts(weights, columns + kx * columnStride + ky * outputWidth + q)
+                            weights += singleInputTileOutputs
+                        }
                     }
                     sums.store(
                         to: sampleOutput + q, first: first, block: min(singleInputTileOutputs, outputs - first),
