@@ -2,13 +2,12 @@ import CNNKernelInterface
 
 // Conv2d with one input channel (a network's first layer on grey images). With only k² taps per
 // output, the general path's per-sample copies and dropped wide columns cost more than its FMAs.
-// Here each sample's plane is unrolled once into its k² shifted views, laid out as an output
-// plane is: taps[t][q] = in[y+ky−pad][x+kx−pad] for tap t = ky·k + kx and output position
+// Here each sample's plane is read through its k² shifted views, laid out as an output plane is: taps[t][q] = in[y+ky−pad][x+kx−pad] for tap t = ky·k + kx and output position
 // q = y·Wo + x, zero outside the input. The forward pass is then out = W·taps ([O][k²] × [k²][Q])
 // and the weight gradient dW = dout·tapsᵀ ([O][Q] × [Q][k²]), both over contiguous vectors of
-// positions that go straight to the output (or come straight from the output gradient). The
-// forward pass unrolls only the k column shifts, each over all the padded rows: tap (ky, kx) is
-// then the view of column shift kx from row ky on, a k-th of the copying.
+// positions that go straight to the output (or come straight from the output gradient). Only
+// the k column shifts are copied, each over all the padded rows: tap (ky, kx) is the view of
+// column shift kx from row ky on.
 //
 // The kernels need Q ≥ `singleInputBlockWidth` positions (a register tile's width) and no input
 // gradient (a first layer has none); the general path takes every other single-input shape.
@@ -35,13 +34,10 @@ struct SingleInputLayout {
     var positions: Int { shape.outputHeight * shape.outputWidth }
     var tiles: Int { (shape.outputChannels + singleInputTileOutputs - 1) / singleInputTileOutputs }
 
-    /// Whole vectors of positions: the rows of the backward pass's taps.
-    var vectorPositions: Int { roundedUp(positions, toMultipleOf: laneCount) }
-
     var tapsOffset: Int { paddedCount }
-    /// The backward pass's taps, [k²][vectorPositions], or the forward pass's column shifts,
-    /// [k][Hp·Wo] (never more floats).
-    var tapsCount: Int { max(taps * vectorPositions, shape.kernel * (shape.height + 2 * shape.padding) * shape.outputWidth) }
+    /// The column shifts (see `unrollColumns`): [k][Hp·Wo].
+    var columnStride: Int { (shape.height + 2 * shape.padding) * shape.outputWidth }
+    var tapsCount: Int { shape.kernel * columnStride }
     /// [tiles][taps + 1][singleInputTileOutputs]: each tap's weights of a tile's channels side by
     /// side, then their biases.
     var packedOffset: Int { tapsOffset + tapsCount }
@@ -54,36 +50,9 @@ struct SingleInputLayout {
         shape.inputChannels == 1 && shape.outputHeight * shape.outputWidth >= singleInputBlockWidth
     }
 
-    /// taps[ky·k + kx][y·Wo + x] = in[y+ky−pad][x+kx−pad] for one sample's plane `input`, rows
-    /// `rowStride` apart, through the padded plane at `padded` (whose border the caller has zeroed
-    /// once for all samples). With `realigningTail`, the positions past the last whole vector are
-    /// moved to the end of the vector that holds them, after zeros: lane j of that vector holds
-    /// position Q − laneCount + j, the lanes of positions before the vector zero, so that the
-    /// output gradient's last vector (ending at the plane's end) meets each of its positions once.
-    func unroll(
-        _ input: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, into taps: UnsafeMutablePointer<Float>,
-        rowStride: Int, realigningTail: Bool
-    ) {
-        let (k, outputWidth) = (shape.kernel, shape.outputWidth)
-        let source = pad(input, into: padded)
-        for ky in 0..<k {
-            for kx in 0..<k {
-                let tap = taps + (ky * k + kx) * rowStride
-                for y in 0..<shape.outputHeight {
-                    copyFloats(from: source + (y + ky) * paddedWidth + kx, to: tap + y * outputWidth, count: outputWidth)
-                }
-                let vectorEnd = positions / laneCount * laneCount
-                if realigningTail && vectorEnd < positions {
-                    storeLanes(
-                        loadLanes(tap + positions - laneCount).replacing(with: 0, where: .!Self.tailLanes(positions)),
-                        tap + vectorEnd)
-                }
-            }
-        }
-    }
-
     /// columns[kx][y·Wo + x] = in[y−pad][x+kx−pad] for y < Hp (the padded rows): tap (ky, kx) of
-    /// output position q is columns[kx][q + ky·Wo]. Through `padded`, as `unroll`.
+    /// output position q is columns[kx][q + ky·Wo]. Through the padded plane `padded`, whose
+    /// border the caller has zeroed once for all samples.
     func unrollColumns(_ input: UnsafePointer<Float>, padded: UnsafeMutablePointer<Float>, into columns: UnsafeMutablePointer<Float>) {
         let (paddedHeight, outputWidth) = (shape.height + 2 * shape.padding, shape.outputWidth)
         let source = pad(input, into: padded)
@@ -93,6 +62,13 @@ struct SingleInputLayout {
                     from: source + y * paddedWidth + kx, to: columns + (kx * paddedHeight + y) * outputWidth, count: outputWidth)
             }
         }
+    }
+
+    /// Tap t = ky·k + kx's view in `columns`: column shift kx from row ky on.
+    @inline(__always)
+    func tap(_ t: Int, of columns: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let (ky, kx) = t.quotientAndRemainder(dividingBy: shape.kernel)
+        return UnsafePointer(columns + kx * columnStride + ky * shape.outputWidth)
     }
 
     /// The plane `input` padded: itself without padding, else copied into the interior of `padded`.
@@ -125,7 +101,7 @@ extension BatchLayerKernels {
         let layout = SingleInputLayout(shape: shape)
         let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
         let (columns, kernel, outputWidth) = (scratch + layout.tapsOffset, shape.kernel, shape.outputWidth)
-        let columnStride = (shape.height + 2 * shape.padding) * outputWidth
+        let columnStride = layout.columnStride
         // The tile's broadcast weights of one tap adjacent, so that one pointer reaches them all.
         let packed = scratch + layout.packedOffset
         let tileStride = (taps + 1) * singleInputTileOutputs
@@ -172,21 +148,19 @@ extension BatchLayerKernels {
     ) {
         let layout = SingleInputLayout(shape: shape)
         let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
-        let (tapPlanes, tapStride) = (scratch + layout.tapsOffset, layout.vectorPositions)
+        let columns = scratch + layout.tapsOffset
         // Each gradient as a vector of lane sums over the whole batch, reduced once at the end.
         let laneSums = scratch + layout.laneSumsOffset
         let outputStride = (taps + 1) * laneCount
         laneSums.update(repeating: 0, count: outputs * outputStride)
         scratch.update(repeating: 0, count: layout.paddedCount)
-        // The output gradient's positions past the last whole vector are read as a vector ending
-        // at the plane's end (a full one would run past the buffer), its lanes of positions
-        // summed already meeting zero taps (see `unroll`).
+        // Positions past the last whole vector are a vector ending at the plane's end, whose
+        // lanes of positions summed already meet a zero gradient.
         let lastVector = positions - laneCount
         let tailLanes = SingleInputLayout.tailLanes(positions)
         let vectorEnd = positions / laneCount * laneCount
         for sample in 0..<count {
-            layout.unroll(
-                input + sample * shape.input.size, padded: scratch, into: tapPlanes, rowStride: tapStride, realigningTail: true)
+            layout.unrollColumns(input + sample * shape.input.size, padded: scratch, into: columns)
             let sampleGradient = outputGradient + sample * shape.output.size
             for first in stride(from: 0, to: outputs, by: singleInputTileOutputs) {
                 let block = min(singleInputTileOutputs, outputs - first)
@@ -194,13 +168,18 @@ extension BatchLayerKernels {
                 // Three taps at a time; a last group of fewer repeats its last tap.
                 for t in stride(from: 0, to: taps, by: 3) {
                     let group = min(3, taps - t)
-                    let rows = (tapPlanes + t * tapStride, tapPlanes + (t + min(1, group - 1)) * tapStride,
-                                tapPlanes + (t + group - 1) * tapStride)
+                    let rows = (layout.tap(t, of: columns), layout.tap(t + min(1, group - 1), of: columns),
+                                layout.tap(t + group - 1, of: columns))
                     let sums = laneSums + first * outputStride + t * laneCount
                     var tile = TapTile(sums, outputStride: outputStride, block: block, taps: group)
-                    for q in stride(from: 0, to: tapStride, by: laneCount) {
+                    for q in stride(from: 0, to: vectorEnd, by: laneCount) {
+                        tile.addProducts(gradients, at: q, (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)))
+                    }
+                    if vectorEnd < positions {
+                        let q = lastVector
                         tile.addProducts(
-                            gradients, at: min(q, lastVector), (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)))
+                            gradients, at: q, (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)),
+                            keeping: tailLanes)
                     }
                     tile.store(to: sums, outputStride: outputStride, block: block, taps: group)
                 }
@@ -375,16 +354,19 @@ struct TapTile {
         }
     }
 
-    /// channel[slot] += gradient[slot][q…] · taps
+    /// channel[slot] += gradient[slot][q…] · taps, the gradient's lanes outside `keeping` zeroed.
     @inline(__always)
-    mutating func addProducts(_ gradients: EightRows, at q: Int, _ taps: (Lanes, Lanes, Lanes)) {
-        c0.addProducts(loadLanes(gradients.row0 + q), taps)
-        c1.addProducts(loadLanes(gradients.row1 + q), taps)
+    mutating func addProducts(
+        _ gradients: EightRows, at q: Int, _ taps: (Lanes, Lanes, Lanes),
+        keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)
+    ) {
+        c0.addProducts(loadLanes(gradients.row0 + q).replacing(with: 0, where: .!keeping), taps)
+        c1.addProducts(loadLanes(gradients.row1 + q).replacing(with: 0, where: .!keeping), taps)
         if singleInputTileOutputs > 2 {
-            c2.addProducts(loadLanes(gradients.row2 + q), taps)
-            c3.addProducts(loadLanes(gradients.row3 + q), taps)
-            c4.addProducts(loadLanes(gradients.row4 + q), taps)
-            c5.addProducts(loadLanes(gradients.row5 + q), taps)
+            c2.addProducts(loadLanes(gradients.row2 + q).replacing(with: 0, where: .!keeping), taps)
+            c3.addProducts(loadLanes(gradients.row3 + q).replacing(with: 0, where: .!keeping), taps)
+            c4.addProducts(loadLanes(gradients.row4 + q).replacing(with: 0, where: .!keeping), taps)
+            c5.addProducts(loadLanes(gradients.row5 + q).replacing(with: 0, where: .!keeping), taps)
         }
     }
 
