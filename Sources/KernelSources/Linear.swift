@@ -12,15 +12,15 @@ let linearTileSamples = 6
 let linearTileSamples = 2
 #endif
 
-/// Inputs per chunk of the forward pass: four weight rows of a chunk (16 KiB) stay in L1 while
-/// every sample's chunk streams past them from L2.
+/// Inputs per chunk of the forward pass: a tile of samples' chunks (24 KiB on AVX-512) stays in
+/// L1 while every weight row's chunk streams past it from L2.
 let linearChunk = 1024
 
 extension BatchLayerKernels {
     /// out[n][o] = b[o] + Σ_i w[o][i] · in[n][i]          in: [count][I], w: [O][I], b: [O], out: [count][O]
-    /// Chunk by chunk of the inputs (the outputs accumulating), four weight rows at a time, for
-    /// every sample while they are in cache, `linearTileSamples` samples at a time: each weight load
-    /// feeds that many FMA chains, each sample load four.
+    /// Chunk by chunk of the inputs (the outputs accumulating), `linearTileSamples` samples at a
+    /// time, for every block of four weight rows while they are in cache: each weight load feeds
+    /// that many FMA chains, each sample load four.
     public static func linearForward(
         inputs: Int, outputs: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int
@@ -28,13 +28,13 @@ extension BatchLayerKernels {
         for chunk in stride(from: 0, to: inputs, by: linearChunk) {
             let length = min(linearChunk, inputs - chunk)
             let vectorEnd = length / laneCount * laneCount
-            for first in stride(from: 0, to: outputs, by: 4) {
-                let block = min(4, outputs - first)
-                let rows = FourRows(weight + chunk, first: first, count: block, rowLength: inputs)
-                for sample in stride(from: 0, to: count, by: linearTileSamples) {
-                    // A last tile of fewer samples repeats its last one (computed again, stored once).
-                    let tileCount = min(linearTileSamples, count - sample)
-                    let samples = EightRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
+            for sample in stride(from: 0, to: count, by: linearTileSamples) {
+                // A last tile of fewer samples repeats its last one (computed again, stored once).
+                let tileCount = min(linearTileSamples, count - sample)
+                let samples = EightRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
+                for first in stride(from: 0, to: outputs, by: 4) {
+                    let block = min(4, outputs - first)
+                    let rows = FourRows(weight + chunk, first: first, count: block, rowLength: inputs)
                     let tile = SampleTile(rows, samples, vectorEnd: vectorEnd)
                     for slot in 0..<tileCount {
                         let x = input + (sample + slot) * inputs + chunk
