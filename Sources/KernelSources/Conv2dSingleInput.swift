@@ -12,13 +12,17 @@ import CNNKernelInterface
 // The kernels need Q ≥ `singleInputBlockWidth` positions (a register tile's width) and no input
 // gradient (a first layer has none); the general path takes every other single-input shape.
 
-/// Output channels per register tile: 6 × 4 vectors (24 accumulators) for 32 vector registers,
-/// 2 × 4 for 16. A last block of fewer repeats its last channel in the slots past it (a repeated
-/// slot at full speed beats a short tile); only its own channels are stored.
+/// Output channels per register tile: forward 6 × 4 vectors (24 accumulators) and weight
+/// gradient 6 × 3 taps for 32 vector registers; 2 × 4 and 3 × 3 for 16 (9 FMA chains, more than
+/// the 8 that two FMA units of latency 4 keep busy). A last block of fewer repeats its last
+/// channel in the slots past it (a repeated slot at full speed beats a short tile); only its own
+/// channels are stored.
 #if LANES16
 let singleInputTileOutputs = 6
+let singleInputGradientOutputs = 6
 #else
 let singleInputTileOutputs = 2
+let singleInputGradientOutputs = 3
 #endif
 
 /// The positions of one forward register tile: four vectors.
@@ -154,41 +158,13 @@ extension BatchLayerKernels {
         let outputStride = (taps + 1) * laneCount
         laneSums.update(repeating: 0, count: outputs * outputStride)
         scratch.update(repeating: 0, count: layout.paddedCount)
-        // Positions past the last whole vector are a vector ending at the plane's end, whose
-        // lanes of positions summed already meet a zero gradient.
-        let lastVector = positions - laneCount
-        let tailLanes = SingleInputLayout.tailLanes(positions)
-        let vectorEnd = positions / laneCount * laneCount
         for sample in 0..<count {
             layout.unrollColumns(input + sample * shape.input.size, padded: scratch, into: columns)
             let sampleGradient = outputGradient + sample * shape.output.size
-            for first in stride(from: 0, to: outputs, by: singleInputTileOutputs) {
-                let block = min(singleInputTileOutputs, outputs - first)
-                let gradients = EightRows(sampleGradient, first: first, count: block, rowLength: positions)
-                // Three taps at a time; a last group of fewer repeats its last tap.
-                for t in stride(from: 0, to: taps, by: 3) {
-                    let group = min(3, taps - t)
-                    let rows = (layout.tap(t, of: columns), layout.tap(t + min(1, group - 1), of: columns),
-                                layout.tap(t + group - 1, of: columns))
-                    let sums = laneSums + first * outputStride + t * laneCount
-                    var tile = TapTile(sums, outputStride: outputStride, block: block, taps: group)
-                    for q in stride(from: 0, to: vectorEnd, by: laneCount) {
-                        tile.addProducts(gradients, at: q, (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)))
-                    }
-                    if vectorEnd < positions {
-                        let q = lastVector
-                        tile.addProducts(
-                            gradients, at: q, (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)),
-                            keeping: tailLanes)
-                    }
-                    tile.store(to: sums, outputStride: outputStride, block: block, taps: group)
-                }
-                // The bias gradients, from the block's gradient rows while they are in L1.
-                let biasSums = EightRows(laneSums + first * outputStride + taps * laneCount, first: 0, count: block, rowLength: outputStride)
-                var bias = RowSums(biasSums)
-                for q in stride(from: 0, to: vectorEnd, by: laneCount) { bias.add(gradients, at: q) }
-                if vectorEnd < positions { bias.add(gradients, at: lastVector, keeping: tailLanes) }
-                bias.store(to: biasSums)
+            for first in stride(from: 0, to: outputs, by: singleInputGradientOutputs) {
+                addGradients(
+                    layout, columns: columns, outputGradient: sampleGradient, first: first,
+                    block: min(singleInputGradientOutputs, outputs - first), laneSums: laneSums + first * outputStride)
             }
         }
         for o in 0..<outputs {
@@ -197,6 +173,54 @@ extension BatchLayerKernels {
             }
             biasGradient[o] += laneSum(loadLanes(laneSums + o * outputStride + taps * laneCount))
         }
+    }
+
+    /// The lane sums of channels first..<first+block (`laneSums`, [block][taps + 1][laneCount]) +=
+    /// one sample's weight and bias gradients, from its output gradient and the column shifts of
+    /// its input. (Its own function: inlined, the whole pass grew past what the compiler inlines
+    /// into, and its loops' iterators became calls.)
+    private static func addGradients(
+        _ layout: SingleInputLayout, columns: UnsafeMutablePointer<Float>, outputGradient: UnsafePointer<Float>,
+        first: Int, block: Int, laneSums: UnsafeMutablePointer<Float>
+    ) {
+        let (taps, positions) = (layout.taps, layout.positions)
+        let outputStride = (taps + 1) * laneCount
+        // Positions past the last whole vector are a vector ending at the plane's end, whose
+        // lanes of positions summed already meet a zero gradient.
+        let (vectorEnd, lastVector) = (positions / laneCount * laneCount, positions - laneCount)
+        let tailLanes = SingleInputLayout.tailLanes(positions)
+        let gradients = EightRows(outputGradient, first: first, count: block, rowLength: positions)
+        // Three taps at a time; a last group of fewer repeats its last tap. (While loops: in the
+        // narrower paths' builds, the iterators of `stride` stayed calls here.)
+        var t = 0
+        while t < taps {
+            let group = min(3, taps - t)
+            let rows = (layout.tap(t, of: columns), layout.tap(t + min(1, group - 1), of: columns),
+                        layout.tap(t + group - 1, of: columns))
+            var tile = TapTile(laneSums + t * laneCount, outputStride: outputStride, block: block, taps: group)
+            var q = 0
+            while q < vectorEnd {
+                tile.addProducts(gradients, at: q, (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)))
+                q += laneCount
+            }
+            if vectorEnd < positions {
+                let q = lastVector
+                tile.addProducts(
+                    gradients, at: q, (loadLanes(rows.0 + q), loadLanes(rows.1 + q), loadLanes(rows.2 + q)), keeping: tailLanes)
+            }
+            tile.store(to: laneSums + t * laneCount, outputStride: outputStride, block: block, taps: group)
+            t += 3
+        }
+        // The bias gradients, from the block's gradient rows while they are in L1.
+        let biasSums = EightRows(laneSums + taps * laneCount, first: 0, count: block, rowLength: outputStride)
+        var bias = RowSums(biasSums)
+        var q = 0
+        while q < vectorEnd {
+            bias.add(gradients, at: q)
+            q += laneCount
+        }
+        if vectorEnd < positions { bias.add(gradients, at: lastVector, keeping: tailLanes) }
+        bias.store(to: biasSums)
     }
 }
 
@@ -210,8 +234,8 @@ struct RowSums {
         (s3, s4, s5) = (loadLanes(sums.row3), loadLanes(sums.row4), loadLanes(sums.row5))
     }
 
-    /// self[r] += row_r[q…], its lanes outside `keeping` zeroed.
-    @inline(__always)
+    /// self[r] += row_r[q…], its lanes outside `keeping` zeroed. (Transparent, as `TapTile.addProducts`.)
+    @_transparent
     mutating func add(_ rows: EightRows, at q: Int, keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)) {
         s0 += loadLanes(rows.row0 + q).replacing(with: 0, where: .!keeping)
         s1 += loadLanes(rows.row1 + q).replacing(with: 0, where: .!keeping)
@@ -253,7 +277,8 @@ struct PositionRun {
         v3 = multiplyAdd(v3, weight, loadLanes(source + 3 * laneCount))
     }
 
-    /// self[j] at target[j·laneCount…], through the ReLU if `applyReLU`.
+    /// self[j] at target[j·laneCount…], through the ReLU if `applyReLU`. (Transparent: as
+    /// `@inline(__always)` it stayed a call for five of the six channels, spilling the tile.)
     @_transparent
     func store(to target: UnsafeMutablePointer<Float>, applyReLU: Bool) {
         storeLanes(rectified(v0, applyReLU), target)
@@ -336,8 +361,8 @@ struct TapRun {
     }
 }
 
-/// The weight-gradient register tile: `singleInputTileOutputs` channels × three taps (18
-/// accumulators for 32 registers, 6 for 16); each tap vector feeds every channel, each gradient
+/// The weight-gradient register tile: `singleInputGradientOutputs` channels × three taps (18
+/// accumulators for 32 registers, 9 for 16); each tap vector feeds every channel, each gradient
 /// vector three taps. A block of fewer channels repeats its last in the slots past it.
 struct TapTile {
     var c0, c1, c2, c3, c4, c5: TapRun
@@ -345,25 +370,25 @@ struct TapTile {
     @inline(__always)
     init(_ sums: UnsafePointer<Float>, outputStride: Int, block: Int, taps: Int) {
         let runs = EightRows(sums, first: 0, count: block, rowLength: outputStride)
-        (c0, c1) = (TapRun(runs.row0, taps: taps), TapRun(runs.row1, taps: taps))
-        if singleInputTileOutputs > 2 {
-            (c2, c3) = (TapRun(runs.row2, taps: taps), TapRun(runs.row3, taps: taps))
-            (c4, c5) = (TapRun(runs.row4, taps: taps), TapRun(runs.row5, taps: taps))
+        (c0, c1, c2) = (TapRun(runs.row0, taps: taps), TapRun(runs.row1, taps: taps), TapRun(runs.row2, taps: taps))
+        if singleInputGradientOutputs > 3 {
+            (c3, c4, c5) = (TapRun(runs.row3, taps: taps), TapRun(runs.row4, taps: taps), TapRun(runs.row5, taps: taps))
         } else {
-            (c2, c3, c4, c5) = (c0, c0, c0, c0)
+            (c3, c4, c5) = (c0, c0, c0)
         }
     }
 
     /// channel[slot] += gradient[slot][q…] · taps, the gradient's lanes outside `keeping` zeroed.
-    @inline(__always)
+    /// (Transparent: as `@inline(__always)` it stayed a call in the AVX2 build's hot loop.)
+    @_transparent
     mutating func addProducts(
         _ gradients: EightRows, at q: Int, _ taps: (Lanes, Lanes, Lanes),
         keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)
     ) {
         c0.addProducts(loadLanes(gradients.row0 + q).replacing(with: 0, where: .!keeping), taps)
         c1.addProducts(loadLanes(gradients.row1 + q).replacing(with: 0, where: .!keeping), taps)
-        if singleInputTileOutputs > 2 {
-            c2.addProducts(loadLanes(gradients.row2 + q).replacing(with: 0, where: .!keeping), taps)
+        c2.addProducts(loadLanes(gradients.row2 + q).replacing(with: 0, where: .!keeping), taps)
+        if singleInputGradientOutputs > 3 {
             c3.addProducts(loadLanes(gradients.row3 + q).replacing(with: 0, where: .!keeping), taps)
             c4.addProducts(loadLanes(gradients.row4 + q).replacing(with: 0, where: .!keeping), taps)
             c5.addProducts(loadLanes(gradients.row5 + q).replacing(with: 0, where: .!keeping), taps)
@@ -376,8 +401,8 @@ struct TapTile {
         let runs = EightRows(sums, first: 0, count: block, rowLength: outputStride)
         c0.store(to: runs.row0, taps: taps)
         c1.store(to: runs.row1, taps: taps)
-        if singleInputTileOutputs > 2 {
-            c2.store(to: runs.row2, taps: taps)
+        c2.store(to: runs.row2, taps: taps)
+        if singleInputGradientOutputs > 3 {
             c3.store(to: runs.row3, taps: taps)
             c4.store(to: runs.row4, taps: taps)
             c5.store(to: runs.row5, taps: taps)
