@@ -12,35 +12,47 @@ let linearTileSamples = 6
 let linearTileSamples = 2
 #endif
 
-/// Inputs per chunk of the forward pass: a tile of samples' chunks (24 KiB on AVX-512) stays in
-/// L1 while every weight row's chunk streams past it from L2.
+/// Inputs per chunk of the forward pass: four weight rows of a chunk (16 KiB on AVX-512) stay in
+/// L1 while every sample's chunk streams past them from L2. The baseline path (no FMA, where the
+/// extra pass over the outputs cost more than it saved: measured) runs whole rows.
+#if LANES16 || LANES8
 let linearChunk = 1024
+#else
+let linearChunk = Int.max
+#endif
 
 extension BatchLayerKernels {
     /// out[n][o] = b[o] + Σ_i w[o][i] · in[n][i]          in: [count][I], w: [O][I], b: [O], out: [count][O]
-    /// Chunk by chunk of the inputs (the outputs accumulating), `linearTileSamples` samples at a
-    /// time, for every block of four weight rows while they are in cache: each weight load feeds
-    /// that many FMA chains, each sample load four.
+    /// Chunk by chunk of the inputs (the outputs accumulating), four weight rows at a time, for
+    /// every sample while they are in cache, `linearTileSamples` samples at a time: each weight load
+    /// feeds that many FMA chains, each sample load four.
     public static func linearForward(
         inputs: Int, outputs: Int, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
         bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int
     ) {
         for chunk in stride(from: 0, to: inputs, by: linearChunk) {
             let length = min(linearChunk, inputs - chunk)
+            // Floats past the last whole vector are a vector ending at the chunk's end, its lanes
+            // of floats summed already multiplied by zero weights; rows shorter than a vector go
+            // one float at a time.
             let vectorEnd = length / laneCount * laneCount
-            for sample in stride(from: 0, to: count, by: linearTileSamples) {
-                // A last tile of fewer samples repeats its last one (computed again, stored once).
-                let tileCount = min(linearTileSamples, count - sample)
-                let samples = EightRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
-                for first in stride(from: 0, to: outputs, by: 4) {
-                    let block = min(4, outputs - first)
-                    let rows = FourRows(weight + chunk, first: first, count: block, rowLength: inputs)
-                    let tile = SampleTile(rows, samples, vectorEnd: vectorEnd)
+            let scalarStart = length >= laneCount ? length : vectorEnd
+            var lane = Lanes.MaskStorage()
+            for k in 0..<laneCount { lane[k] = Int32(k) }
+            let tailLanes = lane .>= Lanes.MaskStorage(repeating: Int32(vectorEnd - (length - laneCount)))
+            for first in stride(from: 0, to: outputs, by: 4) {
+                let block = min(4, outputs - first)
+                let rows = FourRows(weight + chunk, first: first, count: block, rowLength: inputs)
+                for sample in stride(from: 0, to: count, by: linearTileSamples) {
+                    // A last tile of fewer samples repeats its last one (computed again, stored once).
+                    let tileCount = min(linearTileSamples, count - sample)
+                    let samples = EightRows(input + chunk, first: sample, count: tileCount, rowLength: inputs)
+                    var tile = SampleTile(rows, samples, vectorEnd: vectorEnd)
+                    if vectorEnd < scalarStart { tile.addProducts(rows, samples, at: length - laneCount, keeping: tailLanes) }
                     for slot in 0..<tileCount {
                         let x = input + (sample + slot) * inputs + chunk
                         var dot = tile[slot]
-                        // The floats past the last whole vector (of the last chunk), one at a time.
-                        for i in vectorEnd..<length {
+                        for i in scalarStart..<length {
                             dot.0 += rows.row0[i] * x[i]
                             dot.1 += rows.row1[i] * x[i]
                             dot.2 += rows.row2[i] * x[i]
@@ -216,7 +228,8 @@ struct CombinationTile {
     }
 
     /// The last slot first, so that a repeated row's stores are its last row's, again.
-    @inline(__always)
+    /// (Transparent: as `@inline(__always)` it stayed a call, spilling the whole tile.)
+    @_transparent
     func store(to targets: EightRows, _ slots: ColumnSlots) {
         if combinationRows > 4 {
             r5.store(to: targets.row5, slots)
@@ -242,6 +255,8 @@ struct FourDots {
         d3 = multiplyAdd(d3, weights.3, x)
     }
 
+    /// (Transparent: as a plain getter it stayed a call, spilling the tile.)
+    @_transparent
     var sums: (Float, Float, Float, Float) { (laneSum(d0), laneSum(d1), laneSum(d2), laneSum(d3)) }
 }
 
@@ -251,18 +266,33 @@ struct FourDots {
 struct SampleTile {
     var s0 = FourDots(), s1 = FourDots(), s2 = FourDots(), s3 = FourDots(), s4 = FourDots(), s5 = FourDots()
 
-    @inline(__always)
+    /// (Transparent: as `@inline(__always)` it stayed a call in the AVX2 build.)
+    @_transparent
     init(_ rows: FourRows, _ samples: EightRows, vectorEnd: Int) {
-        for i in stride(from: 0, to: vectorEnd, by: laneCount) {
-            let w = (loadLanes(rows.row0 + i), loadLanes(rows.row1 + i), loadLanes(rows.row2 + i), loadLanes(rows.row3 + i))
-            s0.addProducts(w, loadLanes(samples.row0 + i))
-            s1.addProducts(w, loadLanes(samples.row1 + i))
-            if linearTileSamples > 2 {
-                s2.addProducts(w, loadLanes(samples.row2 + i))
-                s3.addProducts(w, loadLanes(samples.row3 + i))
-                s4.addProducts(w, loadLanes(samples.row4 + i))
-                s5.addProducts(w, loadLanes(samples.row5 + i))
-            }
+        var i = 0
+        while i < vectorEnd {
+            addProducts(rows, samples, at: i)
+            i += laneCount
+        }
+    }
+
+    /// slot[s] += rows · sample_s at the vectors from float `i` on, the weights' lanes outside
+    /// `keeping` zeroed.
+    @_transparent
+    mutating func addProducts(
+        _ rows: FourRows, _ samples: EightRows, at i: Int, keeping: SIMDMask<Lanes.MaskStorage> = .init(repeating: true)
+    ) {
+        let w = (loadLanes(rows.row0 + i).replacing(with: 0, where: .!keeping),
+                 loadLanes(rows.row1 + i).replacing(with: 0, where: .!keeping),
+                 loadLanes(rows.row2 + i).replacing(with: 0, where: .!keeping),
+                 loadLanes(rows.row3 + i).replacing(with: 0, where: .!keeping))
+        s0.addProducts(w, loadLanes(samples.row0 + i))
+        s1.addProducts(w, loadLanes(samples.row1 + i))
+        if linearTileSamples > 2 {
+            s2.addProducts(w, loadLanes(samples.row2 + i))
+            s3.addProducts(w, loadLanes(samples.row3 + i))
+            s4.addProducts(w, loadLanes(samples.row4 + i))
+            s5.addProducts(w, loadLanes(samples.row5 + i))
         }
     }
 
