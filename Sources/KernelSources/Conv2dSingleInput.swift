@@ -2,8 +2,9 @@ import CNNKernelInterface
 
 // Conv2d with one input channel (a network's first layer on grey images). With only k² taps per
 // output, the general path's per-sample copies and dropped wide columns cost more than its FMAs.
-// Here each sample's plane is read through its k² shifted views, laid out as an output plane is: taps[t][q] = in[y+ky−pad][x+kx−pad] for tap t = ky·k + kx and output position
-// q = y·Wo + x, zero outside the input. The forward pass is then out = W·taps ([O][k²] × [k²][Q])
+// Here each sample's plane is read through its k² shifted views, laid out as an output plane
+// is: taps[t][q] = in[y+ky−pad][x+kx−pad] for tap t = ky·k + kx and output position q = y·Wo + x,
+// zero outside the input. The forward pass is then out = W·taps ([O][k²] × [k²][Q])
 // and the weight gradient dW = dout·tapsᵀ ([O][Q] × [Q][k²]), both over contiguous vectors of
 // positions that go straight to the output (or come straight from the output gradient). Only
 // the k column shifts are copied, each over all the padded rows: tap (ky, kx) is the view of
@@ -28,8 +29,8 @@ let singleInputGradientOutputs = 3
 /// The positions of one forward register tile: four vectors.
 let singleInputBlockWidth = 4 * laneCount
 
-/// The scratch of the single-input kernels, in order: the padded plane, the taps, the packed
-/// weights and biases of the forward pass, the lane sums of the weight and bias gradients.
+/// The scratch of the single-input kernels, in order: the padded plane, the column shifts, the
+/// packed weights and biases of the forward pass, the lane sums of the weight and bias gradients.
 struct SingleInputLayout {
     let shape: ConvolutionShape
     var paddedWidth: Int { shape.width + 2 * shape.padding }
@@ -38,13 +39,12 @@ struct SingleInputLayout {
     var positions: Int { shape.outputHeight * shape.outputWidth }
     var tiles: Int { (shape.outputChannels + singleInputTileOutputs - 1) / singleInputTileOutputs }
 
-    var tapsOffset: Int { paddedCount }
+    var columnsOffset: Int { paddedCount }
     /// The column shifts (see `unrollColumns`): [k][Hp·Wo].
     var columnStride: Int { (shape.height + 2 * shape.padding) * shape.outputWidth }
-    var tapsCount: Int { shape.kernel * columnStride }
     /// [tiles][taps + 1][singleInputTileOutputs]: each tap's weights of a tile's channels side by
     /// side, then their biases.
-    var packedOffset: Int { tapsOffset + tapsCount }
+    var packedOffset: Int { columnsOffset + shape.kernel * columnStride }
     /// [outputs][taps + 1][laneCount]: each weight's gradient, then the bias's, as a vector of lane sums.
     var laneSumsOffset: Int { packedOffset + tiles * (taps + 1) * singleInputTileOutputs }
     var scratchCount: Int { laneSumsOffset + shape.outputChannels * (taps + 1) * laneCount }
@@ -104,7 +104,7 @@ extension BatchLayerKernels {
     ) {
         let layout = SingleInputLayout(shape: shape)
         let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
-        let (columns, kernel, outputWidth) = (scratch + layout.tapsOffset, shape.kernel, shape.outputWidth)
+        let (columns, kernel, outputWidth) = (scratch + layout.columnsOffset, shape.kernel, shape.outputWidth)
         let columnStride = layout.columnStride
         // The tile's broadcast weights of one tap adjacent, so that one pointer reaches them all.
         let packed = scratch + layout.packedOffset
@@ -152,7 +152,7 @@ extension BatchLayerKernels {
     ) {
         let layout = SingleInputLayout(shape: shape)
         let (taps, positions, outputs) = (layout.taps, layout.positions, shape.outputChannels)
-        let columns = scratch + layout.tapsOffset
+        let columns = scratch + layout.columnsOffset
         // Each gradient as a vector of lane sums over the whole batch, reduced once at the end.
         let laneSums = scratch + layout.laneSumsOffset
         let outputStride = (taps + 1) * laneCount
