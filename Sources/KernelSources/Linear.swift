@@ -1,8 +1,9 @@
 import CNNKernelInterface
 
 // Linear: fully connected, over [count][features]. Every loop runs over whole vectors of the
-// contiguous dimension, then the remaining floats (the backward products: a last vector ending at
-// the row's end); four rows (`FourRows`) share each vector load.
+// contiguous dimension, then the remaining floats as a last vector ending at the row's end (its
+// lanes done already masked), or one at a time in rows shorter than a vector; a register tile's
+// rows share each vector load.
 
 /// Samples per register tile of the forward pass: 4 weight rows × 6 samples (24 accumulators)
 /// for 32 vector registers, 4 × 2 for 16.
