@@ -190,6 +190,17 @@ extension BatchLayerKernels {
         let (vectorEnd, lastVector) = (positions / laneCount * laneCount, positions - laneCount)
         let tailLanes = SingleInputLayout.tailLanes(positions)
         let gradients = EightRows(outputGradient, first: first, count: block, rowLength: positions)
+        // The bias gradients first: a light pass that brings the block's gradient rows into L1
+        // for the taps' passes.
+        let biasSums = EightRows(laneSums + taps * laneCount, first: 0, count: block, rowLength: outputStride)
+        var bias = RowSums(biasSums)
+        var position = 0
+        while position < vectorEnd {
+            bias.add(gradients, at: position)
+            position += laneCount
+        }
+        if vectorEnd < positions { bias.add(gradients, at: lastVector, keeping: tailLanes) }
+        bias.store(to: biasSums)
         // Three taps at a time; a last group of fewer repeats its last tap. (While loops: in the
         // narrower paths' builds, the iterators of `stride` stayed calls here.)
         var t = 0
@@ -211,16 +222,6 @@ extension BatchLayerKernels {
             tile.store(to: laneSums + t * laneCount, outputStride: outputStride, block: block, taps: group)
             t += 3
         }
-        // The bias gradients, from the block's gradient rows while they are in L1.
-        let biasSums = EightRows(laneSums + taps * laneCount, first: 0, count: block, rowLength: outputStride)
-        var bias = RowSums(biasSums)
-        var q = 0
-        while q < vectorEnd {
-            bias.add(gradients, at: q)
-            q += laneCount
-        }
-        if vectorEnd < positions { bias.add(gradients, at: lastVector, keeping: tailLanes) }
-        bias.store(to: biasSums)
     }
 }
 
