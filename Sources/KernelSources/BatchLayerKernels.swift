@@ -39,6 +39,31 @@ struct FourRows {
     }
 }
 
+/// Eight rows of a row-major matrix from row `first` on, for register blocks of up to eight rows
+/// (a block uses the first of them; the compiler drops the others). A block of `count` rows
+/// repeats its last row in the slots past it, like `FourRows`.
+struct EightRows {
+    let row0, row1, row2, row3, row4, row5, row6, row7: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    init(_ matrix: UnsafeMutablePointer<Float>, first: Int, count: Int, rowLength: Int) {
+        let last = first + count - 1
+        row0 = matrix + first * rowLength
+        row1 = matrix + min(first + 1, last) * rowLength
+        row2 = matrix + min(first + 2, last) * rowLength
+        row3 = matrix + min(first + 3, last) * rowLength
+        row4 = matrix + min(first + 4, last) * rowLength
+        row5 = matrix + min(first + 5, last) * rowLength
+        row6 = matrix + min(first + 6, last) * rowLength
+        row7 = matrix + min(first + 7, last) * rowLength
+    }
+
+    @inline(__always)
+    init(_ matrix: UnsafePointer<Float>, first: Int, count: Int, rowLength: Int) {
+        self.init(UnsafeMutablePointer(mutating: matrix), first: first, count: count, rowLength: rowLength)
+    }
+}
+
 /// target[0..<count] = source[0..<count] (not overlapping), a vector at a time: the convolutions
 /// copy many short rows, where a call to `memmove` per row cost more than the copy. A row of at
 /// least a vector ends with a vector that overlaps the one before; shorter rows go by 8, 4 and 1.

@@ -109,7 +109,8 @@ struct ConvolutionLayout {
 
 extension BatchLayerKernels {
     public static func convolutionScratchCount(_ shape: ConvolutionShape) -> Int {
-        ConvolutionLayout(shape).scratchCount
+        let general = ConvolutionLayout(shape).scratchCount
+        return SingleInputLayout.handles(shape) ? max(general, SingleInputLayout(shape: shape).scratchCount) : general
     }
 
     /// out[n][o][y][x] = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[n][i][y+ky−pad][x+kx−pad], max(·, 0) if `rectified`
@@ -119,6 +120,11 @@ extension BatchLayerKernels {
         bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int, rectified: Bool,
         scratch: UnsafeMutablePointer<Float>
     ) {
+        if SingleInputLayout.handles(shape) {
+            return singleInputConvolutionForward(
+                shape, input: input, weight: weight, bias: bias, output: output, count: count, rectified: rectified,
+                scratch: scratch)
+        }
         let layout = ConvolutionLayout(shape)
         let (padded, wide) = (scratch, scratch + layout.wideOutputOffset)
         let packedWeights = scratch + layout.packedWeightsOffset
@@ -146,6 +152,11 @@ extension BatchLayerKernels {
         weightGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>, count: Int,
         scratch: UnsafeMutablePointer<Float>
     ) {
+        if inputGradient == nil && SingleInputLayout.handles(shape) {
+            return singleInputConvolutionBackward(
+                shape, input: input, outputGradient: outputGradient, weightGradient: weightGradient,
+                biasGradient: biasGradient, count: count, scratch: scratch)
+        }
         let layout = ConvolutionLayout(shape)
         let kernel = shape.kernel
         let rowStride = layout.paddedInput.width

@@ -76,6 +76,59 @@ import Testing
         #expect(rectifiedGradient == ScalarReferenceLayers.reluBackward(output: input, outputGradient: inputGradient))
     }
 
+    /// One input channel (a first layer): kernels 1 to 7, every padding, 1, 6 and 32 outputs and
+    /// counts between, odd planes; the smallest planes are narrower than a register tile.
+    static let singleInputConvolutions = [
+        ConvolutionShape(inputChannels: 1, height: 9, width: 11, outputChannels: 1, kernel: 1, padding: 0),
+        ConvolutionShape(inputChannels: 1, height: 28, width: 28, outputChannels: 32, kernel: 3, padding: 0),
+        ConvolutionShape(inputChannels: 1, height: 17, width: 13, outputChannels: 6, kernel: 3, padding: 1),
+        ConvolutionShape(inputChannels: 1, height: 13, width: 15, outputChannels: 7, kernel: 3, padding: 2),
+        ConvolutionShape(inputChannels: 1, height: 28, width: 28, outputChannels: 6, kernel: 5, padding: 2),
+        ConvolutionShape(inputChannels: 1, height: 21, width: 19, outputChannels: 1, kernel: 5, padding: 0),
+        ConvolutionShape(inputChannels: 1, height: 9, width: 9, outputChannels: 32, kernel: 5, padding: 4),
+        ConvolutionShape(inputChannels: 1, height: 11, width: 10, outputChannels: 11, kernel: 5, padding: 3),
+        ConvolutionShape(inputChannels: 1, height: 19, width: 23, outputChannels: 5, kernel: 7, padding: 3),
+        ConvolutionShape(inputChannels: 1, height: 10, width: 11, outputChannels: 13, kernel: 7, padding: 6),
+        ConvolutionShape(inputChannels: 1, height: 12, width: 12, outputChannels: 6, kernel: 7, padding: 0),
+        ConvolutionShape(inputChannels: 1, height: 5, width: 5, outputChannels: 3, kernel: 5, padding: 1),
+    ]
+
+    /// A first layer's passes (no input gradient), on the shapes above.
+    @Test(arguments: KernelPath.supported, singleInputConvolutions)
+    func singleInputConvolutionMatchesTheReference(kernelPath: KernelPath, shape: ConvolutionShape) {
+        let kernels = kernelPath.layerKernels
+        let count = 5
+        let input = randomFloats(count * shape.input.size, seed: 21)
+        let weight = randomFloats(shape.weightCount, seed: 22)
+        let bias = randomFloats(shape.outputChannels, seed: 23)
+        let outputGradient = randomFloats(count * shape.output.size, seed: 24)
+        var scratch = [Float](repeating: .nan, count: kernels.convolutionScratchCount(shape))
+
+        var output = [Float](repeating: .nan, count: count * shape.output.size)
+        kernels.convolutionForward(
+            shape, input: input, weight: weight, bias: bias, output: &output, count: count, rectified: false,
+            scratch: &scratch)
+        let expected = ScalarReferenceLayers.convolutionForward(shape, input: input, weight: weight, bias: bias, count: count)
+        #expect(relativeError(output, expected) <= tolerance)
+        var rectifiedOutput = [Float](repeating: .nan, count: output.count)
+        kernels.convolutionForward(
+            shape, input: input, weight: weight, bias: bias, output: &rectifiedOutput, count: count, rectified: true,
+            scratch: &scratch)
+        #expect(rectifiedOutput == ScalarReferenceLayers.reluForward(output))
+
+        var weightGradient = [Float](repeating: 1, count: weight.count)
+        var biasGradient = [Float](repeating: 1, count: bias.count)
+        kernels.convolutionBackward(
+            shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: nil,
+            rectifiedInput: false, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
+            scratch: &scratch)
+        let reference = ScalarReferenceLayers.convolutionBackward(
+            shape, input: input, weight: weight, outputGradient: outputGradient, count: count)
+        #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
+        #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+    }
+
+
     /// Widths from a single window to more than a vector of 16 windows, with a run after the last
     /// whole vector (13, 17) or none (16), odd sides, a plane too short or too narrow for a window.
     static let poolings = [
@@ -157,11 +210,12 @@ import Testing
         #expect(inputGradient == expected)
     }
 
-    @Test(arguments: KernelPath.supported, [(37, 7), (3, 1), (64, 10), (4608, 5)])
-    func linearMatchesTheReference(kernelPath: KernelPath, sizes: (inputs: Int, outputs: Int)) {
+    /// Sizes below a vector, between vectors and past one chunk of the forward pass (1024 inputs),
+    /// each with sample counts that fill a register tile and that leave a short last one.
+    @Test(arguments: KernelPath.supported, [(37, 7, 6), (3, 1, 6), (64, 10, 6), (4608, 5, 6), (2100, 9, 13), (120, 84, 7), (400, 6, 1)])
+    func linearMatchesTheReference(kernelPath: KernelPath, sizes: (inputs: Int, outputs: Int, count: Int)) {
         let kernels = kernelPath.layerKernels
-        let (inputs, outputs) = sizes
-        let count = 6
+        let (inputs, outputs, count) = sizes
         let input = randomFloats(count * inputs, seed: 11)
         let weight = randomFloats(outputs * inputs, seed: 12)
         let bias = randomFloats(outputs, seed: 13)

@@ -1,0 +1,1 @@
+../KernelSources/Conv2dSingleInput.swift
