@@ -334,31 +334,23 @@ struct PositionTile {
     }
 }
 
-/// One output channel's lane sums of three taps, in registers.
-struct TapRun {
-    var t0, t1, t2: Lanes
-
+/// One output channel's lane sums of three taps (`Conv2d.swift`'s `ThreeSums`), at their place
+/// among its lane sums of every tap.
+extension ThreeSums {
     /// The sums of taps 0, 1 and 2 at `sums`; a group of fewer repeats its last tap in the slots
     /// past it (summed alike, so that storing them all is storing the last again).
     @inline(__always)
     init(_ sums: UnsafePointer<Float>, taps: Int) {
-        (t0, t1, t2) = (loadLanes(sums), loadLanes(sums + min(1, taps - 1) * laneCount), loadLanes(sums + (taps - 1) * laneCount))
+        (s0, s1, s2) = (loadLanes(sums), loadLanes(sums + min(1, taps - 1) * laneCount), loadLanes(sums + (taps - 1) * laneCount))
     }
 
-    /// self[j] += gradient · taps[j]
-    @inline(__always)
-    mutating func addProducts(_ gradient: Lanes, _ taps: (Lanes, Lanes, Lanes)) {
-        t0 = multiplyAdd(t0, gradient, taps.0)
-        t1 = multiplyAdd(t1, gradient, taps.1)
-        t2 = multiplyAdd(t2, gradient, taps.2)
-    }
-
-    /// Back where `init` found them; the last slot last, so that it is what a repeated tap keeps.
+    /// Back where `init(_:taps:)` found them; the last slot last, so that it is what a repeated
+    /// tap keeps.
     @inline(__always)
     func store(to sums: UnsafeMutablePointer<Float>, taps: Int) {
-        storeLanes(t0, sums)
-        storeLanes(t1, sums + min(1, taps - 1) * laneCount)
-        storeLanes(t2, sums + (taps - 1) * laneCount)
+        storeLanes(s0, sums)
+        storeLanes(s1, sums + min(1, taps - 1) * laneCount)
+        storeLanes(s2, sums + (taps - 1) * laneCount)
     }
 }
 
@@ -366,14 +358,14 @@ struct TapRun {
 /// accumulators for 32 registers, 9 for 16); each tap vector feeds every channel, each gradient
 /// vector three taps. A block of fewer channels repeats its last in the slots past it.
 struct TapTile {
-    var c0, c1, c2, c3, c4, c5: TapRun
+    var c0, c1, c2, c3, c4, c5: ThreeSums
 
     @inline(__always)
     init(_ sums: UnsafePointer<Float>, outputStride: Int, block: Int, taps: Int) {
         let runs = EightRows(sums, first: 0, count: block, rowLength: outputStride)
-        (c0, c1, c2) = (TapRun(runs.row0, taps: taps), TapRun(runs.row1, taps: taps), TapRun(runs.row2, taps: taps))
+        (c0, c1, c2) = (ThreeSums(runs.row0, taps: taps), ThreeSums(runs.row1, taps: taps), ThreeSums(runs.row2, taps: taps))
         if singleInputGradientOutputs > 3 {
-            (c3, c4, c5) = (TapRun(runs.row3, taps: taps), TapRun(runs.row4, taps: taps), TapRun(runs.row5, taps: taps))
+            (c3, c4, c5) = (ThreeSums(runs.row3, taps: taps), ThreeSums(runs.row4, taps: taps), ThreeSums(runs.row5, taps: taps))
         } else {
             (c3, c4, c5) = (c0, c0, c0)
         }
