@@ -32,11 +32,19 @@ import Testing
 
     @Test(arguments: KernelPath.supported, convolutions)
     func convolutionMatchesTheReference(kernelPath: KernelPath, shape: ConvolutionShape) {
+        expectConvolutionMatchesTheReference(kernelPath, shape, count: count, seed: 1, inputGradient: true)
+    }
+
+    /// The forward pass with and without a ReLU after it, and the backward pass: the parameter
+    /// gradients, and with `inputGradient` the input's, with and without a ReLU before it.
+    func expectConvolutionMatchesTheReference(
+        _ kernelPath: KernelPath, _ shape: ConvolutionShape, count: Int, seed: UInt64, inputGradient withInputGradient: Bool
+    ) {
         let kernels = kernelPath.layerKernels
-        let input = randomFloats(count * shape.input.size, seed: 1)
-        let weight = randomFloats(shape.weightCount, seed: 2)
-        let bias = randomFloats(shape.outputChannels, seed: 3)
-        let outputGradient = randomFloats(count * shape.output.size, seed: 4)
+        let input = randomFloats(count * shape.input.size, seed: seed)
+        let weight = randomFloats(shape.weightCount, seed: seed + 1)
+        let bias = randomFloats(shape.outputChannels, seed: seed + 2)
+        let outputGradient = randomFloats(count * shape.output.size, seed: seed + 3)
         var scratch = [Float](repeating: .nan, count: kernels.convolutionScratchCount(shape))
 
         var output = [Float](repeating: .nan, count: count * shape.output.size)
@@ -56,15 +64,20 @@ import Testing
         // The parameter gradients are added to what is there.
         var weightGradient = [Float](repeating: 1, count: weight.count)
         var biasGradient = [Float](repeating: 1, count: bias.count)
-        kernels.convolutionBackward(
-            shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: &inputGradient,
-            rectifiedInput: false, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
-            scratch: &scratch)
+        func backward(inputGradient target: UnsafeMutablePointer<Float>?) {
+            kernels.convolutionBackward(
+                shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: target,
+                rectifiedInput: false, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
+                scratch: &scratch)
+        }
+        // Without an input gradient (a first layer), only the parameters' are computed.
+        if withInputGradient { backward(inputGradient: &inputGradient) } else { backward(inputGradient: nil) }
         let reference = ScalarReferenceLayers.convolutionBackward(
             shape, input: input, weight: weight, outputGradient: outputGradient, count: count)
-        #expect(relativeError(inputGradient, reference.input) <= tolerance)
         #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
         #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+        guard withInputGradient else { return }
+        #expect(relativeError(inputGradient, reference.input) <= tolerance)
 
         // After a ReLU (whose output the input is), that ReLU's input gradient: exactly the ReLU's
         // backward pass of what it gives without.
@@ -96,38 +109,8 @@ import Testing
     /// A first layer's passes (no input gradient), on the shapes above.
     @Test(arguments: KernelPath.supported, singleInputConvolutions)
     func singleInputConvolutionMatchesTheReference(kernelPath: KernelPath, shape: ConvolutionShape) {
-        let kernels = kernelPath.layerKernels
-        let count = 5
-        let input = randomFloats(count * shape.input.size, seed: 21)
-        let weight = randomFloats(shape.weightCount, seed: 22)
-        let bias = randomFloats(shape.outputChannels, seed: 23)
-        let outputGradient = randomFloats(count * shape.output.size, seed: 24)
-        var scratch = [Float](repeating: .nan, count: kernels.convolutionScratchCount(shape))
-
-        var output = [Float](repeating: .nan, count: count * shape.output.size)
-        kernels.convolutionForward(
-            shape, input: input, weight: weight, bias: bias, output: &output, count: count, rectified: false,
-            scratch: &scratch)
-        let expected = ScalarReferenceLayers.convolutionForward(shape, input: input, weight: weight, bias: bias, count: count)
-        #expect(relativeError(output, expected) <= tolerance)
-        var rectifiedOutput = [Float](repeating: .nan, count: output.count)
-        kernels.convolutionForward(
-            shape, input: input, weight: weight, bias: bias, output: &rectifiedOutput, count: count, rectified: true,
-            scratch: &scratch)
-        #expect(rectifiedOutput == ScalarReferenceLayers.reluForward(output))
-
-        var weightGradient = [Float](repeating: 1, count: weight.count)
-        var biasGradient = [Float](repeating: 1, count: bias.count)
-        kernels.convolutionBackward(
-            shape, input: input, weight: weight, outputGradient: outputGradient, inputGradient: nil,
-            rectifiedInput: false, weightGradient: &weightGradient, biasGradient: &biasGradient, count: count,
-            scratch: &scratch)
-        let reference = ScalarReferenceLayers.convolutionBackward(
-            shape, input: input, weight: weight, outputGradient: outputGradient, count: count)
-        #expect(relativeError(weightGradient, reference.weight.map { $0 + 1 }) <= tolerance)
-        #expect(relativeError(biasGradient, reference.bias.map { $0 + 1 }) <= tolerance)
+        expectConvolutionMatchesTheReference(kernelPath, shape, count: 5, seed: 21, inputGradient: false)
     }
-
 
     /// Widths from a single window to more than a vector of 16 windows, with a run after the last
     /// whole vector (13, 17) or none (16), odd sides, a plane too short or too narrow for a window.
