@@ -38,8 +38,8 @@ public final class Trainer {
         try configuration.validate(worldSize: worldSize)
         let watchdog = startWatchdog()
         defer { watchdog?.stop() }
-        let (data, validation) = try openData()
-        try agreeOnData(data, validation: validation)
+        let (data, validation, testSamples) = try openData()
+        try agreeOnData(data, validation: validation, testSamples: testSamples)
         let trainingSamples = validation.lowerBound
         let plan = EpochPlan(sampleCount: trainingSamples, worldSize: worldSize, batchSize: configuration.batchSize)
         let model = try planModel(for: data, largestBatch: plan.largestBatch)
@@ -70,9 +70,9 @@ public final class Trainer {
 
     /// The data, opened by every rank (headers, labels, a folder's listing), and the samples of
     /// its training split held out for validation (empty without a split), after those trained
-    /// on. Refuses a world with more ranks than samples to train on, and a batch larger than a
+    /// on, and the number of its test samples. Refuses a world with more ranks than samples to train on, and a batch larger than a
     /// rank's share of them.
-    private func openData() throws(TrainingError) -> (data: any LabeledImageSet, validation: Range<Int>) {
+    private func openData() throws(TrainingError) -> (data: any LabeledImageSet, validation: Range<Int>, testSamples: Int) {
         try communicator.collectively { () throws(TrainingError) in
             let data = try dataError { () throws(DataError) in
                 try configuration.dataset.open(directory: configuration.dataDirectory, options: configuration.imageOptions)
@@ -85,21 +85,20 @@ public final class Trainer {
                 throw .invalidOption("\(communicator.size) ranks for \(count) training samples\(held): every rank needs at least one")
             }
             // After the training split and the options: a test split that cannot be read is refused here.
-            _ = try dataError { () throws(DataError) in try data.sampleCount(of: .test) }
+            let testSamples = try dataError { () throws(DataError) in try data.sampleCount(of: .test) }
             if configuration.augmentation != nil && data.shape.channels != 1 {
                 throw .invalidOption("--augment turns and shifts single-channel images; \(data.location) has \(data.shape.channels) channels")
             }
             try configuration.validate(worldSize: communicator.size, trainingSamples: count)
-            return (data, heldOut)
+            return (data, heldOut, testSamples)
         }
     }
 
     /// Refuses a run whose ranks read different data (another `--data-dir` on some node, another
     /// version of its files), which would plan different networks or split different samples:
     /// every rank compares what it read with what rank 0 read, in one broadcast.
-    private func agreeOnData(_ data: any LabeledImageSet, validation: Range<Int>) throws(TrainingError) {
+    private func agreeOnData(_ data: any LabeledImageSet, validation: Range<Int>, testSamples: Int) throws(TrainingError) {
         guard communicator.size > 1 else { return }
-        let testSamples = (try? data.sampleCount(of: .test)) ?? -1
         let mine = [
             "\(data.shape) images", "\(data.classNames.count) classes",
             "classes named \(data.classNames.joined(separator: ","))",
